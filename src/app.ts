@@ -1,0 +1,221 @@
+/**
+ * Puts a Pollster server together from a validated config: storage, the
+ * shared board, the executor for the chosen POLL_MODE, the task runner and
+ * the HTTP server. `close()` shuts it all down gracefully.
+ */
+import { existsSync, unlinkSync } from 'node:fs';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import Router from 'find-my-way';
+import pino, { type Logger } from 'pino';
+import type { Config } from './config.js';
+import { Errors, HttpError } from './http/http-error.js';
+import { corsHeaders, sendError } from './http/respond.js';
+import { createRoutes, type RequestContext, type RouteHandler } from './http/routes.js';
+import { ChangeWatcher } from './poll/change-watcher.js';
+import { InlineExecutor, PoolExecutor, type Executor } from './poll/executors.js';
+import { TaskRunner } from './poll/task-runner.js';
+import { Board, createCancelCell } from './shared/board.js';
+import { Store } from './storage/store.js';
+
+export interface Pollster {
+  server: Server;
+  /** `http://host:port`, or `unix:/path` when listening on a socket. */
+  url: string;
+  store: Store;
+  runner: TaskRunner;
+  logger: Logger;
+  stats(): Record<string, unknown>;
+  close(): Promise<void>;
+}
+
+/** How long shutdown waits for running tasks to see their cancel flag. */
+const SHUTDOWN_GRACE_MS = 1500;
+
+export async function startPollster(config: Config, logger: Logger = pino({ level: config.logLevel })): Promise<Pollster> {
+  const store = new Store(config.dbPath);
+  const board = new Board();
+  const watcher = new ChangeWatcher(store, board, config.watchIntervalMs);
+  watcher.refresh();
+
+  const executor = createExecutor(config, board, store, watcher, logger);
+  await checkWorkersLoad(executor, store);
+  const capacity =
+    config.pollMode === 'inline' ? 1 : config.maxThreads * (config.pollMode === 'multiplex' ? config.tasksPerThread : 1);
+  const runner = new TaskRunner({
+    executor,
+    board,
+    capacity,
+    maxQueue: config.maxQueue,
+    onPollCount: (polls) => watcher.setActive(polls > 0),
+  });
+
+  const startedAt = Date.now();
+  const stats = (): Record<string, unknown> => {
+    const run = runner.stats();
+    const memory = process.memoryUsage();
+    return {
+      mode: config.pollMode,
+      wake: config.wake,
+      pool: {
+        min_threads: config.pollMode === 'inline' ? 0 : config.minThreads,
+        max_threads: config.pollMode === 'inline' ? 0 : config.maxThreads,
+        threads: executor.threadCount(),
+        tasks_per_thread: config.pollMode === 'multiplex' ? config.tasksPerThread : 1,
+        capacity: run.capacity,
+        busy: run.running,
+        queued: run.queued,
+        max_queue: config.maxQueue,
+        utilization: run.capacity ? Math.round((run.running / run.capacity) * 1000) / 1000 : 0,
+        completed: run.completed,
+        cancelled: run.cancelled,
+        rejected: run.rejected,
+        failed: run.failed,
+        queue_wait_ms: run.queue_wait_ms,
+        run_time_ms: executor.runTime(),
+      },
+      waiting_polls: run.waiting_polls,
+      watcher_active: watcher.active,
+      memory: { rss: memory.rss, heap_used: memory.heapUsed },
+      uptime_s: Math.round((Date.now() - startedAt) / 1000),
+    };
+  };
+
+  const router = Router({ ignoreTrailingSlash: true });
+  for (const [method, path, handler] of createRoutes({ config, store, board, runner, stats })) {
+    router.on(method, path, () => {}, handler);
+  }
+  const cors = corsHeaders(config.corsOrigin);
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const arrivedAt = Date.now();
+    for (const [name, value] of Object.entries(cors)) res.setHeader(name, value);
+    try {
+      if (req.method === 'OPTIONS') {
+        res.writeHead(204).end();
+        return;
+      }
+      const url = new URL(req.url ?? '/', 'http://pollster.invalid');
+      const method = req.method === 'HEAD' ? 'GET' : req.method;
+      const found = method === 'GET' || method === 'POST' ? router.find(method, url.pathname) : null;
+      if (!found) {
+        const allow = (['GET', 'POST'] as const).filter((m) => router.find(m, url.pathname));
+        throw allow.length ? Errors.methodNotAllowed([...allow, 'OPTIONS']) : Errors.notFound();
+      }
+      let controller: AbortController | undefined;
+      const ctx: RequestContext = {
+        req,
+        res,
+        params: found.params,
+        query: url.searchParams,
+        arrivedAt,
+        get signal() {
+          if (!controller) {
+            const aborter = new AbortController();
+            controller = aborter;
+            res.once('close', () => {
+              if (!res.writableFinished) aborter.abort();
+            });
+          }
+          return controller.signal;
+        },
+      };
+      await (found.store as RouteHandler)(ctx);
+    } catch (error) {
+      if (error instanceof HttpError) {
+        if (error.status === 413) res.setHeader('Connection', 'close');
+        sendError(res, error);
+      } else {
+        logger.error({ err: error, method: req.method, url: req.url }, 'request failed');
+        sendError(res, Errors.internal());
+      }
+    }
+  }
+
+  const server = createServer((req, res) => void handle(req, res));
+  // Time allowed to *send* a request (not to wait for the answer, which a long
+  // poll does for up to POLL_TIMEOUT_MS): slow or stalled uploads are cut off.
+  server.headersTimeout = 10_000;
+  server.requestTimeout = 30_000;
+  server.on('clientError', (error: NodeJS.ErrnoException, socket) => {
+    if (socket.writable && !socket.destroyed) {
+      const status = error.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : '400 Bad Request';
+      socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+    } else {
+      socket.destroy();
+    }
+  });
+
+  const url = await listen(server, config);
+  logger.info({ url, mode: config.pollMode, wake: config.wake, maxThreads: config.maxThreads }, 'pollster listening');
+
+  let closing: Promise<void> | undefined;
+  async function shutDown(): Promise<void> {
+    server.close();
+    // Waiting polls are answered (empty) as their tasks see the cancel flag.
+    await runner.close(SHUTDOWN_GRACE_MS);
+    watcher.setActive(false);
+    server.closeIdleConnections();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    server.closeAllConnections();
+    store.close();
+    if (config.socket && existsSync(config.socket)) unlinkSync(config.socket);
+  }
+
+  return {
+    server,
+    url,
+    store,
+    runner,
+    logger,
+    stats,
+    close: () => (closing ??= shutDown()),
+  };
+}
+
+function createExecutor(config: Config, board: Board, store: Store, watcher: ChangeWatcher, logger: Logger): Executor {
+  if (config.pollMode === 'inline') {
+    return new InlineExecutor(board, store, () => watcher.check(), config.watchIntervalMs);
+  }
+  return new PoolExecutor({
+    board,
+    dbPath: config.dbPath,
+    minThreads: config.minThreads,
+    maxThreads: config.maxThreads,
+    tasksPerThread: config.pollMode === 'multiplex' ? config.tasksPerThread : 1,
+    onError: (error) => logger.error({ err: error }, 'worker thread failed'),
+  });
+}
+
+/**
+ * A worker module that fails to load (wrong path, missing loader) would leave
+ * every poll hanging; run one empty task first so start-up fails instead.
+ */
+async function checkWorkersLoad(executor: Executor, store: Store): Promise<void> {
+  try {
+    await executor.sleep({ ms: 0, cancel: createCancelCell() });
+  } catch (error) {
+    await executor.destroy();
+    store.close();
+    throw new Error(`worker threads failed to start: ${(error as Error).message}`, { cause: error });
+  }
+}
+
+async function listen(server: Server, config: Config): Promise<string> {
+  if (config.socket) {
+    // A socket file left by a crashed run would make listen() fail with EADDRINUSE.
+    if (existsSync(config.socket)) unlinkSync(config.socket);
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(config.socket, () => resolve());
+    });
+    return `unix:${config.socket}`;
+  }
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.port, config.host, () => resolve());
+  });
+  const { address, port } = server.address() as AddressInfo;
+  const host = address.includes(':') ? `[${address}]` : address;
+  return `http://${host}:${port}`;
+}

@@ -1,0 +1,122 @@
+/**
+ * Everything Pollster reads from the environment, read once at start-up and
+ * validated. Nothing else in the code base looks at `process.env`; worker
+ * threads get what they need through `workerData`.
+ */
+
+export type PollMode = 'pool' | 'inline' | 'multiplex';
+export type WakeMode = 'notify' | 'sleep';
+
+export interface Config {
+  port: number;
+  host: string;
+  /** Unix socket path; when set the server listens there instead of TCP. */
+  socket: string | null;
+  minThreads: number;
+  maxThreads: number;
+  /** Polls allowed to wait for a free thread; beyond it the server answers 503. */
+  maxQueue: number;
+  /** Concurrent waiting tasks per thread in `multiplex` mode. */
+  tasksPerThread: number;
+  pollMode: PollMode;
+  wake: WakeMode;
+  pollIntervalMs: number;
+  pollTimeoutMs: number;
+  /** How often external writes are looked for while a poll waits. */
+  watchIntervalMs: number;
+  sseMaxMs: number;
+  sseHeartbeatMs: number;
+  dbPath: string;
+  corsOrigin: string;
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  webConcurrency: number;
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+type Env = Record<string, string | undefined>;
+
+function integer(env: Env, key: string, fallback: number, min: number, max: number): number {
+  const raw = env[key];
+  if (raw === undefined || raw.trim() === '') return fallback;
+  if (!/^\d+$/.test(raw.trim())) {
+    throw new ConfigError(`${key} must be an integer from ${min} to ${max} (got "${raw}")`);
+  }
+  const value = Number(raw);
+  if (value < min || value > max) {
+    throw new ConfigError(`${key} must be an integer from ${min} to ${max} (got "${raw}")`);
+  }
+  return value;
+}
+
+function oneOf<T extends string>(env: Env, key: string, choices: readonly T[], fallback: T): T {
+  const raw = env[key];
+  if (raw === undefined || raw.trim() === '') return fallback;
+  const value = raw.trim() as T;
+  if (!choices.includes(value)) {
+    throw new ConfigError(`${key} must be one of ${choices.join(', ')} (got "${raw}")`);
+  }
+  return value;
+}
+
+function text(env: Env, key: string, fallback: string): string {
+  const raw = env[key];
+  if (raw === undefined || raw.trim() === '') return fallback;
+  return raw.trim();
+}
+
+export const defaults = {
+  port: 3000,
+  host: '127.0.0.1',
+  minThreads: 1,
+  maxThreads: 16,
+  maxQueue: 1000,
+  tasksPerThread: 1000,
+  pollIntervalMs: 500,
+  pollTimeoutMs: 60_000,
+  watchIntervalMs: 100,
+  sseMaxMs: 60_000,
+  sseHeartbeatMs: 15_000,
+  dbPath: 'data/pollster.db',
+  corsOrigin: '*',
+} as const;
+
+export function loadConfig(env: Env = process.env): Config {
+  const minThreads = integer(env, 'MIN_THREADS', defaults.minThreads, 0, 1024);
+  const maxThreads = integer(env, 'MAX_THREADS', Math.max(defaults.maxThreads, minThreads), 1, 1024);
+  if (minThreads > maxThreads) {
+    throw new ConfigError(`MIN_THREADS must not exceed MAX_THREADS (got ${minThreads} > ${maxThreads})`);
+  }
+  const socket = env.SOCKET?.trim() ? env.SOCKET.trim() : null;
+  const host = text(env, 'HOST', defaults.host);
+  if (!/^[\w.:-]+$/.test(host)) {
+    throw new ConfigError(`HOST must be a hostname or IP address (got "${host}")`);
+  }
+  return {
+    port: integer(env, 'PORT', defaults.port, 0, 65535),
+    host,
+    socket,
+    minThreads,
+    maxThreads,
+    maxQueue: integer(env, 'MAX_QUEUE', defaults.maxQueue, 0, 1_000_000),
+    tasksPerThread: integer(env, 'TASKS_PER_THREAD', defaults.tasksPerThread, 1, 100_000),
+    pollMode: oneOf(env, 'POLL_MODE', ['pool', 'inline', 'multiplex'] as const, 'pool'),
+    wake: oneOf(env, 'WAKE', ['notify', 'sleep'] as const, 'notify'),
+    pollIntervalMs: integer(env, 'POLL_INTERVAL_MS', defaults.pollIntervalMs, 1, 60_000),
+    pollTimeoutMs: integer(env, 'POLL_TIMEOUT_MS', defaults.pollTimeoutMs, 1, 3_600_000),
+    watchIntervalMs: integer(env, 'WATCH_INTERVAL_MS', defaults.watchIntervalMs, 1, 60_000),
+    sseMaxMs: integer(env, 'SSE_MAX_MS', defaults.sseMaxMs, 1, 3_600_000),
+    sseHeartbeatMs: integer(env, 'SSE_HEARTBEAT_MS', defaults.sseHeartbeatMs, 1, 3_600_000),
+    dbPath: text(env, 'DB_PATH', defaults.dbPath),
+    corsOrigin: text(env, 'CORS_ORIGIN', defaults.corsOrigin),
+    logLevel: oneOf(
+      env,
+      'LOG_LEVEL',
+      ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const,
+      'info',
+    ),
+    webConcurrency: integer(env, 'WEB_CONCURRENCY', 1, 1, 64),
+  };
+}

@@ -1,0 +1,31 @@
+/**
+ * An error meant for the client: a status and a stable message. Anything else
+ * that reaches the request handler is logged and answered 500 "Internal error".
+ */
+export class HttpError extends Error {
+  override name = 'HttpError';
+  readonly status: number;
+  readonly headers: Record<string, string>;
+
+  constructor(status: number, message: string, headers: Record<string, string> = {}) {
+    super(message);
+    this.status = status;
+    this.headers = headers;
+  }
+}
+
+/** The messages clients can rely on; tests check every one of them. */
+export const Errors = {
+  invalidUser: () => new HttpError(400, 'Invalid user!'),
+  invalidParameters: () => new HttpError(400, 'Invalid parameters!'),
+  malformedJson: () => new HttpError(400, 'Malformed JSON'),
+  bodyTooLarge: () => new HttpError(413, 'Body too large'),
+  unauthorized: () => new HttpError(401, 'Unauthorized', { 'WWW-Authenticate': 'Bearer' }),
+  forbiddenWall: () => new HttpError(403, 'Wall not readable'),
+  wallNotFound: () => new HttpError(404, 'Wall not found'),
+  notFound: () => new HttpError(404, 'Not found'),
+  methodNotAllowed: (allow: string[]) => new HttpError(405, 'Method not allowed', { Allow: allow.join(', ') }),
+  serverBusy: () => new HttpError(503, 'Server busy', { 'Retry-After': '1' }),
+  shuttingDown: () => new HttpError(503, 'Server shutting down', { 'Retry-After': '1' }),
+  internal: () => new HttpError(500, 'Internal error'),
+} as const;

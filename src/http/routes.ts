@@ -1,0 +1,171 @@
+/**
+ * Pollster's HTTP API. Handlers do only quick work on the main thread —
+ * parse, a quick SQLite read or write, respond — and hand every wait for new
+ * data to the task runner.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Config } from '../config.js';
+import type { Board } from '../shared/board.js';
+import { createCancelCell } from '../shared/board.js';
+import { waitForMessagesSync } from '../shared/poll-wait.js';
+import type { PollOutcome, PollTask } from '../shared/types.js';
+import type { TaskRunner } from '../poll/task-runner.js';
+import type { Store, User } from '../storage/store.js';
+import { readJson } from './body.js';
+import { Errors, HttpError } from './http-error.js';
+import { sendJson } from './respond.js';
+import { parseContent, parsePage, parsePollRequest, parseUserName, parseWallId, sessionIdFromBody } from './validate.js';
+
+export interface RequestContext {
+  req: IncomingMessage;
+  res: ServerResponse;
+  params: Record<string, string | undefined>;
+  query: URLSearchParams;
+  /** Epoch ms when the request arrived: a poll's timeout counts from here. */
+  arrivedAt: number;
+  /** Aborts when the client goes away before its response is sent. */
+  readonly signal: AbortSignal;
+}
+
+export type RouteHandler = (ctx: RequestContext) => Promise<void> | void;
+export type Method = 'GET' | 'POST';
+
+export interface RouteDeps {
+  config: Config;
+  store: Store;
+  board: Board;
+  runner: TaskRunner;
+  stats: () => unknown;
+}
+
+/** Most messages one poll answer carries per wall; the client polls again for more. */
+export const POLL_BATCH_LIMIT = 100;
+const HELLO_DEFAULT_MS = 10_000;
+
+export function bearerToken(req: IncomingMessage): string | undefined {
+  const header = req.headers.authorization;
+  const match = header ? /^Bearer\s+(\S+)$/i.exec(header) : null;
+  return match?.[1];
+}
+
+export function createRoutes(deps: RouteDeps): Array<[Method, string, RouteHandler]> {
+  const { config, store, board, runner } = deps;
+
+  function sessionUser(ctx: RequestContext, body?: unknown): User | undefined {
+    const id = bearerToken(ctx.req) ?? sessionIdFromBody(body) ?? ctx.query.get('session_id') ?? undefined;
+    return id ? store.sessionUser(id) : undefined;
+  }
+
+  function requireUser(ctx: RequestContext, body?: unknown): User {
+    const user = sessionUser(ctx, body);
+    if (!user) throw Errors.unauthorized();
+    return user;
+  }
+
+  function readableWall(user: User, rawId: string | undefined): number {
+    const wallId = parseWallId(rawId);
+    if (!store.wallExists(wallId)) throw Errors.wallNotFound();
+    if (!store.canRead(user.id, wallId)) throw Errors.forbiddenWall();
+    return wallId;
+  }
+
+  async function poll(ctx: RequestContext): Promise<void> {
+    const body = await readJson(ctx.req);
+    const user = sessionUser(ctx, body);
+    if (!user) throw Errors.invalidUser();
+    const request = parsePollRequest(body);
+    const walls = request.lastPostIds.filter(([wallId]) => store.canRead(user.id, wallId));
+    if (walls.length === 0) throw Errors.invalidParameters();
+    const timeoutMs = Math.min(request.timeoutMs ?? config.pollTimeoutMs, config.pollTimeoutMs);
+    const task: PollTask = {
+      walls,
+      deadline: ctx.arrivedAt + timeoutMs,
+      wake: config.wake,
+      intervalMs: config.pollIntervalMs,
+      limit: POLL_BATCH_LIMIT,
+      cancel: createCancelCell(),
+    };
+    // One look at the board before queueing: a short poll, or a client that is
+    // behind, is answered here without a trip to a thread.
+    let outcome: PollOutcome = waitForMessagesSync({ ...task, deadline: 0 }, board, store);
+    if (outcome.outcome === 'timeout' && timeoutMs > 0) outcome = await runner.poll(task, ctx.signal);
+    sendJson(ctx.res, 200, { walls: outcome.outcome === 'data' ? outcome.walls : {} });
+  }
+
+  return [
+    ['GET', '/ping', ({ res }) => sendJson(res, 200, { ack: 'huzzah!' })],
+
+    [
+      'POST',
+      '/sessions',
+      async ({ req, res }) => {
+        const name = parseUserName(await readJson(req));
+        const user = store.userByName(name);
+        if (!user) throw Errors.invalidUser();
+        const sessionId = store.createSession(user.id);
+        sendJson(res, 201, { session_id: sessionId, user: user.name, walls: store.wallsOf(user.id) });
+      },
+    ],
+
+    [
+      'GET',
+      '/walls',
+      (ctx) => {
+        const user = requireUser(ctx);
+        sendJson(ctx.res, 200, { walls: store.wallsOf(user.id) });
+      },
+    ],
+
+    [
+      'GET',
+      '/walls/:id/messages',
+      (ctx) => {
+        const user = requireUser(ctx);
+        const wallId = readableWall(user, ctx.params.id);
+        const { after, limit } = parsePage(ctx.query);
+        sendJson(ctx.res, 200, { messages: store.messagesAfter(wallId, after, limit) });
+      },
+    ],
+
+    [
+      'POST',
+      '/walls/:id/messages',
+      async (ctx) => {
+        const body = await readJson(ctx.req);
+        const user = requireUser(ctx, body);
+        const wallId = readableWall(user, ctx.params.id);
+        const message = store.postMessage(wallId, user.id, parseContent(body));
+        board.publish(wallId, message.id);
+        sendJson(ctx.res, 201, message);
+      },
+    ],
+
+    ['POST', '/poll', poll],
+
+    [
+      'GET',
+      '/hello',
+      async (ctx) => {
+        const raw = ctx.query.get('ms');
+        const requested = raw === null || raw === '' ? HELLO_DEFAULT_MS : Number(raw);
+        if (!Number.isSafeInteger(requested) || requested < 0) {
+          throw new HttpError(400, 'ms must be a non-negative integer');
+        }
+        const ms = Math.min(requested, config.pollTimeoutMs);
+        const outcome = await runner.sleep({ ms, cancel: createCancelCell() }, ctx.signal);
+        if (outcome.outcome !== 'done') throw Errors.shuttingDown();
+        ctx.res.writeHead(200, { 'Content-Type': 'text/plain; charset=utf-8' }).end('Hello!\n');
+      },
+    ],
+
+    [
+      'POST',
+      '/bienvendidos',
+      ({ res }) => {
+        res.writeHead(200, { 'Content-Type': 'text/plain; charset=utf-8' }).end('Bienvenidos!\n');
+      },
+    ],
+
+    ['GET', '/stats', ({ res }) => sendJson(res, 200, deps.stats())],
+  ];
+}

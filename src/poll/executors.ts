@@ -1,0 +1,127 @@
+/**
+ * Where a task's blocking work runs: on the Piscina pool (`pool`, `multiplex`)
+ * or right on the main thread (`inline`, the control that shows why the pool
+ * exists). The task runner above them does queueing, admission and cancellation.
+ */
+import { fileURLToPath } from 'node:url';
+import { Piscina } from 'piscina';
+import type { Board } from '../shared/board.js';
+import { waitForMessagesSync, type MessageReader } from '../shared/poll-wait.js';
+import { sleepBlocking } from '../shared/sleep-task.js';
+import type { PollOutcome, PollTask, SleepOutcome, SleepTask, WorkerData } from '../shared/types.js';
+
+export interface Executor {
+  poll(task: PollTask): Promise<PollOutcome>;
+  sleep(task: SleepTask): Promise<SleepOutcome>;
+  /** Threads that exist now (the main thread counts as one in inline mode). */
+  threadCount(): number;
+  /** Piscina's run-time histogram (ms), when there is a pool. */
+  runTime(): { p50: number; p99: number; mean: number } | null;
+  destroy(): Promise<void>;
+}
+
+export interface PoolOptions {
+  board: Board;
+  dbPath: string;
+  minThreads: number;
+  maxThreads: number;
+  /** 1 blocks a thread per poll; above 1 each thread awaits many polls at once. */
+  tasksPerThread: number;
+  onError: (error: unknown) => void;
+}
+
+/**
+ * The worker module sits beside this file's output: `tasks.js` once built by
+ * tsc; from TypeScript source, an entry that registers tsx inside each worker
+ * first (see `typescript-entry.mjs`).
+ */
+export function workerFilename(): string {
+  const fromSource = import.meta.url.endsWith('.ts');
+  return fileURLToPath(new URL(fromSource ? '../worker/typescript-entry.mjs' : '../worker/tasks.js', import.meta.url));
+}
+
+export class PoolExecutor implements Executor {
+  readonly #pool: Piscina;
+  readonly #pollTaskName: string;
+
+  constructor(options: PoolOptions) {
+    const workerData: WorkerData = { board: options.board.buffer, dbPath: options.dbPath };
+    this.#pool = new Piscina({
+      filename: workerFilename(),
+      workerData,
+      minThreads: options.minThreads,
+      maxThreads: options.maxThreads,
+      // Threads above MIN_THREADS live 30 s after their last task, so a burst of
+      // polls does not pay for spawning threads (on the main thread) again and again.
+      idleTimeout: 30_000,
+      concurrentTasksPerWorker: options.tasksPerThread,
+      // The task runner keeps its own queue and never gives Piscina more tasks
+      // than it can start, so Piscina's queue limit (skipped for some tasks in
+      // 5.3.2) is never relied on.
+      maxQueue: Infinity,
+      recordTiming: true,
+    });
+    // Without a listener, a worker that fails outside a task crashes the process.
+    this.#pool.on('error', options.onError);
+    this.#pollTaskName = options.tasksPerThread > 1 ? 'pollMultiplexed' : 'poll';
+  }
+
+  poll(task: PollTask): Promise<PollOutcome> {
+    return this.#pool.run(task, { name: this.#pollTaskName });
+  }
+
+  sleep(task: SleepTask): Promise<SleepOutcome> {
+    return this.#pool.run(task, { name: 'sleep' });
+  }
+
+  threadCount(): number {
+    return this.#pool.threads.length;
+  }
+
+  runTime(): { p50: number; p99: number; mean: number } | null {
+    const summary = this.#pool.histogram.runTime;
+    return summary ? { p50: summary.p50, p99: summary.p99, mean: summary.mean } : null;
+  }
+
+  destroy(): Promise<void> {
+    return this.#pool.destroy();
+  }
+}
+
+/** Runs the same loop on the main thread: while it waits, nothing else is served. */
+export class InlineExecutor implements Executor {
+  readonly #board: Board;
+  readonly #reader: MessageReader;
+  readonly #checkExternalWrites: () => void;
+  readonly #sliceMs: number;
+
+  constructor(board: Board, reader: MessageReader, checkExternalWrites: () => void, sliceMs: number) {
+    this.#board = board;
+    this.#reader = reader;
+    this.#checkExternalWrites = checkExternalWrites;
+    this.#sliceMs = sliceMs;
+  }
+
+  async poll(task: PollTask): Promise<PollOutcome> {
+    // The main thread is blocked, so no timer can look for CLI writes: the
+    // loop does it itself between slices.
+    return waitForMessagesSync(task, this.#board, this.#reader, {
+      maxSliceMs: this.#sliceMs,
+      refresh: this.#checkExternalWrites,
+    });
+  }
+
+  async sleep(task: SleepTask): Promise<SleepOutcome> {
+    return sleepBlocking(task);
+  }
+
+  threadCount(): number {
+    return 1;
+  }
+
+  runTime(): null {
+    return null;
+  }
+
+  async destroy(): Promise<void> {}
+}

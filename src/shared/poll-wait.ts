@@ -1,0 +1,114 @@
+/**
+ * The long poll's "loop until new data arrives", written once as a step
+ * machine and driven three ways: blocking a worker thread (`POLL_MODE=pool`),
+ * awaiting `Atomics.waitAsync` so one worker holds many polls
+ * (`POLL_MODE=multiplex`), or blocking the main thread (`POLL_MODE=inline`).
+ */
+import { Board, GENERATION, isCancelled } from './board.js';
+import type { Message, PollOutcome, PollTask } from './types.js';
+
+export interface MessageReader {
+  /** Messages of `wallId` with id greater than `after`, oldest first. */
+  messagesAfter(wallId: number, after: number, limit: number): Message[];
+}
+
+/** Block on `cells[index]` while it still equals `expected`, for at most `ms`. */
+interface WaitInstruction {
+  cells: Int32Array;
+  index: number;
+  expected: number;
+  ms: number;
+}
+
+export interface WaitOptions {
+  /** Longest single wait; the inline driver uses it to look for external writes. */
+  maxSliceMs?: number;
+  /** Runs before each look at the board (inline mode: check for external writes). */
+  refresh?: () => void;
+}
+
+class PollWait {
+  /** Per wall, the board value below which nothing new can exist for this poll. */
+  readonly #thresholds: Map<number, number>;
+  readonly #task: PollTask;
+  readonly #board: Board;
+  readonly #reader: MessageReader;
+  readonly #options: WaitOptions;
+
+  constructor(task: PollTask, board: Board, reader: MessageReader, options: WaitOptions) {
+    this.#task = task;
+    this.#board = board;
+    this.#reader = reader;
+    this.#options = options;
+    this.#thresholds = new Map(task.walls);
+  }
+
+  step(): PollOutcome | WaitInstruction {
+    const task = this.#task;
+    if (isCancelled(task.cancel)) return { outcome: 'cancelled' };
+    // Read the generation before the walls: a change that lands between the two
+    // bumps it, so the wait below returns at once instead of missing the change.
+    const generation = this.#board.generation();
+    this.#options.refresh?.();
+
+    const found = this.#readChangedWalls();
+    if (found) return { outcome: 'data', walls: found };
+
+    const remaining = task.deadline - Date.now();
+    if (remaining <= 0) return { outcome: 'timeout' };
+    const ms = Math.min(remaining, this.#options.maxSliceMs ?? Infinity);
+    if (task.wake === 'sleep') {
+      // The original design: sleep, then look again. Sleeping on the cancel
+      // cell keeps cancellation instant while data still waits for the tick.
+      return { cells: task.cancel, index: 0, expected: 0, ms: Math.min(ms, task.intervalMs) };
+    }
+    return { cells: this.#board.cells, index: GENERATION, expected: generation, ms };
+  }
+
+  #readChangedWalls(): Record<string, { posts: Message[] }> | null {
+    let found: Record<string, { posts: Message[] }> | null = null;
+    for (const [wallId, threshold] of this.#thresholds) {
+      const newest = this.#board.newest(wallId);
+      if (newest <= threshold) continue;
+      const after = this.#task.walls.find(([id]) => id === wallId)![1];
+      const posts = this.#reader.messagesAfter(wallId, after, this.#task.limit);
+      if (posts.length > 0) {
+        found ??= {};
+        found[wallId] = { posts };
+      } else {
+        // Another wall in the same board slot moved; don't re-read until it moves again.
+        this.#thresholds.set(wallId, newest);
+      }
+    }
+    return found;
+  }
+}
+
+export function waitForMessagesSync(
+  task: PollTask,
+  board: Board,
+  reader: MessageReader,
+  options: WaitOptions = {},
+): PollOutcome {
+  const wait = new PollWait(task, board, reader, options);
+  for (;;) {
+    const next = wait.step();
+    if ('outcome' in next) return next;
+    Atomics.wait(next.cells, next.index, next.expected, next.ms);
+  }
+}
+
+export async function waitForMessagesAsync(
+  task: PollTask,
+  board: Board,
+  reader: MessageReader,
+  options: WaitOptions = {},
+): Promise<PollOutcome> {
+  const wait = new PollWait(task, board, reader, options);
+  for (;;) {
+    const next = wait.step();
+    if ('outcome' in next) return next;
+    const result = Atomics.waitAsync(next.cells, next.index, next.expected, next.ms);
+    if (result.async) await result.value;
+  }
+}

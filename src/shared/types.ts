@@ -1,0 +1,56 @@
+/**
+ * The contract between the HTTP side (main thread) and the worker threads:
+ * what a task carries in, what it brings back, and what every worker gets at
+ * start-up. Both sides import this file with `import type` only.
+ */
+
+/** A stored chat message as the API returns it. */
+export interface Message {
+  id: number;
+  wall_id: number;
+  user: string;
+  content: string;
+  created_at: string;
+}
+
+/** Given to every worker thread once, through Piscina's `workerData`. */
+export interface WorkerData {
+  /** The shared board: see `src/shared/board.ts` for its layout. */
+  board: SharedArrayBuffer;
+  dbPath: string;
+}
+
+export type WakeMode = 'notify' | 'sleep';
+
+/** Wait for messages newer than `after` on any of `walls`. */
+export interface PollTask {
+  /** `[wallId, lastSeenMessageId]` pairs. */
+  walls: Array<[number, number]>;
+  /** Epoch ms: the poll answers empty once this passes (it counts from arrival). */
+  deadline: number;
+  wake: WakeMode;
+  /** `WAKE=sleep`: how long to sleep between checks of the board. */
+  intervalMs: number;
+  /** Most messages returned per wall. */
+  limit: number;
+  /** Int32Array(1) on its own SharedArrayBuffer; 1 means "stop now". */
+  cancel: Int32Array;
+}
+
+/** Block the thread for `ms`, like the original `/hello` EM.defer job. */
+export interface SleepTask {
+  ms: number;
+  cancel: Int32Array;
+}
+
+/**
+ * Tasks return plain objects: errors thrown in a worker lose their class and
+ * fields on the way back, so the main thread maps outcomes to HTTP itself.
+ */
+export type PollOutcome =
+  | { outcome: 'data'; walls: Record<string, { posts: Message[] }> }
+  | { outcome: 'timeout' }
+  /** The client left, or the server is shutting down. */
+  | { outcome: 'cancelled' };
+
+export type SleepOutcome = { outcome: 'done'; sleptMs: number } | { outcome: 'cancelled' };

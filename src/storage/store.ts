@@ -1,0 +1,196 @@
+/**
+ * Pollster's SQLite database: schema, seed data and every read and write the
+ * main thread (and the `npm run post` CLI) makes. Statements are prepared once.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import type { Message } from '../shared/types.js';
+import { MESSAGE_COLUMNS, toMessage } from './message-reader.js';
+
+const SCHEMA_VERSION = 1;
+
+export interface User {
+  id: number;
+  name: string;
+}
+
+export interface Wall {
+  id: number;
+  name: string;
+}
+
+export interface WallSummary extends Wall {
+  latest_message_id: number;
+}
+
+const SEED_WALLS = ['General', 'Ruby', 'Node', 'Random'];
+const SEED_USERS: Array<[string, number[]]> = [
+  ['demo', [1, 2, 3, 4]],
+  ['alice', [1]],
+  ['bob', [2, 3]],
+];
+const SEED_MESSAGES: Array<[number, string, string]> = [
+  [1, 'alice', 'Welcome to Pollster! Every wall is long-polled on a worker thread.'],
+  [1, 'demo', 'Post from another tab, or run: npm run post -- --wall 1 --user demo "hi"'],
+  [2, 'bob', 'Puma threads and EM.defer did this in Ruby; Piscina does it here.'],
+  [3, 'bob', 'Node wall: try MAX_THREADS=4 npm start and compare.'],
+  [4, 'demo', 'Anything goes on the Random wall.'],
+];
+
+export class Store {
+  readonly db: Database.Database;
+  readonly #userByName: Database.Statement<[string], User>;
+  readonly #wallsOfUser: Database.Statement<[number], WallSummary>;
+  readonly #wallExists: Database.Statement<[number], { id: number }>;
+  readonly #isMember: Database.Statement<[number, number], { ok: number }>;
+  readonly #insertSession: Database.Statement<[string, number, number]>;
+  readonly #sessionUser: Database.Statement<[string], User>;
+  readonly #history: Database.Statement<[number, number, number], Parameters<typeof toMessage>[0]>;
+  readonly #insertMessage: Database.Statement<[number, number, string, number]>;
+  readonly #messageById: Database.Statement<[number | bigint], Parameters<typeof toMessage>[0]>;
+  readonly #newestSince: Database.Statement<[number], { wall_id: number; newest: number }>;
+
+  constructor(path: string) {
+    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+    this.db = new Database(path);
+    // WAL lets every worker thread read while this connection writes.
+    // synchronous=NORMAL: a committed message survives a process crash;
+    // only an OS crash or power loss can lose the last commits.
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = NORMAL');
+    this.db.pragma('busy_timeout = 5000');
+    this.db.pragma('foreign_keys = ON');
+    this.#migrate();
+
+    this.#userByName = this.db.prepare('SELECT id, name FROM users WHERE name = ?');
+    this.#wallsOfUser = this.db.prepare(
+      `SELECT w.id, w.name, COALESCE((SELECT MAX(id) FROM messages WHERE wall_id = w.id), 0) AS latest_message_id
+       FROM walls w JOIN memberships ms ON ms.wall_id = w.id WHERE ms.user_id = ? ORDER BY w.id`,
+    );
+    this.#wallExists = this.db.prepare('SELECT id FROM walls WHERE id = ?');
+    this.#isMember = this.db.prepare('SELECT 1 AS ok FROM memberships WHERE user_id = ? AND wall_id = ?');
+    this.#insertSession = this.db.prepare('INSERT INTO sessions (id, user_id, created_at) VALUES (?, ?, ?)');
+    this.#sessionUser = this.db.prepare(
+      'SELECT u.id, u.name FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = ?',
+    );
+    this.#history = this.db.prepare(
+      `SELECT ${MESSAGE_COLUMNS} FROM messages m JOIN users u ON u.id = m.user_id
+       WHERE m.wall_id = ? AND m.id > ? ORDER BY m.id LIMIT ?`,
+    );
+    this.#insertMessage = this.db.prepare(
+      'INSERT INTO messages (wall_id, user_id, content, created_at) VALUES (?, ?, ?, ?)',
+    );
+    this.#messageById = this.db.prepare(
+      `SELECT ${MESSAGE_COLUMNS} FROM messages m JOIN users u ON u.id = m.user_id WHERE m.id = ?`,
+    );
+    // A range on the rowid: cheap however long the table grows.
+    this.#newestSince = this.db.prepare(
+      'SELECT wall_id, MAX(id) AS newest FROM messages WHERE id > ? GROUP BY wall_id',
+    );
+  }
+
+  #migrate(): void {
+    const version = this.db.pragma('user_version', { simple: true }) as number;
+    if (version > SCHEMA_VERSION) {
+      throw new Error(`database schema version ${version} is newer than this Pollster (${SCHEMA_VERSION})`);
+    }
+    if (version === SCHEMA_VERSION) return;
+    this.db.transaction(() => {
+      this.db.exec(`
+        CREATE TABLE IF NOT EXISTS users (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
+        CREATE TABLE IF NOT EXISTS walls (id INTEGER PRIMARY KEY, name TEXT NOT NULL);
+        CREATE TABLE IF NOT EXISTS memberships (
+          user_id INTEGER NOT NULL REFERENCES users(id),
+          wall_id INTEGER NOT NULL REFERENCES walls(id),
+          PRIMARY KEY (user_id, wall_id)
+        );
+        CREATE TABLE IF NOT EXISTS sessions (
+          id TEXT PRIMARY KEY,
+          user_id INTEGER NOT NULL REFERENCES users(id),
+          created_at INTEGER NOT NULL
+        );
+        -- AUTOINCREMENT: ids are never reused, so a client's cursor stays valid.
+        CREATE TABLE IF NOT EXISTS messages (
+          id INTEGER PRIMARY KEY AUTOINCREMENT,
+          wall_id INTEGER NOT NULL REFERENCES walls(id),
+          user_id INTEGER NOT NULL REFERENCES users(id),
+          content TEXT NOT NULL,
+          created_at INTEGER NOT NULL
+        );
+        CREATE INDEX IF NOT EXISTS messages_wall_id ON messages (wall_id, id);
+      `);
+      this.#seed();
+      this.db.pragma(`user_version = ${SCHEMA_VERSION}`);
+    }).immediate();
+  }
+
+  #seed(): void {
+    const insertWall = this.db.prepare('INSERT INTO walls (id, name) VALUES (?, ?)');
+    SEED_WALLS.forEach((name, index) => insertWall.run(index + 1, name));
+    const insertUser = this.db.prepare('INSERT INTO users (name) VALUES (?)');
+    const insertMembership = this.db.prepare('INSERT INTO memberships (user_id, wall_id) VALUES (?, ?)');
+    const userIds = new Map<string, number>();
+    for (const [name, walls] of SEED_USERS) {
+      const userId = Number(insertUser.run(name).lastInsertRowid);
+      userIds.set(name, userId);
+      for (const wallId of walls) insertMembership.run(userId, wallId);
+    }
+    const insertMessage = this.db.prepare(
+      'INSERT INTO messages (wall_id, user_id, content, created_at) VALUES (?, ?, ?, ?)',
+    );
+    const now = Date.now();
+    for (const [wallId, user, content] of SEED_MESSAGES) insertMessage.run(wallId, userIds.get(user)!, content, now);
+  }
+
+  userByName(name: string): User | undefined {
+    return this.#userByName.get(name);
+  }
+
+  wallsOf(userId: number): WallSummary[] {
+    return this.#wallsOfUser.all(userId);
+  }
+
+  wallExists(wallId: number): boolean {
+    return this.#wallExists.get(wallId) !== undefined;
+  }
+
+  canRead(userId: number, wallId: number): boolean {
+    return this.#isMember.get(userId, wallId) !== undefined;
+  }
+
+  createSession(userId: number): string {
+    const id = randomBytes(24).toString('base64url');
+    this.#insertSession.run(id, userId, Date.now());
+    return id;
+  }
+
+  sessionUser(sessionId: string): User | undefined {
+    return this.#sessionUser.get(sessionId);
+  }
+
+  /** Messages of `wallId` with id greater than `after`, oldest first. */
+  messagesAfter(wallId: number, after: number, limit: number): Message[] {
+    return this.#history.all(wallId, after, limit).map(toMessage);
+  }
+
+  postMessage(wallId: number, userId: number, content: string): Message {
+    const { lastInsertRowid } = this.#insertMessage.run(wallId, userId, content, Date.now());
+    return toMessage(this.#messageById.get(lastInsertRowid)!);
+  }
+
+  /** The newest message id of each wall that has messages with id above `after`. */
+  newestPerWallSince(after: number): Array<{ wall_id: number; newest: number }> {
+    return this.#newestSince.all(after);
+  }
+
+  /** Changes when another connection (the CLI, another process) commits. */
+  dataVersion(): number {
+    return this.db.pragma('data_version', { simple: true }) as number;
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+}

@@ -1,0 +1,30 @@
+/**
+ * The Piscina worker module: everything here runs inside a worker thread.
+ * It imports nothing from the HTTP side; the board and the database path
+ * arrive through `workerData`, and each task returns a plain outcome object.
+ */
+import { workerData } from 'node:worker_threads';
+import { Board } from '../shared/board.js';
+import { waitForMessagesAsync, waitForMessagesSync } from '../shared/poll-wait.js';
+import { sleepBlocking } from '../shared/sleep-task.js';
+import type { PollOutcome, PollTask, SleepOutcome, SleepTask, WorkerData } from '../shared/types.js';
+import { MessageReader } from '../storage/message-reader.js';
+
+const data = workerData as WorkerData;
+const board = new Board(data.board);
+const reader = new MessageReader(data.dbPath);
+
+/** `POLL_MODE=pool`: block this thread until data, timeout or cancellation. */
+export function poll(task: PollTask): PollOutcome {
+  return waitForMessagesSync(task, board, reader);
+}
+
+/** `POLL_MODE=multiplex`: wait without blocking, so one thread holds many polls. */
+export function pollMultiplexed(task: PollTask): Promise<PollOutcome> {
+  return waitForMessagesAsync(task, board, reader);
+}
+
+/** The `/hello` job: hold this thread for `task.ms`. */
+export function sleep(task: SleepTask): SleepOutcome {
+  return sleepBlocking(task);
+}
