@@ -25,7 +25,7 @@ export interface Pollster {
   store: Store;
   runner: TaskRunner;
   logger: Logger;
-  stats(): Record<string, unknown>;
+  stats(): PollsterStats;
   close(): Promise<void>;
 }
 
@@ -51,35 +51,7 @@ export async function startPollster(config: Config, logger: Logger = pino({ leve
   });
 
   const startedAt = Date.now();
-  const stats = (): Record<string, unknown> => {
-    const run = runner.stats();
-    const memory = process.memoryUsage();
-    return {
-      mode: config.pollMode,
-      wake: config.wake,
-      pool: {
-        min_threads: config.pollMode === 'inline' ? 0 : config.minThreads,
-        max_threads: config.pollMode === 'inline' ? 0 : config.maxThreads,
-        threads: executor.threadCount(),
-        tasks_per_thread: config.pollMode === 'multiplex' ? config.tasksPerThread : 1,
-        capacity: run.capacity,
-        busy: run.running,
-        queued: run.queued,
-        max_queue: config.maxQueue,
-        utilization: run.capacity ? Math.round((run.running / run.capacity) * 1000) / 1000 : 0,
-        completed: run.completed,
-        cancelled: run.cancelled,
-        rejected: run.rejected,
-        failed: run.failed,
-        queue_wait_ms: run.queue_wait_ms,
-        run_time_ms: executor.runTime(),
-      },
-      waiting_polls: run.waiting_polls,
-      watcher_active: watcher.active,
-      memory: { rss: memory.rss, heap_used: memory.heapUsed },
-      uptime_s: Math.round((Date.now() - startedAt) / 1000),
-    };
-  };
+  const stats = (): PollsterStats => collectStats(config, runner, executor, watcher, startedAt);
 
   const router = Router({ ignoreTrailingSlash: true });
   for (const [method, path, handler] of createRoutes({ config, store, board, runner, stats })) {
@@ -170,6 +142,40 @@ export async function startPollster(config: Config, logger: Logger = pino({ leve
     logger,
     stats,
     close: () => (closing ??= shutDown()),
+  };
+}
+
+export type PollsterStats = ReturnType<typeof collectStats>;
+
+function collectStats(config: Config, runner: TaskRunner, executor: Executor, watcher: ChangeWatcher, startedAt: number) {
+  const run = runner.stats();
+  const memory = process.memoryUsage();
+  const pooled = config.pollMode !== 'inline';
+  return {
+    mode: config.pollMode,
+    wake: config.wake,
+    pool: {
+      min_threads: pooled ? config.minThreads : 0,
+      max_threads: pooled ? config.maxThreads : 0,
+      threads: executor.threadCount(),
+      tasks_per_thread: config.pollMode === 'multiplex' ? config.tasksPerThread : 1,
+      capacity: run.capacity,
+      busy: run.running,
+      queued: run.queued,
+      max_queue: config.maxQueue,
+      /** Share of task slots in use now. */
+      utilization: run.capacity ? Math.round((run.running / run.capacity) * 1000) / 1000 : 0,
+      completed: run.completed,
+      cancelled: run.cancelled,
+      rejected: run.rejected,
+      failed: run.failed,
+      queue_wait_ms: run.queue_wait_ms,
+      run_time_ms: executor.runTime(),
+    },
+    waiting_polls: run.waiting_polls,
+    watcher_active: watcher.active,
+    memory: { rss: memory.rss, heap_used: memory.heapUsed },
+    uptime_s: Math.round((Date.now() - startedAt) / 1000),
   };
 }
 

@@ -1,0 +1,96 @@
+/**
+ * The paths a user takes outside the test runner: the tsc-built server that
+ * `npm start` runs (worker file loaded as .js), config errors at start-up,
+ * and the CLI's errors.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Agent } from 'undici';
+import { describe, expect, it, onTestFinished } from 'vitest';
+import { call, tempDir } from './helpers/server.js';
+import { postFromCli } from './helpers/cli.js';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+
+describe('start-up', () => {
+  it('the built server (as npm start runs it) loads its workers and serves a poll', async () => {
+    const dir = tempDir();
+    // Inside the project, so the built files resolve packages from node_modules.
+    const outDir = mkdtempSync(join(root, 'node_modules', '.cache-dist-'));
+    onTestFinished(() => rmSync(outDir, { recursive: true, force: true }));
+    const build = spawnSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json', '--outDir', outDir], {
+      cwd: root,
+      encoding: 'utf8',
+    });
+    expect(build.status, build.stdout + build.stderr).toBe(0);
+
+    const child = spawn(process.execPath, [join(outDir, 'main.js')], {
+      cwd: dir,
+      env: { ...process.env, PORT: '0', DB_PATH: join(dir, 'data', 'p.db'), MAX_THREADS: '2' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    let output = '';
+    child.stderr.on('data', (chunk) => (output += chunk));
+    const url = await new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no listening line: ${output}`)), 15_000);
+      child.stdout.on('data', (chunk) => {
+        output += chunk;
+        const match = /"url":"(http:[^"]+)"/.exec(output);
+        if (match) {
+          clearTimeout(timer);
+          resolve(match[1]!);
+        }
+      });
+    });
+    const agent = new Agent();
+    try {
+      const login = (await call(agent, url, 'POST', '/sessions', { body: { user: 'demo' } })).json;
+      const session = login.session_id;
+      const last = login.walls[0].latest_message_id;
+      const poll = call(agent, url, 'POST', '/poll', { session, body: { last_post_id: { 1: last }, timeout_ms: 5000 } });
+      await call(agent, url, 'POST', '/walls/1/messages', { session, body: { content: 'built' } });
+      expect((await poll).json.walls['1'].posts[0].content).toBe('built');
+    } finally {
+      child.kill('SIGTERM');
+      await agent.close();
+    }
+    expect(await exited).toBe(0);
+  });
+
+  it('a bad setting stops start-up with one line naming it', () => {
+    const result = spawnSync(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+      cwd: root,
+      env: { ...process.env, MAX_THREADS: 'lots' },
+      encoding: 'utf8',
+      timeout: 20_000,
+    });
+    expect(result.status).toBe(1);
+    expect(result.stderr.trim()).toBe('pollster: MAX_THREADS must be an integer from 1 to 1024 (got "lots")');
+  });
+});
+
+describe('npm run post', () => {
+  it('explains what is wrong with its arguments', async () => {
+    const dir = tempDir();
+    const db = join(dir, 'p.db');
+    const cases: Array<[string[], string]> = [
+      [['--user', 'demo', 'hi'], '--wall must be a positive integer'],
+      [['--wall', '1', 'hi'], '--user is required'],
+      [['--wall', '1', '--user', 'demo'], 'message text is required'],
+      [['--wall', '1', '--user', 'nobody', 'hi'], 'unknown user "nobody"'],
+      [['--wall', '2', '--user', 'alice', 'hi'], 'alice is not a member of wall 2'],
+      [['--wall', '77', '--user', 'demo', 'hi'], 'wall 77 does not exist'],
+    ];
+    for (const [args, message] of cases) {
+      const result = await postFromCli(db, args);
+      expect(result.code, args.join(' ')).toBe(2);
+      expect(result.stderr).toContain(message);
+    }
+    const ok = await postFromCli(db, ['--wall', '1', '--user', 'demo', 'hello', 'there']);
+    expect(ok.code).toBe(0);
+    expect(JSON.parse(ok.stdout)).toMatchObject({ wall_id: 1, user: 'demo', content: 'hello there' });
+  });
+});
