@@ -12,7 +12,9 @@ import type { Config } from './config.js';
 import { Errors, HttpError } from './http/http-error.js';
 import { corsHeaders, sendError } from './http/respond.js';
 import { createRoutes, type RequestContext, type RouteHandler } from './http/routes.js';
+import { StreamCounter } from './http/check-stream.js';
 import { ChangeWatcher } from './poll/change-watcher.js';
+import { createMessageWaiter } from './poll/message-waiter.js';
 import { InlineExecutor, PoolExecutor, type Executor } from './poll/executors.js';
 import { TaskRunner } from './poll/task-runner.js';
 import { Board, createCancelCell } from './shared/board.js';
@@ -50,11 +52,13 @@ export async function startPollster(config: Config, logger: Logger = pino({ leve
     onPollCount: (polls) => watcher.setActive(polls > 0),
   });
 
-  const startedAt = Date.now();
-  const stats = (): PollsterStats => collectStats(config, runner, executor, watcher, startedAt);
-
   const router = Router({ ignoreTrailingSlash: true });
-  for (const [method, path, handler] of createRoutes({ config, store, board, runner, stats })) {
+  const streams = new StreamCounter();
+  const startedAt = Date.now();
+  const stats = (): PollsterStats => collectStats(config, runner, executor, watcher, streams, startedAt);
+  const waitForMessages = createMessageWaiter(board, store, runner);
+  const routes = createRoutes({ config, store, board, runner, waitForMessages, streams, stats });
+  for (const [method, path, handler] of routes) {
     router.on(method, path, () => {}, handler);
   }
   const cors = corsHeaders(config.corsOrigin);
@@ -147,7 +151,14 @@ export async function startPollster(config: Config, logger: Logger = pino({ leve
 
 export type PollsterStats = ReturnType<typeof collectStats>;
 
-function collectStats(config: Config, runner: TaskRunner, executor: Executor, watcher: ChangeWatcher, startedAt: number) {
+function collectStats(
+  config: Config,
+  runner: TaskRunner,
+  executor: Executor,
+  watcher: ChangeWatcher,
+  streams: StreamCounter,
+  startedAt: number,
+) {
   const run = runner.stats();
   const memory = process.memoryUsage();
   const pooled = config.pollMode !== 'inline';
@@ -173,6 +184,7 @@ function collectStats(config: Config, runner: TaskRunner, executor: Executor, wa
       run_time_ms: executor.runTime(),
     },
     waiting_polls: run.waiting_polls,
+    open_streams: streams.open,
     watcher_active: watcher.active,
     memory: { rss: memory.rss, heap_used: memory.heapUsed },
     uptime_s: Math.round((Date.now() - startedAt) / 1000),

@@ -7,13 +7,15 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Config } from '../config.js';
 import type { Board } from '../shared/board.js';
 import { createCancelCell } from '../shared/board.js';
-import { waitForMessagesSync } from '../shared/poll-wait.js';
-import type { PollOutcome, PollTask } from '../shared/types.js';
+import type { PollTask } from '../shared/types.js';
 import type { TaskRunner } from '../poll/task-runner.js';
+import type { MessageWaiter } from '../poll/message-waiter.js';
 import type { Store, User } from '../storage/store.js';
 import { readJson } from './body.js';
+import { createCheckHandler, type StreamCounter } from './check-stream.js';
 import { Errors, HttpError } from './http-error.js';
 import { sendJson } from './respond.js';
+import { staticRoutes } from './static-files.js';
 import { parseContent, parsePage, parsePollRequest, parseUserName, parseWallId, sessionIdFromBody } from './validate.js';
 
 export interface RequestContext {
@@ -35,6 +37,8 @@ export interface RouteDeps {
   store: Store;
   board: Board;
   runner: TaskRunner;
+  waitForMessages: MessageWaiter;
+  streams: StreamCounter;
   stats: () => unknown;
 }
 
@@ -49,7 +53,7 @@ export function bearerToken(req: IncomingMessage): string | undefined {
 }
 
 export function createRoutes(deps: RouteDeps): Array<[Method, string, RouteHandler]> {
-  const { config, store, board, runner } = deps;
+  const { config, store, board, runner, waitForMessages } = deps;
 
   function sessionUser(ctx: RequestContext, body?: unknown): User | undefined {
     const id = bearerToken(ctx.req) ?? sessionIdFromBody(body) ?? ctx.query.get('session_id') ?? undefined;
@@ -85,10 +89,7 @@ export function createRoutes(deps: RouteDeps): Array<[Method, string, RouteHandl
       limit: POLL_BATCH_LIMIT,
       cancel: createCancelCell(),
     };
-    // One look at the board before queueing: a short poll, or a client that is
-    // behind, is answered here without a trip to a thread.
-    let outcome: PollOutcome = waitForMessagesSync({ ...task, deadline: 0 }, board, store);
-    if (outcome.outcome === 'timeout' && timeoutMs > 0) outcome = await runner.poll(task, ctx.signal);
+    const outcome = await waitForMessages(task, ctx.signal);
     sendJson(ctx.res, 200, { walls: outcome.outcome === 'data' ? outcome.walls : {} });
   }
 
@@ -166,6 +167,10 @@ export function createRoutes(deps: RouteDeps): Array<[Method, string, RouteHandl
       },
     ],
 
+    ['GET', '/check', createCheckHandler(deps, (ctx) => sessionUser(ctx))],
+
     ['GET', '/stats', ({ res }) => sendJson(res, 200, deps.stats())],
+
+    ...staticRoutes().map(([path, handler]): [Method, string, RouteHandler] => ['GET', path, handler]),
   ];
 }

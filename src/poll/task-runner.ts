@@ -81,10 +81,15 @@ export class TaskRunner {
     return this.#submit('sleep', task, signal) as Promise<SleepOutcome>;
   }
 
+  /** Whether a task submitted now would be accepted rather than refused 503. */
+  hasRoom(): boolean {
+    return !this.#closing && (this.#running.size < this.#capacity || this.#queue.size < this.#maxQueue);
+  }
+
   #submit(kind: Job['kind'], task: PollTask | SleepTask, signal?: AbortSignal): Promise<PollOutcome | SleepOutcome> {
     if (this.#closing) return Promise.reject(Errors.shuttingDown());
     if (signal?.aborted) return Promise.resolve({ outcome: 'cancelled' });
-    if (this.#running.size >= this.#capacity && this.#queue.size >= this.#maxQueue) {
+    if (!this.hasRoom()) {
       this.#rejected++;
       return Promise.reject(Errors.serverBusy());
     }

@@ -1,0 +1,119 @@
+/**
+ * `GET /check`: the Puma + Rails SSE stream. Each batch of new messages is one
+ * `event: refresh` whose id is the newest message id sent, so a browser that
+ * reconnects with `Last-Event-ID` resumes exactly where it left off.
+ *
+ * Waiting runs on the pool as the long poll does — one task per batch — so a
+ * stream holds a thread only while it waits; heartbeats go on meanwhile.
+ */
+import type { Config } from '../config.js';
+import { createCancelCell } from '../shared/board.js';
+import type { Message, PollTask } from '../shared/types.js';
+import type { MessageWaiter } from '../poll/message-waiter.js';
+import type { TaskRunner } from '../poll/task-runner.js';
+import type { Store, User } from '../storage/store.js';
+import { Errors, HttpError } from './http-error.js';
+import type { RequestContext } from './routes.js';
+
+/** Sent first: how long the browser waits before reconnecting, ms. */
+export const RETRY_MS = 1000;
+const BATCH_LIMIT = 100;
+
+export class StreamCounter {
+  open = 0;
+}
+
+export interface CheckDeps {
+  config: Config;
+  store: Store;
+  runner: TaskRunner;
+  waitForMessages: MessageWaiter;
+  streams: StreamCounter;
+}
+
+function parseCursor(raw: string | string[] | undefined | null): number | undefined {
+  const text = Array.isArray(raw) ? raw[0] : raw;
+  if (text === undefined || text === null || text === '') return undefined;
+  if (!/^\d{1,15}$/.test(text)) throw new HttpError(400, 'Last-Event-ID must be a non-negative integer');
+  return Number(text);
+}
+
+function parseWallList(raw: string | null): number[] | undefined {
+  if (raw === null || raw === '') return undefined;
+  const ids = raw.split(',').map((part) => (/^\d{1,15}$/.test(part.trim()) ? Number(part.trim()) : NaN));
+  if (ids.some((id) => !Number.isSafeInteger(id) || id < 1)) throw Errors.invalidParameters();
+  return ids;
+}
+
+/**
+ * Merge one poll answer into a single ordered batch. Message ids are global,
+ * so one cursor covers every wall; but when a wall returned a full page, only
+ * messages up to that page's end are sent now and the rest come next batch,
+ * so a busy wall can't push the cursor past messages not yet read.
+ */
+export function mergeBatch(walls: Record<string, { posts: Message[] }>, limit: number): Message[] {
+  const pages = Object.values(walls).map((wall) => wall.posts);
+  const cutoff = Math.min(
+    ...pages.filter((posts) => posts.length >= limit).map((posts) => posts[posts.length - 1]!.id),
+  );
+  return pages
+    .flat()
+    .filter((message) => message.id <= cutoff)
+    .sort((a, b) => a.id - b.id);
+}
+
+export function createCheckHandler(deps: CheckDeps, sessionUser: (ctx: RequestContext) => User | undefined) {
+  const { config, store, runner, waitForMessages, streams } = deps;
+
+  return async function check(ctx: RequestContext): Promise<void> {
+    const { req, res, query } = ctx;
+    const user = sessionUser(ctx);
+    if (!user) throw Errors.unauthorized();
+    const mine = store.wallsOf(user.id);
+    const requested = parseWallList(query.get('walls'));
+    const walls = requested ? mine.filter((wall) => requested.includes(wall.id)) : mine;
+    if (walls.length === 0) throw Errors.invalidParameters();
+    let cursor =
+      parseCursor(req.headers['last-event-id']) ??
+      parseCursor(query.get('last_event_id')) ??
+      Math.max(...walls.map((wall) => wall.latest_message_id));
+    if (!runner.hasRoom()) throw Errors.serverBusy();
+
+    res.writeHead(200, {
+      'Content-Type': 'text/event-stream; charset=utf-8',
+      'Cache-Control': 'no-cache, no-transform',
+      Connection: 'keep-alive',
+      // nginx would otherwise buffer the stream and deliver events late.
+      'X-Accel-Buffering': 'no',
+    });
+    res.write(`retry: ${RETRY_MS}\n\n`);
+    streams.open++;
+    const heartbeat = setInterval(() => res.write(': ping\n\n'), config.sseHeartbeatMs);
+    const signal = ctx.signal;
+    const endsAt = ctx.arrivedAt + config.sseMaxMs;
+    try {
+      while (!signal.aborted && Date.now() < endsAt) {
+        const task: PollTask = {
+          walls: walls.map((wall) => [wall.id, cursor]),
+          deadline: endsAt,
+          wake: config.wake,
+          intervalMs: config.pollIntervalMs,
+          limit: BATCH_LIMIT,
+          cancel: createCancelCell(),
+        };
+        const outcome = await waitForMessages(task, signal);
+        if (outcome.outcome !== 'data') break;
+        const messages = mergeBatch(outcome.walls, BATCH_LIMIT);
+        cursor = messages[messages.length - 1]!.id;
+        res.write(`id: ${cursor}\nevent: refresh\ndata: ${JSON.stringify({ messages })}\n\n`);
+      }
+    } catch (error) {
+      // Shutting down or busy mid-stream: end it; the browser reconnects with its last id.
+      if (!(error instanceof HttpError)) throw error;
+    } finally {
+      clearInterval(heartbeat);
+      streams.open--;
+      res.end();
+    }
+  };
+}

@@ -1,0 +1,194 @@
+import { describe, expect, it, onTestFinished } from 'vitest';
+import { mergeBatch } from '../src/http/check-stream.js';
+import type { Message } from '../src/shared/types.js';
+import { postFromCli } from './helpers/cli.js';
+import { eventually, startTestServer, type TestServer } from './helpers/server.js';
+import { openStream, type SseEvent } from './helpers/sse.js';
+
+const isRefresh = (event: SseEvent): boolean => event.event === 'refresh';
+const messagesOf = (event: SseEvent): Message[] => JSON.parse(event.data!).messages;
+
+async function post(server: TestServer, session: string, wall: number, content: string): Promise<Message> {
+  const reply = await server.call('POST', `/walls/${wall}/messages`, { session, body: { content } });
+  expect(reply.status).toBe(201);
+  return reply.json;
+}
+
+describe.each([
+  { name: 'pool', env: { POLL_MODE: 'pool' } },
+  { name: 'multiplex', env: { POLL_MODE: 'multiplex' } },
+])('GET /check ($name)', ({ env }) => {
+  it('streams refresh events in order, each with the newest id it carries', async () => {
+    const server = await startTestServer(env);
+    const session = await server.login();
+    const stream = await openStream(server.agent, `${server.url}/check?session_id=${session}`);
+    onTestFinished(stream.close);
+    expect(stream.status).toBe(200);
+    expect(stream.headers['content-type']).toBe('text/event-stream; charset=utf-8');
+    expect(stream.headers['cache-control']).toContain('no-cache');
+    expect(stream.headers['x-accel-buffering']).toBe('no');
+    await stream.next((e) => e.retry !== undefined);
+    expect(stream.events[0]).toEqual({ retry: '1000' });
+
+    await eventually(() => server.pollster.stats().waiting_polls === 1);
+    const sent = [];
+    for (const [wall, content] of [[1, 'first'], [2, 'second'], [1, 'third']] as const) {
+      sent.push(await post(server, session, wall, content));
+    }
+    const received: Message[] = [];
+    let from = 0;
+    while (received.length < 3) {
+      const event = await stream.next(isRefresh, from);
+      from = stream.events.indexOf(event) + 1;
+      const batch = messagesOf(event);
+      expect(Number(event.id)).toBe(batch[batch.length - 1]!.id);
+      received.push(...batch);
+    }
+    expect(received).toEqual(sent);
+  });
+
+  it('a fresh stream starts at the newest message; a reconnect with Last-Event-ID gets exactly what it missed', async () => {
+    const server = await startTestServer(env);
+    const session = await server.login();
+    const first = await openStream(server.agent, `${server.url}/check?session_id=${session}&walls=1,2`);
+    await eventually(() => server.pollster.stats().waiting_polls === 1);
+    const seen = await post(server, session, 1, 'seen live');
+    const event = await first.next(isRefresh);
+    expect(messagesOf(event)).toEqual([seen]);
+    first.close();
+    await eventually(() => server.pollster.stats().open_streams === 0);
+
+    const missed = [await post(server, session, 2, 'missed one'), await post(server, session, 1, 'missed two')];
+    await post(server, session, 3, 'not a wall of this stream');
+    const again = await openStream(server.agent, `${server.url}/check?walls=1,2`, {
+      authorization: `Bearer ${session}`,
+      'last-event-id': event.id!,
+    });
+    onTestFinished(again.close);
+    const resumed = await again.next(isRefresh);
+    expect(messagesOf(resumed)).toEqual(missed);
+  });
+
+  it('delivers a message written from another process', async () => {
+    const server = await startTestServer(env);
+    const session = await server.login();
+    const stream = await openStream(server.agent, `${server.url}/check?session_id=${session}`);
+    onTestFinished(stream.close);
+    await eventually(() => server.pollster.stats().waiting_polls === 1);
+    expect((await postFromCli(server.dbPath, ['--wall', '4', '--user', 'demo', 'from cli'])).code).toBe(0);
+    const event = await stream.next(isRefresh);
+    expect(messagesOf(event).map((m) => m.content)).toEqual(['from cli']);
+  });
+
+  it('sends heartbeat comments while it waits', async () => {
+    const server = await startTestServer({ ...env, SSE_HEARTBEAT_MS: '50' });
+    const session = await server.login();
+    const stream = await openStream(server.agent, `${server.url}/check?session_id=${session}`);
+    onTestFinished(stream.close);
+    expect(await stream.next((e) => e.comment === 'ping')).toEqual({ comment: 'ping' });
+  });
+
+  it('ends after SSE_MAX_MS so the browser reconnects', async () => {
+    const server = await startTestServer({ ...env, SSE_MAX_MS: '300' });
+    const session = await server.login();
+    const stream = await openStream(server.agent, `${server.url}/check?session_id=${session}`);
+    await stream.ended;
+    expect(server.pollster.stats().open_streams).toBe(0);
+  });
+
+  it('a client that disconnects frees its thread', async () => {
+    const server = await startTestServer({ ...env, MAX_THREADS: '1' });
+    const session = await server.login();
+    const stream = await openStream(server.agent, `${server.url}/check?session_id=${session}`);
+    await eventually(() => server.pollster.stats().waiting_polls === 1 && server.pollster.stats().open_streams === 1);
+    stream.close();
+    await eventually(() => {
+      const stats = server.pollster.stats();
+      return stats.waiting_polls === 0 && stats.open_streams === 0 && stats.pool.busy === 0;
+    });
+  });
+
+  it('refuses a missing session and a bad cursor', async () => {
+    const server = await startTestServer(env);
+    const session = await server.login('alice');
+    const noSession = await server.call('GET', '/check');
+    expect(noSession.status).toBe(401);
+    const badCursor = await server.call('GET', `/check?session_id=${session}&last_event_id=abc`);
+    expect(badCursor.status).toBe(400);
+    expect(badCursor.json).toEqual({ errors: ['Last-Event-ID must be a non-negative integer'] });
+    const notHerWall = await server.call('GET', `/check?session_id=${session}&walls=2`);
+    expect(notHerWall.json).toEqual({ errors: ['Invalid parameters!'] });
+  });
+});
+
+describe('the EM.defer demo', () => {
+  it('/hello holds a pool thread while /bienvendidos answers at once', async () => {
+    const server = await startTestServer({ MAX_THREADS: '1' });
+    let helloDone = false;
+    const hello = server.call('GET', '/hello?ms=1500').then((reply) => ((helloDone = true), reply));
+    await eventually(() => server.pollster.stats().pool.busy === 1);
+    const welcome = await server.call('POST', '/bienvendidos');
+    expect(welcome.text).toBe('Bienvenidos!\n');
+    expect(helloDone).toBe(false);
+    expect((await hello).text).toBe('Hello!\n');
+  });
+
+  it('with POLL_MODE=inline, /bienvendidos waits for /hello', async () => {
+    const server = await startTestServer({ POLL_MODE: 'inline' });
+    const order: string[] = [];
+    const hello = server.call('GET', '/hello?ms=600').then(() => order.push('hello'));
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const welcome = server.call('POST', '/bienvendidos').then(() => order.push('bienvendidos'));
+    await Promise.all([hello, welcome]);
+    expect(order).toEqual(['hello', 'bienvendidos']);
+  });
+
+  it('/hello refuses a bad ms', async () => {
+    const server = await startTestServer();
+    const reply = await server.call('GET', '/hello?ms=-3');
+    expect(reply.status).toBe(400);
+    expect(reply.json).toEqual({ errors: ['ms must be a non-negative integer'] });
+  });
+});
+
+describe('mergeBatch', () => {
+  const message = (id: number, wall_id: number): Message => ({ id, wall_id, user: 'u', content: '', created_at: '' });
+
+  it('orders messages from several walls by id', () => {
+    const batch = mergeBatch({ 1: { posts: [message(3, 1)] }, 2: { posts: [message(2, 2), message(5, 2)] } }, 10);
+    expect(batch.map((m) => m.id)).toEqual([2, 3, 5]);
+  });
+
+  it('stops at the end of a full page so nothing is skipped', () => {
+    const batch = mergeBatch({ 1: { posts: [message(1, 1), message(2, 1)] }, 2: { posts: [message(3, 2)] } }, 2);
+    expect(batch.map((m) => m.id)).toEqual([1, 2]);
+  });
+});
+
+describe('GET /stats', () => {
+  it('reports the pool, polls, streams, memory and uptime', async () => {
+    const server = await startTestServer({ MIN_THREADS: '2', MAX_THREADS: '4' });
+    const reply = await server.call('GET', '/stats');
+    expect(reply.json).toMatchObject({
+      mode: 'pool',
+      wake: 'notify',
+      pool: { min_threads: 2, max_threads: 4, threads: 2, busy: 0, queued: 0, capacity: 4 },
+      waiting_polls: 0,
+      open_streams: 0,
+      memory: { rss: expect.any(Number) },
+      uptime_s: expect.any(Number),
+    });
+  });
+});
+
+describe('GET /', () => {
+  it('serves the chat page and its assets', async () => {
+    const server = await startTestServer();
+    const page = await server.call('GET', '/');
+    expect(page.status).toBe(200);
+    expect(page.headers['content-type']).toBe('text/html; charset=utf-8');
+    expect(page.text).toContain('<title>Pollster</title>');
+    expect((await server.call('GET', '/app.js')).headers['content-type']).toBe('text/javascript; charset=utf-8');
+    expect((await server.call('GET', '/style.css')).status).toBe(200);
+  });
+});
