@@ -115,6 +115,7 @@ function cursor() {
 function startSse() {
   const params = new URLSearchParams({ session_id: state.session, last_event_id: String(cursor()) });
   const source = new EventSource(`/check?${params}`);
+  setStatus('Connecting by Server-Sent Events…');
   source.addEventListener('open', () => setStatus('Connected by Server-Sent Events.'));
   source.addEventListener('refresh', (event) => receive(JSON.parse(event.data).messages));
   source.addEventListener('error', () => setStatus('Stream closed; the browser reconnects with its last event id…'));
@@ -123,6 +124,8 @@ function startSse() {
 
 function startPolling(timeoutMs, pauseMs) {
   const controller = new AbortController();
+  const kind = timeoutMs === 0 ? 'Short polling' : 'Long polling';
+  setStatus(`${kind}: waiting for messages…`);
   (async () => {
     while (!controller.signal.aborted) {
       try {
@@ -136,7 +139,6 @@ function startPolling(timeoutMs, pauseMs) {
         if (response.status === 503) throw new Error('server busy');
         const data = await response.json();
         receive(Object.values(data.walls ?? {}).flatMap((wall) => wall.posts));
-        const kind = timeoutMs === 0 ? 'Short polling' : 'Long polling';
         setStatus(`${kind}: ${state.requests} requests so far.`);
         if (pauseMs) await new Promise((resolve) => setTimeout(resolve, pauseMs));
       } catch (error) {
