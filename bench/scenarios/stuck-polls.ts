@@ -1,0 +1,176 @@
+/**
+ * Scenario 1: with every pool thread held by a poll that gets no data (and as
+ * many again queued), does `/ping` — and a post — still get through?
+ * POLL_MODE=inline is the control: the same loop on the main thread.
+ */
+import { holdPolls, login, send, until } from '../lib/client.js';
+import { load, type LoadResult } from '../lib/load.js';
+import { fmt, type BenchSettings, type Scenario, type ScenarioResult } from '../lib/scenario.js';
+import { startServer } from '../lib/server.js';
+import { median } from '../lib/stats.js';
+import { barChart } from '../lib/svg-chart.js';
+
+interface RunFigures {
+  baselinePing: LoadResult;
+  loadedPing: LoadResult;
+  baselinePost: LoadResult;
+  loadedPost: LoadResult;
+}
+
+const HOLD_MS = 120_000;
+const QUIET_WALL = 4;
+
+async function measure(env: Record<string, string>, held: number, settings: BenchSettings, inline: boolean): Promise<RunFigures> {
+  const server = await startServer({ POLL_TIMEOUT_MS: String(HOLD_MS), MAX_QUEUE: '10000', ...env });
+  try {
+    const { session, latest } = await login(server.agent, server.url);
+    const after = latest.get(QUIET_WALL)!;
+    const ping = { path: '/ping', durationS: settings.durationS };
+    const post = { method: 'POST' as const, path: '/walls/1/messages', session, body: { content: 'load' }, durationS: settings.durationS };
+    // Warm-up, not recorded: otherwise the baseline pays for the JIT.
+    await load(server.url, { ...ping, durationS: 1 });
+    await load(server.url, { ...post, durationS: 1 });
+    const baselinePing = await load(server.url, ping);
+    const baselinePost = await load(server.url, post);
+
+    let loadedPing: LoadResult;
+    let loadedPost: LoadResult;
+    if (inline) {
+      // The main thread can hold only one poll at a time: keep one outstanding.
+      const controller = new AbortController();
+      const loop = (async () => {
+        while (!controller.signal.aborted) {
+          await send(server.agent, server.url, 'POST', '/poll', {
+            session,
+            body: { last_post_id: { [QUIET_WALL]: after }, timeout_ms: 1000 },
+            timeoutMs: 30_000,
+            signal: controller.signal,
+          }).catch(() => null);
+        }
+      })();
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      loadedPing = await load(server.url, ping);
+      loadedPost = await load(server.url, post);
+      controller.abort();
+      await loop;
+    } else {
+      const polls = holdPolls(server.agent, server.url, session, QUIET_WALL, after, held, HOLD_MS);
+      const threads = Number(env.MAX_THREADS);
+      await until(server.stats, (s) => s.pool.busy === threads && s.pool.queued === held - threads);
+      loadedPing = await load(server.url, ping);
+      loadedPost = await load(server.url, post);
+      // The polls must still be stuck, or the load was not measured against them.
+      const { pool } = await server.stats();
+      if (pool.busy !== threads) throw new Error(`polls were released during the run: ${JSON.stringify(pool)}`);
+      await polls.release();
+    }
+    return { baselinePing, loadedPing, baselinePost, loadedPost };
+  } finally {
+    await server.stop();
+  }
+}
+
+function summarize(runs: RunFigures[]) {
+  const pick = (key: keyof RunFigures, field: keyof LoadResult) => median(runs.map((r) => r[key][field]));
+  const ratio = (loaded: keyof RunFigures, baseline: keyof RunFigures, field: keyof LoadResult) =>
+    median(runs.map((r) => r[loaded][field] / r[baseline][field]));
+  return {
+    pingRps: pick('loadedPing', 'rps'),
+    pingBaselineRps: pick('baselinePing', 'rps'),
+    pingRpsRatio: ratio('loadedPing', 'baselinePing', 'rps'),
+    pingP50: pick('loadedPing', 'p50'),
+    pingP99: pick('loadedPing', 'p99'),
+    pingBaselineP99: pick('baselinePing', 'p99'),
+    pingP99Ratio: ratio('loadedPing', 'baselinePing', 'p99'),
+    postRps: pick('loadedPost', 'rps'),
+    postBaselineRps: pick('baselinePost', 'rps'),
+    postRpsRatio: ratio('loadedPost', 'baselinePost', 'rps'),
+    postP99: pick('loadedPost', 'p99'),
+    postBaselineP99: pick('baselinePost', 'p99'),
+    errors: runs.reduce((sum, r) => sum + r.loadedPing.errors + r.loadedPing.non2xx + r.loadedPost.errors + r.loadedPost.non2xx, 0),
+  };
+}
+
+export const stuckPolls: Scenario = {
+  id: 'stuck-polls',
+  title: 'Stuck polls vs /ping and posts',
+  async run(settings, log): Promise<ScenarioResult> {
+    const rows: Array<{ label: string; threads: number; held: number } & ReturnType<typeof summarize>> = [];
+    for (const threads of settings.threads) {
+      const runs: RunFigures[] = [];
+      for (let run = 0; run < settings.runs; run++) {
+        runs.push(await measure({ MAX_THREADS: String(threads), MIN_THREADS: String(threads) }, 2 * threads, settings, false));
+      }
+      const figures = summarize(runs);
+      log(`pool MAX_THREADS=${threads}, ${2 * threads} stuck polls: /ping ${figures.pingRps} req/s (${fmt(figures.pingRpsRatio * 100, 0)}% of baseline), p99 ${figures.pingP99} ms`);
+      rows.push({ label: `pool ${threads}`, threads, held: 2 * threads, ...figures });
+    }
+    const inlineRuns: RunFigures[] = [];
+    for (let run = 0; run < settings.runs; run++) inlineRuns.push(await measure({ POLL_MODE: 'inline' }, 1, settings, true));
+    const inline = summarize(inlineRuns);
+    log(`inline, 1 poll at a time: /ping ${inline.pingRps} req/s (${fmt(inline.pingRpsRatio * 100, 0)}% of baseline), p99 ${inline.pingP99} ms`);
+    rows.push({ label: 'inline', threads: 0, held: 1, ...inline });
+
+    const pooled = rows.filter((r) => r.threads > 0);
+    const worstRps = Math.min(...pooled.map((r) => r.pingRpsRatio));
+    const worstP99 = Math.max(...pooled.map((r) => r.pingP99Ratio));
+    return {
+      id: this.id,
+      title: this.title,
+      method: `For each pool size, hold 2 × MAX_THREADS polls on a wall nobody posts to (half running, half queued), then run autocannon (10 connections, ${settings.durationS} s) against GET /ping and POST /walls/1/messages. Baseline: the same runs on the same server before the polls, after a 1 s warm-up of each. Inline: one poll always outstanding on the main thread. Medians of ${settings.runs} run(s).`,
+      tables: [
+        {
+          title: 'Throughput and latency with every thread stuck (ratios against the no-poll baseline of the same run)',
+          columns: ['mode', 'held polls', '/ping req/s', 'vs baseline', '/ping p50 ms', '/ping p99 ms', 'p99 vs baseline', 'POST req/s', 'vs baseline', 'POST p99 ms', 'errors + non-2xx'],
+          rows: rows.map((r) => [
+            r.label,
+            r.held,
+            r.pingRps,
+            `${fmt(r.pingRpsRatio * 100, 0)}%`,
+            r.pingP50,
+            r.pingP99,
+            `${fmt(r.pingP99Ratio)}×`,
+            r.postRps,
+            `${fmt(r.postRpsRatio * 100, 0)}%`,
+            r.postP99,
+            r.errors,
+          ]),
+        },
+      ],
+      targets: [
+        {
+          goal: 'Pool mode, any size, all threads stuck: /ping ≥ 90% of baseline req/s',
+          measured: `worst ${fmt(worstRps * 100, 0)}%`,
+          met: worstRps >= 0.9,
+        },
+        {
+          goal: 'Pool mode, any size, all threads stuck: /ping p99 ≤ 2 × baseline p99',
+          measured: `worst ${fmt(worstP99)}×`,
+          met: worstP99 <= 2,
+        },
+        {
+          goal: 'Inline mode collapses',
+          measured: `${fmt(inline.pingRpsRatio * 100, 1)}% of baseline req/s, p99 ${inline.pingP99} ms`,
+          met: inline.pingRpsRatio < 0.5,
+        },
+      ],
+      charts: [
+        {
+          file: 'stuck-polls.svg',
+          caption: '/ping throughput with every thread stuck, as a share of the no-poll baseline',
+          svg: barChart({
+            title: '/ping req/s with all threads stuck, % of baseline',
+            categories: rows.map((r) => r.label),
+            series: [
+              { name: '/ping', values: rows.map((r) => Math.round(r.pingRpsRatio * 100)) },
+              { name: 'POST message', values: rows.map((r) => Math.round(r.postRpsRatio * 100)) },
+            ],
+            yLabel: '% of baseline req/s',
+            reference: { value: 90, label: 'target 90%' },
+          }),
+        },
+      ],
+      data: rows,
+    };
+  },
+};
