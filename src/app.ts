@@ -26,6 +26,7 @@ export interface Pollster {
   url: string;
   store: Store;
   runner: TaskRunner;
+  executor: Executor;
   logger: Logger;
   stats(): PollsterStats;
   close(): Promise<void>;
@@ -143,6 +144,7 @@ export async function startPollster(config: Config, logger: Logger = pino({ leve
     url,
     store,
     runner,
+    executor,
     logger,
     stats,
     close: () => (closing ??= shutDown()),
@@ -168,7 +170,7 @@ function collectStats(
     pool: {
       min_threads: pooled ? config.minThreads : 0,
       max_threads: pooled ? config.maxThreads : 0,
-      threads: executor.threadCount(),
+      threads: executor.threads().length,
       tasks_per_thread: config.pollMode === 'multiplex' ? config.tasksPerThread : 1,
       capacity: run.capacity,
       busy: run.running,

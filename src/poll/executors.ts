@@ -4,6 +4,7 @@
  * exists). The task runner above them does queueing, admission and cancellation.
  */
 import { fileURLToPath } from 'node:url';
+import type { Worker } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import type { Board } from '../shared/board.js';
 import { waitForMessagesSync, type MessageReader } from '../shared/poll-wait.js';
@@ -13,8 +14,8 @@ import type { PollOutcome, PollTask, SleepOutcome, SleepTask, WorkerData } from 
 export interface Executor {
   poll(task: PollTask): Promise<PollOutcome>;
   sleep(task: SleepTask): Promise<SleepOutcome>;
-  /** Threads that exist now (the main thread counts as one in inline mode). */
-  threadCount(): number;
+  /** The pool's worker threads as they are now (none in inline mode). */
+  threads(): readonly Worker[];
   /** Piscina's run-time histogram (ms), when there is a pool. */
   runTime(): { p50: number; p99: number; mean: number } | null;
   destroy(): Promise<void>;
@@ -74,8 +75,8 @@ export class PoolExecutor implements Executor {
     return this.#pool.run(task, { name: 'sleep' });
   }
 
-  threadCount(): number {
-    return this.#pool.threads.length;
+  threads(): readonly Worker[] {
+    return this.#pool.threads;
   }
 
   runTime(): { p50: number; p99: number; mean: number } | null {
@@ -115,8 +116,8 @@ export class InlineExecutor implements Executor {
     return sleepBlocking(task);
   }
 
-  threadCount(): number {
-    return 1;
+  threads(): readonly Worker[] {
+    return [];
   }
 
   runTime(): null {

@@ -5,6 +5,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Logger } from 'pino';
 import { Agent, request } from 'undici';
 import { onTestFinished } from 'vitest';
 import { startPollster, type Pollster } from '../../src/app.js';
@@ -43,11 +44,11 @@ export function tempDir(prefix = 'pollster-test-'): string {
   return dir;
 }
 
-export async function startTestServer(env: Record<string, string> = {}): Promise<TestServer> {
+export async function startTestServer(env: Record<string, string> = {}, logger?: Logger): Promise<TestServer> {
   const dir = tempDir();
   const dbPath = join(dir, 'pollster.db');
   const config = loadConfig({ PORT: '0', LOG_LEVEL: 'silent', DB_PATH: dbPath, ...env });
-  const pollster = await startPollster(config);
+  const pollster = await startPollster(config, logger);
   // Enough connections that held polls never serialise the client.
   const agent = new Agent({ connections: 256, bodyTimeout: 0, headersTimeout: 0 });
   onTestFinished(async () => {
