@@ -109,14 +109,26 @@ export async function startPollster(config: Config, logger: Logger = pino({ leve
     }
   }
 
-  const server = createServer((req, res) => void handle(req, res));
-  // Time allowed to *send* a request (not to wait for the answer, which a long
-  // poll does for up to POLL_TIMEOUT_MS): slow or stalled uploads are cut off.
-  server.headersTimeout = 10_000;
-  server.requestTimeout = 30_000;
+  // The timeouts bound how long a client may take to *send* its request, not
+  // how long the answer may take (a long poll waits up to POLL_TIMEOUT_MS):
+  // slow or stalled uploads are cut off with 408 and never reach the pool.
+  const server = createServer(
+    {
+      headersTimeout: config.headersTimeoutMs,
+      requestTimeout: config.requestTimeoutMs,
+      // Node checks those timeouts on this interval (30 s by default).
+      connectionsCheckingInterval: Math.min(1000, config.headersTimeoutMs / 2),
+    },
+    (req, res) => void handle(req, res),
+  );
   server.on('clientError', (error: NodeJS.ErrnoException, socket) => {
     if (socket.writable && !socket.destroyed) {
-      const status = error.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : '400 Bad Request';
+      const status =
+        error.code === 'HPE_HEADER_OVERFLOW'
+          ? '431 Request Header Fields Too Large'
+          : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+            ? '408 Request Timeout'
+            : '400 Bad Request';
       socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
     } else {
       socket.destroy();

@@ -25,6 +25,10 @@ export interface Config {
   /** How often external writes are looked for while a poll waits. */
   watchIntervalMs: number;
   sseMaxMs: number;
+  /** Time allowed to receive a whole request (not to answer it). */
+  requestTimeoutMs: number;
+  /** Time allowed to receive the request headers. */
+  headersTimeoutMs: number;
   sseHeartbeatMs: number;
   dbPath: string;
   corsOrigin: string;
@@ -79,6 +83,8 @@ export const defaults = {
   watchIntervalMs: 100,
   sseMaxMs: 60_000,
   sseHeartbeatMs: 15_000,
+  requestTimeoutMs: 30_000,
+  headersTimeoutMs: 10_000,
   dbPath: 'data/pollster.db',
   corsOrigin: '*',
 } as const;
@@ -88,6 +94,11 @@ export function loadConfig(env: Env = process.env): Config {
   const maxThreads = integer(env, 'MAX_THREADS', Math.max(defaults.maxThreads, minThreads), 1, 1024);
   if (minThreads > maxThreads) {
     throw new ConfigError(`MIN_THREADS must not exceed MAX_THREADS (got ${minThreads} > ${maxThreads})`);
+  }
+  const requestTimeoutMs = integer(env, 'REQUEST_TIMEOUT_MS', defaults.requestTimeoutMs, 100, 600_000);
+  const headersTimeoutMs = integer(env, 'HEADERS_TIMEOUT_MS', defaults.headersTimeoutMs, 100, 600_000);
+  if (headersTimeoutMs > requestTimeoutMs) {
+    throw new ConfigError(`HEADERS_TIMEOUT_MS must not exceed REQUEST_TIMEOUT_MS (got ${headersTimeoutMs} > ${requestTimeoutMs})`);
   }
   const socket = env.SOCKET?.trim() ? env.SOCKET.trim() : null;
   const host = text(env, 'HOST', defaults.host);
@@ -109,6 +120,8 @@ export function loadConfig(env: Env = process.env): Config {
     watchIntervalMs: integer(env, 'WATCH_INTERVAL_MS', defaults.watchIntervalMs, 1, 60_000),
     sseMaxMs: integer(env, 'SSE_MAX_MS', defaults.sseMaxMs, 1, 3_600_000),
     sseHeartbeatMs: integer(env, 'SSE_HEARTBEAT_MS', defaults.sseHeartbeatMs, 1, 3_600_000),
+    requestTimeoutMs,
+    headersTimeoutMs,
     dbPath: text(env, 'DB_PATH', defaults.dbPath),
     corsOrigin: text(env, 'CORS_ORIGIN', defaults.corsOrigin),
     logLevel: oneOf(

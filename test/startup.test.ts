@@ -3,22 +3,21 @@
  * `npm start` runs (worker file loaded as .js), config errors at start-up,
  * and the CLI's errors.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Agent } from 'undici';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { call, tempDir } from './helpers/server.js';
 import { postFromCli } from './helpers/cli.js';
+import { ROOT as root, spawnServer } from './helpers/process.js';
 
-const root = fileURLToPath(new URL('..', import.meta.url));
 
 describe('start-up', () => {
   it('the built server (as npm start runs it) loads its workers and serves a poll', async () => {
     const dir = tempDir();
-    // Inside the project, so the built files resolve packages from node_modules.
-    const outDir = mkdtempSync(join(root, 'node_modules', '.cache-dist-'));
+    // Beside dist/, so the built files find node_modules and public/ as dist/ does.
+    const outDir = mkdtempSync(join(root, '.dist-test-'));
     onTestFinished(() => rmSync(outDir, { recursive: true, force: true }));
     const build = spawnSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json', '--outDir', outDir], {
       cwd: root,
@@ -26,25 +25,10 @@ describe('start-up', () => {
     });
     expect(build.status, build.stdout + build.stderr).toBe(0);
 
-    const child = spawn(process.execPath, [join(outDir, 'main.js')], {
-      cwd: dir,
-      env: { ...process.env, PORT: '0', DB_PATH: join(dir, 'data', 'p.db'), MAX_THREADS: '2' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-    let output = '';
-    child.stderr.on('data', (chunk) => (output += chunk));
-    const url = await new Promise<string>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no listening line: ${output}`)), 15_000);
-      child.stdout.on('data', (chunk) => {
-        output += chunk;
-        const match = /"url":"(http:[^"]+)"/.exec(output);
-        if (match) {
-          clearTimeout(timer);
-          resolve(match[1]!);
-        }
-      });
-    });
+    const { child, url, exited } = await spawnServer(
+      { DB_PATH: join(dir, 'data', 'p.db'), MAX_THREADS: '2' },
+      [join(outDir, 'main.js')],
+    );
     const agent = new Agent();
     try {
       const login = (await call(agent, url, 'POST', '/sessions', { body: { user: 'demo' } })).json;
@@ -53,6 +37,7 @@ describe('start-up', () => {
       const poll = call(agent, url, 'POST', '/poll', { session, body: { last_post_id: { 1: last }, timeout_ms: 5000 } });
       await call(agent, url, 'POST', '/walls/1/messages', { session, body: { content: 'built' } });
       expect((await poll).json.walls['1'].posts[0].content).toBe('built');
+      expect((await call(agent, url, 'GET', '/')).text).toContain('<title>Pollster</title>');
     } finally {
       child.kill('SIGTERM');
       await agent.close();

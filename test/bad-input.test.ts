@@ -1,0 +1,119 @@
+/**
+ * A table of malformed and hostile requests. Each gets a clear 4xx or a
+ * closed connection; the server stays up and no pool thread stays busy.
+ */
+import { connect } from 'node:net';
+import { describe, expect, it } from 'vitest';
+import { startTestServer, type TestServer } from './helpers/server.js';
+
+/** Write `data` on a fresh socket and collect whatever comes back until the server closes it. */
+function raw(server: TestServer, data: string, ms = 5000): Promise<string> {
+  const { port } = new URL(server.url);
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(port), '127.0.0.1', () => socket.write(data));
+    let answer = '';
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new Error(`server neither answered nor closed within ${ms} ms; got: ${answer}`));
+    }, ms);
+    socket.on('data', (chunk) => (answer += chunk));
+    socket.on('close', () => {
+      clearTimeout(timer);
+      resolve(answer);
+    });
+    socket.on('error', () => undefined);
+  });
+}
+
+const status = (answer: string): number => Number(/^HTTP\/1\.1 (\d{3})/.exec(answer)?.[1] ?? 0);
+
+describe('bad input', () => {
+  it('gets a clear 4xx, and leaves the server up with no thread busy', async () => {
+    const server = await startTestServer({ REQUEST_TIMEOUT_MS: '600', HEADERS_TIMEOUT_MS: '300', POLL_TIMEOUT_MS: '300' });
+    const session = await server.login();
+    const json = (body: unknown) => ({ session, body });
+    const cases: Array<{ name: string; send: () => Promise<{ status: number; error?: string }> }> = [
+      ...(
+        [
+          ['broken JSON', 'POST', '/poll', { session, rawBody: '{"last_post_id": {1: 2}' }, 400, 'Malformed JSON'],
+          ['last_post_id as a string', 'POST', '/poll', json({ last_post_id: '1:2' }), 400, 'Invalid parameters!'],
+          ['last_post_id 1e20', 'POST', '/poll', json({ last_post_id: { 1: 1e20 } }), 400, 'Invalid parameters!'],
+          ['last_post_id negative', 'POST', '/poll', json({ last_post_id: { 1: -4 } }), 400, 'Invalid parameters!'],
+          ['last_post_id fractional', 'POST', '/poll', json({ last_post_id: { 1: 1.5 } }), 400, 'Invalid parameters!'],
+          ['only unknown walls', 'POST', '/poll', json({ last_post_id: { 424242: 0 } }), 400, 'Invalid parameters!'],
+          ['a wall id of 20 digits', 'POST', '/poll', json({ last_post_id: { '99999999999999999999': 0 } }), 400, 'Invalid parameters!'],
+          ['a JSON array body', 'POST', '/poll', json([1, 2, 3]), 400, 'Invalid parameters!'],
+          ['a JSON string body', 'POST', '/sessions', { rawBody: '"demo"' }, 400, 'Invalid user!'],
+          ['user as an object', 'POST', '/sessions', { body: { user: { name: 'demo' } } }, 400, 'Invalid user!'],
+          ['content as an array', 'POST', '/walls/1/messages', json({ content: ['hi'] }), 400, 'content must be a string'],
+          ['negative wall id', 'GET', '/walls/-1/messages', { session }, 400, 'Wall id must be a positive integer'],
+          ['huge wall id', 'GET', '/walls/123456789012345678901234/messages', { session }, 400, 'Wall id must be a positive integer'],
+          ['non-numeric after', 'GET', '/walls/1/messages?after=yesterday', { session }, 400, 'after must be a non-negative integer'],
+          ['unknown wall', 'GET', '/walls/31337/messages', { session }, 404, 'Wall not found'],
+          ['1 MiB body', 'POST', '/poll', { session, rawBody: 'x'.repeat(1024 * 1024) }, 413, 'Body too large'],
+          ['1 MiB message', 'POST', '/walls/1/messages', { session, rawBody: JSON.stringify({ content: 'y'.repeat(1024 * 1024) }) }, 413, 'Body too large'],
+        ] as const
+      ).map(([name, method, path, options, expected, error]) => ({
+        name,
+        send: async () => {
+          const reply = await server.call(method, path, options as never);
+          expect(reply.status, name).toBe(expected);
+          return { status: reply.status, error: reply.json?.errors?.[0] ?? error };
+        },
+      })),
+      {
+        name: 'header flood (20 KB of headers)',
+        send: async () => ({ status: status(await raw(server, `GET /ping HTTP/1.1\r\nHost: x\r\nX-Flood: ${'a'.repeat(20_000)}\r\n\r\n`)) }),
+      },
+      {
+        name: 'thousands of headers',
+        send: async () => {
+          const headers = Array.from({ length: 3000 }, (_, i) => `X-H${i}: v`).join('\r\n');
+          return { status: status(await raw(server, `GET /ping HTTP/1.1\r\nHost: x\r\n${headers}\r\n\r\n`)) };
+        },
+      },
+      {
+        name: 'headers that never finish',
+        send: async () => ({ status: status(await raw(server, 'POST /poll HTTP/1.1\r\nHost: x\r\nContent-')) }),
+      },
+      {
+        name: 'a body that never finishes',
+        send: async () => ({
+          status: status(await raw(server, 'POST /poll HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"last_pos')),
+        }),
+      },
+      {
+        name: 'a request line that is not HTTP',
+        send: async () => ({ status: status(await raw(server, '\u0000\u0001garbage\r\n\r\n')) }),
+      },
+    ];
+
+    const outcomes: Record<string, number> = {};
+    for (const { name, send } of cases) {
+      const { status: code } = await send();
+      outcomes[name] = code;
+      expect((await server.call('GET', '/ping')).status, `server down after ${name}`).toBe(200);
+      expect(server.pollster.stats().pool, `thread left busy by ${name}`).toMatchObject({ busy: 0, queued: 0 });
+    }
+    expect(outcomes).toMatchObject({
+      'header flood (20 KB of headers)': 431,
+      'thousands of headers': 431,
+      'headers that never finish': 408,
+      'a body that never finishes': 408,
+      'a request line that is not HTTP': 400,
+    });
+  });
+
+  it('a timeout_ms beyond POLL_TIMEOUT_MS is capped, not refused', async () => {
+    const server = await startTestServer({ POLL_TIMEOUT_MS: '200' });
+    const session = await server.login();
+    const { json } = await server.call('GET', '/walls', { session });
+    const started = Date.now();
+    const reply = await server.call('POST', '/poll', {
+      session,
+      body: { last_post_id: { 1: json.walls[0].latest_message_id }, timeout_ms: 1e12 },
+    });
+    expect(reply.json).toEqual({ walls: {} });
+    expect(Date.now() - started).toBeLessThan(5000);
+  });
+});
