@@ -3,6 +3,7 @@
  * shared board, the executor for the chosen POLL_MODE, the task runner and
  * the HTTP server. `close()` shuts it all down gracefully.
  */
+import cluster from 'node:cluster';
 import { existsSync, unlinkSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -13,6 +14,7 @@ import { Errors, HttpError } from './http/http-error.js';
 import { corsHeaders, sendError } from './http/respond.js';
 import { createRoutes, type RequestContext, type RouteHandler } from './http/routes.js';
 import { StreamCounter } from './http/check-stream.js';
+import type { PublishRelay } from './cluster/relay.js';
 import { ChangeWatcher } from './poll/change-watcher.js';
 import { createMessageWaiter } from './poll/message-waiter.js';
 import { InlineExecutor, PoolExecutor, type Executor } from './poll/executors.js';
@@ -35,7 +37,11 @@ export interface Pollster {
 /** How long shutdown waits for running tasks to see their cancel flag. */
 const SHUTDOWN_GRACE_MS = 1500;
 
-export async function startPollster(config: Config, logger: Logger = pino({ level: config.logLevel })): Promise<Pollster> {
+export async function startPollster(
+  config: Config,
+  logger: Logger = pino({ level: config.logLevel }),
+  relay?: PublishRelay,
+): Promise<Pollster> {
   const store = new Store(config.dbPath);
   const board = new Board();
   const watcher = new ChangeWatcher(store, board, config.watchIntervalMs);
@@ -54,11 +60,16 @@ export async function startPollster(config: Config, logger: Logger = pino({ leve
   });
 
   const router = Router({ ignoreTrailingSlash: true });
+  relay?.onRemote((wallId, messageId) => board.publish(wallId, messageId));
+  const publish = (wallId: number, messageId: number): void => {
+    board.publish(wallId, messageId);
+    relay?.announce(wallId, messageId);
+  };
   const streams = new StreamCounter();
   const startedAt = Date.now();
   const stats = (): PollsterStats => collectStats(config, runner, executor, watcher, streams, startedAt);
   const waitForMessages = createMessageWaiter(board, store, runner);
-  const routes = createRoutes({ config, store, board, runner, waitForMessages, streams, stats });
+  const routes = createRoutes({ config, store, publish, runner, waitForMessages, streams, stats });
   for (const [method, path, handler] of routes) {
     router.on(method, path, () => {}, handler);
   }
@@ -148,7 +159,8 @@ export async function startPollster(config: Config, logger: Logger = pino({ leve
     await new Promise((resolve) => setTimeout(resolve, 20));
     server.closeAllConnections();
     store.close();
-    if (config.socket && existsSync(config.socket)) unlinkSync(config.socket);
+    // Under cluster the socket belongs to the primary, which removes it.
+    if (config.socket && cluster.isPrimary && existsSync(config.socket)) unlinkSync(config.socket);
   }
 
   return {
@@ -177,6 +189,7 @@ function collectStats(
   const memory = process.memoryUsage();
   const pooled = config.pollMode !== 'inline';
   return {
+    pid: process.pid,
     mode: config.pollMode,
     wake: config.wake,
     pool: {
@@ -235,8 +248,9 @@ async function checkWorkersLoad(executor: Executor, store: Store): Promise<void>
 
 async function listen(server: Server, config: Config): Promise<string> {
   if (config.socket) {
-    // A socket file left by a crashed run would make listen() fail with EADDRINUSE.
-    if (existsSync(config.socket)) unlinkSync(config.socket);
+    // A socket file left by a crashed run would make listen() fail with
+    // EADDRINUSE. Under cluster the primary owns the socket and clears it.
+    if (cluster.isPrimary && existsSync(config.socket)) unlinkSync(config.socket);
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(config.socket, () => resolve());

@@ -1,8 +1,13 @@
 /**
- * `npm start`: read the config, start Pollster, shut down cleanly on SIGTERM
- * or SIGINT. The only place that calls `process.exit`.
+ * `npm start`: read the config, start Pollster — or, with WEB_CONCURRENCY > 1,
+ * a cluster primary that starts that many Pollster processes — and shut down
+ * cleanly on SIGTERM or SIGINT. The only place that calls `process.exit`.
  */
+import cluster from 'node:cluster';
+import { pino } from 'pino';
 import { startPollster, type Pollster } from './app.js';
+import { runPrimary } from './cluster/primary.js';
+import { workerRelay } from './cluster/relay.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 
 function readConfig(): Config {
@@ -19,7 +24,7 @@ function readConfig(): Config {
 
 async function start(config: Config): Promise<Pollster> {
   try {
-    return await startPollster(config);
+    return await startPollster(config, pino({ level: config.logLevel }), workerRelay());
   } catch (error) {
     const { code, message } = error as NodeJS.ErrnoException;
     const where = config.socket ?? `${config.host}:${config.port}`;
@@ -30,17 +35,28 @@ async function start(config: Config): Promise<Pollster> {
   }
 }
 
-const pollster = await start(readConfig());
-
-for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-  process.once(signal, () => {
-    pollster.logger.info({ signal }, 'shutting down');
-    pollster.close().then(
-      () => process.exit(0),
-      (error: unknown) => {
-        pollster.logger.error({ err: error }, 'shutdown failed');
-        process.exit(1);
-      },
-    );
-  });
+const config = readConfig();
+if (config.webConcurrency > 1 && cluster.isPrimary) {
+  runPrimary(config, pino({ level: config.logLevel }), (code) => process.exit(code));
+} else {
+  await serve(config);
 }
+
+async function serve(config: Config): Promise<void> {
+  const pollster = await start(config);
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    // `on`, not `once`: under cluster a Ctrl-C reaches this process both from
+    // the terminal and from the primary; close() is idempotent.
+    process.on(signal, () => {
+      pollster.logger.info({ signal }, 'shutting down');
+      pollster.close().then(
+        () => process.exit(0),
+        (error: unknown) => {
+          pollster.logger.error({ err: error }, 'shutdown failed');
+          process.exit(1);
+        },
+      );
+    });
+  }
+}
+

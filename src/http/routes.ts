@@ -5,7 +5,6 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Config } from '../config.js';
-import type { Board } from '../shared/board.js';
 import { createCancelCell } from '../shared/board.js';
 import type { PollTask } from '../shared/types.js';
 import type { TaskRunner } from '../poll/task-runner.js';
@@ -35,7 +34,8 @@ export type Method = 'GET' | 'POST';
 export interface RouteDeps {
   config: Config;
   store: Store;
-  board: Board;
+  /** Wake the polls waiting on `wallId` (in this process and any others). */
+  publish: (wallId: number, messageId: number) => void;
   runner: TaskRunner;
   waitForMessages: MessageWaiter;
   streams: StreamCounter;
@@ -53,7 +53,7 @@ export function bearerToken(req: IncomingMessage): string | undefined {
 }
 
 export function createRoutes(deps: RouteDeps): Array<[Method, string, RouteHandler]> {
-  const { config, store, board, runner, waitForMessages } = deps;
+  const { config, store, publish, runner, waitForMessages } = deps;
 
   function sessionUser(ctx: RequestContext, body?: unknown): User | undefined {
     const id = bearerToken(ctx.req) ?? sessionIdFromBody(body) ?? ctx.query.get('session_id') ?? undefined;
@@ -136,7 +136,7 @@ export function createRoutes(deps: RouteDeps): Array<[Method, string, RouteHandl
         const user = requireUser(ctx, body);
         const wallId = readableWall(user, ctx.params.id);
         const message = store.postMessage(wallId, user.id, parseContent(body));
-        board.publish(wallId, message.id);
+        publish(wallId, message.id);
         sendJson(ctx.res, 201, message);
       },
     ],

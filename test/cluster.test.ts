@@ -1,0 +1,95 @@
+/**
+ * WEB_CONCURRENCY=2: two processes share the port, each with its own pool. A
+ * post in one reaches polls waiting in the other (through the primary's
+ * relay, not the 60 s watcher set here), and a process that dies is replaced.
+ */
+import { join } from 'node:path';
+import { Agent } from 'undici';
+import { describe, expect, it } from 'vitest';
+import { postFromCli } from './helpers/cli.js';
+import { spawnServer } from './helpers/process.js';
+import { call, eventually, tempDir, type CallOptions, type Reply } from './helpers/server.js';
+
+/** Each call on a connection of its own, so the cluster spreads them round-robin. */
+function fresh(url: string, method: string, path: string, options: CallOptions = {}): Promise<Reply> {
+  const agent = new Agent({ pipelining: 0 });
+  return call(agent, url, method, path, options).finally(() => agent.close());
+}
+
+async function statsByPid(url: string): Promise<Map<number, any>> {
+  const seen = new Map<number, any>();
+  for (let i = 0; i < 6; i++) {
+    const { json } = await fresh(url, 'GET', '/stats');
+    seen.set(json.pid, json);
+  }
+  return seen;
+}
+
+/** Open polls one by one until both processes hold at least one. */
+async function pollsInBothProcesses(url: string, poll: () => Promise<Reply>): Promise<Array<Promise<Reply>>> {
+  const polls: Array<Promise<Reply>> = [];
+  for (let i = 0; i < 12; i++) {
+    polls.push(poll());
+    let counts: number[] = [];
+    await eventually(async () => {
+      counts = [...(await statsByPid(url)).values()].map((s) => s.waiting_polls);
+      return counts.reduce((a, b) => a + b, 0) === polls.length;
+    }, 10_000);
+    if (counts.length === 2 && counts.every((n) => n > 0)) return polls;
+  }
+  throw new Error('the cluster never spread polls over both processes');
+}
+
+describe('WEB_CONCURRENCY', () => {
+  it('delivers a post to polls waiting in every process through the primary', async () => {
+    const dir = tempDir();
+    const dbPath = join(dir, 'p.db');
+    const server = await spawnServer({ WEB_CONCURRENCY: '2', MAX_THREADS: '4', DB_PATH: dbPath, WATCH_INTERVAL_MS: '60000' });
+    await eventually(() => server.output().split('pollster listening').length - 1 === 2, 15_000);
+    const pids = [...(await statsByPid(server.url)).keys()];
+    expect(pids).toHaveLength(2);
+
+    const login = (await fresh(server.url, 'POST', '/sessions', { body: { user: 'demo' } })).json;
+    const session = login.session_id;
+    const after = login.walls.find((w: { id: number }) => w.id === 3).latest_message_id;
+    const pollAfter = (id: number) => (): Promise<Reply> =>
+      fresh(server.url, 'POST', '/poll', { session, body: { last_post_id: { 3: id }, timeout_ms: 20_000 }, timeoutMs: 25_000 });
+    const polls = await pollsInBothProcesses(server.url, pollAfter(after));
+
+    const posted = (await fresh(server.url, 'POST', '/walls/3/messages', { session, body: { content: 'to every process' } })).json;
+    const started = Date.now();
+    for (const reply of await Promise.all(polls)) expect(reply.json.walls['3'].posts).toEqual([posted]);
+    // Well inside the 60 s watcher interval: the relay delivered it.
+    expect(Date.now() - started).toBeLessThan(5000);
+  }, 90_000);
+
+  it('restarts a process that dies; CLI writes reach every process; the primary exits 0 on SIGTERM', async () => {
+    const dir = tempDir();
+    const dbPath = join(dir, 'p.db');
+    const server = await spawnServer({ WEB_CONCURRENCY: '2', MAX_THREADS: '2', DB_PATH: dbPath });
+    await eventually(() => server.output().split('pollster listening').length - 1 === 2, 15_000);
+    const [victim] = [...(await statsByPid(server.url)).keys()];
+    process.kill(victim!, 'SIGKILL');
+    await eventually(() => server.output().includes('worker process died'), 10_000);
+    await eventually(() => server.output().split('pollster listening').length - 1 === 3, 15_000);
+    const pids = [...(await statsByPid(server.url)).keys()];
+    expect(pids).toHaveLength(2);
+    expect(pids).not.toContain(victim);
+    expect((await fresh(server.url, 'GET', '/ping')).json).toEqual({ ack: 'huzzah!' });
+
+    // A CLI write reaches polls in both processes, the restarted one included,
+    // through each process's data_version watcher.
+    const login = (await fresh(server.url, 'POST', '/sessions', { body: { user: 'bob' } })).json;
+    const after = login.walls.find((w: { id: number }) => w.id === 2).latest_message_id;
+    const polls = await pollsInBothProcesses(server.url, () =>
+      fresh(server.url, 'POST', '/poll', { session: login.session_id, body: { last_post_id: { 2: after } }, timeoutMs: 25_000 }),
+    );
+    expect((await postFromCli(dbPath, ['--wall', '2', '--user', 'bob', 'from the console'])).code).toBe(0);
+    for (const reply of await Promise.all(polls)) {
+      expect(reply.json.walls['2'].posts.map((p: { content: string }) => p.content)).toEqual(['from the console']);
+    }
+
+    server.child.kill('SIGTERM');
+    expect(await server.exited).toBe(0);
+  }, 60_000);
+});
