@@ -11,7 +11,7 @@ export async function openEvents(
   origin: string,
   path: string,
   session: string,
-  onMessages: (messages: Array<{ id: number; content: string; created_at: string }>) => void,
+  onMessages: (messages: Array<{ id: number; wall_id: number; content: string; created_at: string }>) => void,
 ): Promise<OpenStream> {
   const controller = new AbortController();
   const response = await request(new URL(path, origin), {
