@@ -231,7 +231,9 @@ async function refreshStats() {
     const stats = await (await fetch('/stats')).json();
     const pool = stats.pool;
     $('#stat-mode').textContent = `${stats.mode}, ${stats.wake}`;
+    $('#stat-threads').textContent = `${pool.threads} of ${pool.max_threads}`;
     $('#stat-busy').textContent = `${pool.busy} of ${pool.capacity}`;
+    $('#stat-held').textContent = String(pool.held_per_thread);
     $('#stat-queued').textContent = String(pool.queued);
     $('#stat-polls').textContent = String(stats.waiting_polls);
     $('#stat-streams').textContent = String(stats.open_streams);

@@ -188,6 +188,7 @@ function collectStats(
   const run = runner.stats();
   const memory = process.memoryUsage();
   const pooled = config.pollMode !== 'inline';
+  const threads = executor.threads().length;
   return {
     pid: process.pid,
     mode: config.pollMode,
@@ -195,10 +196,12 @@ function collectStats(
     pool: {
       min_threads: pooled ? config.minThreads : 0,
       max_threads: pooled ? config.maxThreads : 0,
-      threads: executor.threads().length,
+      threads,
       tasks_per_thread: config.pollMode === 'multiplex' ? config.tasksPerThread : 1,
       capacity: run.capacity,
       busy: run.running,
+      /** Tasks (polls, stream batches, /hello jobs) each thread holds now, on average. */
+      held_per_thread: threads ? Math.round((run.running / threads) * 10) / 10 : run.running,
       queued: run.queued,
       max_queue: config.maxQueue,
       /** Share of task slots in use now. */

@@ -172,12 +172,32 @@ describe('GET /stats', () => {
     expect(reply.json).toMatchObject({
       mode: 'pool',
       wake: 'notify',
-      pool: { min_threads: 2, max_threads: 4, threads: 2, busy: 0, queued: 0, capacity: 4 },
+      pool: { min_threads: 2, max_threads: 4, threads: 2, busy: 0, held_per_thread: 0, queued: 0, capacity: 4 },
       waiting_polls: 0,
       open_streams: 0,
       memory: { rss: expect.any(Number) },
       uptime_s: expect.any(Number),
     });
+  });
+});
+
+describe('GET /stats in multiplex mode', () => {
+  it('shows how many polls each thread holds', async () => {
+    const server = await startTestServer({ POLL_MODE: 'multiplex', MIN_THREADS: '2', MAX_THREADS: '2', TASKS_PER_THREAD: '50' });
+    const session = await server.login();
+    const { json } = await server.call('GET', '/walls', { session });
+    const last = json.walls[0].latest_message_id;
+    const polls = Array.from({ length: 10 }, () =>
+      server.call('POST', '/poll', { session, body: { last_post_id: { 1: last }, timeout_ms: 10_000 } }),
+    );
+    await eventually(() => server.pollster.stats().pool.busy === 10);
+    expect(server.pollster.stats()).toMatchObject({
+      mode: 'multiplex',
+      waiting_polls: 10,
+      pool: { threads: 2, tasks_per_thread: 50, capacity: 100, held_per_thread: 5 },
+    });
+    await server.call('POST', '/walls/1/messages', { session, body: { content: 'all ten' } });
+    for (const reply of await Promise.all(polls)) expect(reply.json.walls['1'].posts).toHaveLength(1);
   });
 });
 

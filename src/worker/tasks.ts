@@ -9,10 +9,12 @@ import { waitForMessagesAsync, waitForMessagesSync } from '../shared/poll-wait.j
 import { sleepBlocking } from '../shared/sleep-task.js';
 import type { PollOutcome, PollTask, SleepOutcome, SleepTask, WorkerData } from '../shared/types.js';
 import { MessageReader } from '../storage/message-reader.js';
+import { SharedReads } from './shared-reads.js';
 
 const data = workerData as WorkerData;
 const board = new Board(data.board);
 const reader = new MessageReader(data.dbPath);
+const sharedReads = new SharedReads(reader, board);
 
 /** `POLL_MODE=pool`: block this thread until data, timeout or cancellation. */
 export function poll(task: PollTask): PollOutcome {
@@ -21,7 +23,7 @@ export function poll(task: PollTask): PollOutcome {
 
 /** `POLL_MODE=multiplex`: wait without blocking, so one thread holds many polls. */
 export function pollMultiplexed(task: PollTask): Promise<PollOutcome> {
-  return waitForMessagesAsync(task, board, reader);
+  return waitForMessagesAsync(task, board, sharedReads);
 }
 
 /** The `/hello` job: hold this thread for `task.ms`. */

@@ -1,0 +1,100 @@
+/**
+ * The wait loop and the multiplex read sharing on their own: one notify must
+ * not turn into a database query per poll.
+ */
+import { describe, expect, it } from 'vitest';
+import { Board, cancel, createCancelCell } from '../src/shared/board.js';
+import { waitForMessagesAsync, waitForMessagesSync, type MessageReader } from '../src/shared/poll-wait.js';
+import type { Message, PollTask } from '../src/shared/types.js';
+import { SharedReads } from '../src/worker/shared-reads.js';
+
+class CountingReader implements MessageReader {
+  calls: Array<[number, number]> = [];
+  messages: Message[] = [];
+  messagesAfter(wallId: number, after: number, limit: number): Message[] {
+    this.calls.push([wallId, after]);
+    return this.messages.filter((m) => m.wall_id === wallId && m.id > after).slice(0, limit);
+  }
+  add(wallId: number, id: number): void {
+    this.messages.push({ id, wall_id: wallId, user: 'u', content: `m${id}`, created_at: '' });
+  }
+}
+
+function task(walls: Array<[number, number]>, ms = 5000): PollTask {
+  return { walls, deadline: Date.now() + ms, wake: 'notify', intervalMs: 500, limit: 100, cancel: createCancelCell() };
+}
+
+const tick = () => new Promise((resolve) => setTimeout(resolve, 5));
+
+describe('the wait loop', () => {
+  it('reads nothing while the board shows no change on its walls', async () => {
+    const board = new Board();
+    const reader = new CountingReader();
+    const waiting = waitForMessagesAsync(task([[1, 0]]), board, reader);
+    board.publish(2, 10); // another wall
+    await tick();
+    expect(reader.calls).toEqual([]);
+    reader.add(1, 11);
+    board.publish(1, 11);
+    expect(await waiting).toEqual({ outcome: 'data', walls: { 1: { posts: [reader.messages[0]] } } });
+    expect(reader.calls).toEqual([[1, 0]]);
+  });
+
+  it('reads a wall once when a board slot collision moves it without news', async () => {
+    const board = new Board();
+    const reader = new CountingReader();
+    const waiting = waitForMessagesAsync(task([[1, 0]], 300), board, reader);
+    board.publish(1 + 4096, 50); // same slot as wall 1
+    await tick();
+    board.publish(3, 51);
+    await tick();
+    expect(reader.calls).toEqual([[1, 0]]);
+    expect(await waiting).toEqual({ outcome: 'timeout' });
+  });
+
+  it('stops when cancelled', async () => {
+    const board = new Board();
+    const t = task([[1, 0]]);
+    const waiting = waitForMessagesAsync(t, board, new CountingReader());
+    cancel(t.cancel);
+    board.wakeAll();
+    expect(await waiting).toEqual({ outcome: 'cancelled' });
+  });
+
+  it('answers a short poll (deadline passed) without waiting', () => {
+    const board = new Board();
+    const started = Date.now();
+    expect(waitForMessagesSync(task([[1, 0]], -1), board, new CountingReader())).toEqual({ outcome: 'timeout' });
+    expect(Date.now() - started).toBeLessThan(1000);
+  });
+});
+
+describe('SharedReads', () => {
+  it('answers many waking polls on one wall from one query', async () => {
+    const board = new Board();
+    const reader = new CountingReader();
+    const shared = new SharedReads(reader, board);
+    const polls = Array.from({ length: 500 }, () => waitForMessagesAsync(task([[1, 0], [2, 0]]), board, shared));
+    await tick();
+    reader.add(1, 7);
+    board.publish(1, 7);
+    const outcomes = await Promise.all(polls);
+    expect(outcomes.every((o) => o.outcome === 'data' && o.walls[1]!.posts[0]!.id === 7)).toBe(true);
+    expect(shared.queries).toBe(1);
+    expect(reader.calls).toEqual([[1, 0]]);
+  });
+
+  it('asks again once the wall moves on the board', () => {
+    const board = new Board();
+    const reader = new CountingReader();
+    const shared = new SharedReads(reader, board);
+    reader.add(1, 3);
+    board.publish(1, 3);
+    expect(shared.messagesAfter(1, 0, 10).map((m) => m.id)).toEqual([3]);
+    expect(shared.messagesAfter(1, 0, 10).map((m) => m.id)).toEqual([3]);
+    reader.add(1, 4);
+    board.publish(1, 4);
+    expect(shared.messagesAfter(1, 0, 10).map((m) => m.id)).toEqual([3, 4]);
+    expect(shared.queries).toBe(2);
+  });
+});
