@@ -13,11 +13,12 @@ import { buildServer, ROOT } from './lib/server.js';
 import { deliveryLatency } from './scenarios/delivery-latency.js';
 import { emDefer } from './scenarios/em-defer.js';
 import { fanOut } from './scenarios/fan-out.js';
+import { heldPolls } from './scenarios/held-polls.js';
 import { poolCapacity } from './scenarios/pool-capacity.js';
 import { shortVsLong } from './scenarios/short-vs-long.js';
 import { stuckPolls } from './scenarios/stuck-polls.js';
 
-const scenarios: Scenario[] = [stuckPolls, deliveryLatency, fanOut, poolCapacity, emDefer, shortVsLong];
+const scenarios: Scenario[] = [stuckPolls, deliveryLatency, fanOut, poolCapacity, emDefer, shortVsLong, heldPolls];
 
 function list(text: string | undefined, fallback: number[]): number[] {
   if (!text) return fallback;
@@ -44,7 +45,7 @@ const settings: BenchSettings = {
   quick,
   threads: list(values.threads, quick ? [1, 4] : [1, 2, 4, 8, 16, 32]),
   durationS: list(values.duration, [quick ? 1 : 3])[0]!,
-  runs: list(values.runs, [quick ? 1 : 3])[0]!,
+  runs: list(values.runs, [quick ? 1 : 2])[0]!,
   messages: quick ? 20 : 100,
   heldPolls: quick ? 1000 : 10_000,
   heldStreams: quick ? 100 : 1000,

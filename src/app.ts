@@ -49,6 +49,7 @@ export async function startPollster(
 
   const executor = createExecutor(config, board, store, watcher, logger);
   await checkWorkersLoad(executor, store);
+  if (config.pollMode !== 'inline') await waitForPrespawnedThreads(board, config.minThreads, logger);
   const capacity =
     config.pollMode === 'inline' ? 1 : config.maxThreads * (config.pollMode === 'multiplex' ? config.tasksPerThread : 1);
   const runner = new TaskRunner({
@@ -67,7 +68,7 @@ export async function startPollster(
   };
   const streams = new StreamCounter();
   const startedAt = Date.now();
-  const stats = (): PollsterStats => collectStats(config, runner, executor, watcher, streams, startedAt);
+  const stats = (): PollsterStats => collectStats(config, runner, executor, watcher, board, streams, startedAt);
   const waitForMessages = createMessageWaiter(board, store, runner);
   const routes = createRoutes({ config, store, publish, runner, waitForMessages, streams, stats });
   for (const [method, path, handler] of routes) {
@@ -182,6 +183,7 @@ function collectStats(
   runner: TaskRunner,
   executor: Executor,
   watcher: ChangeWatcher,
+  board: Board,
   streams: StreamCounter,
   startedAt: number,
 ) {
@@ -197,6 +199,8 @@ function collectStats(
       min_threads: pooled ? config.minThreads : 0,
       max_threads: pooled ? config.maxThreads : 0,
       threads,
+      /** Threads that have loaded the task module since start (replacements count too). */
+      threads_loaded: board.loadedWorkers(),
       tasks_per_thread: config.pollMode === 'multiplex' ? config.tasksPerThread : 1,
       capacity: run.capacity,
       busy: run.running,
@@ -246,6 +250,22 @@ async function checkWorkersLoad(executor: Executor, store: Store): Promise<void>
     await executor.destroy();
     store.close();
     throw new Error(`worker threads failed to start: ${(error as Error).message}`, { cause: error });
+  }
+}
+
+/**
+ * Piscina spawns MIN_THREADS threads at once, but each then loads its module
+ * and opens SQLite — seconds of CPU for hundreds of threads. Listening only
+ * after they are all loaded keeps the first requests from paying for that.
+ */
+async function waitForPrespawnedThreads(board: Board, minThreads: number, logger: Logger): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  while (board.loadedWorkers() < minThreads) {
+    if (Date.now() > deadline) {
+      logger.warn({ loaded: board.loadedWorkers(), minThreads }, 'not every pre-spawned thread loaded within 60 s');
+      return;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 10));
   }
 }
 

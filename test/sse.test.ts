@@ -167,12 +167,13 @@ describe('mergeBatch', () => {
 
 describe('GET /stats', () => {
   it('reports the pool, polls, streams, memory and uptime', async () => {
-    const server = await startTestServer({ MIN_THREADS: '2', MAX_THREADS: '4' });
+    // Listening waits until every pre-spawned thread has loaded.
+    const server = await startTestServer({ MIN_THREADS: '3', MAX_THREADS: '4' });
     const reply = await server.call('GET', '/stats');
     expect(reply.json).toMatchObject({
       mode: 'pool',
       wake: 'notify',
-      pool: { min_threads: 2, max_threads: 4, threads: 2, busy: 0, held_per_thread: 0, queued: 0, capacity: 4 },
+      pool: { min_threads: 3, max_threads: 4, threads: 3, threads_loaded: 3, busy: 0, held_per_thread: 0, queued: 0, capacity: 4 },
       waiting_polls: 0,
       open_streams: 0,
       memory: { rss: expect.any(Number) },

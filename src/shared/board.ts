@@ -6,7 +6,8 @@
  *
  * Layout (Int32Array):
  *   [0]                 generation: bumped on every change, the cell waiters block on
- *   [1 .. 1 + SLOTS)    newest message id of the walls hashed to each slot
+ *   [1]                 worker threads that have loaded the task module (ever)
+ *   [2 .. 2 + SLOTS)    newest message id of the walls hashed to each slot
  *
  * Walls share a slot when `wallId % SLOTS` collides; a shared slot holds the
  * highest id of its walls, so a collision can only cause an extra database
@@ -14,7 +15,8 @@
  */
 
 export const GENERATION = 0;
-const FIRST_SLOT = 1;
+const LOADED_WORKERS = 1;
+const FIRST_SLOT = 2;
 export const WALL_SLOTS = 4096;
 const CELLS = FIRST_SLOT + WALL_SLOTS;
 
@@ -58,6 +60,15 @@ export class Board {
 
   publish(wallId: number, messageId: number): void {
     if (this.raise(wallId, messageId)) this.notifyChange();
+  }
+
+  /** A worker thread calls this once its module (and database) is ready. */
+  markWorkerLoaded(): void {
+    Atomics.add(this.cells, LOADED_WORKERS, 1);
+  }
+
+  loadedWorkers(): number {
+    return Atomics.load(this.cells, LOADED_WORKERS);
   }
 
   /** Wake every waiter without a change, so each re-reads its own cancel flag. */

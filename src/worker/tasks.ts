@@ -15,6 +15,7 @@ const data = workerData as WorkerData;
 const board = new Board(data.board);
 const reader = new MessageReader(data.dbPath);
 const sharedReads = new SharedReads(reader, board);
+board.markWorkerLoaded();
 
 /** `POLL_MODE=pool`: block this thread until data, timeout or cancellation. */
 export function poll(task: PollTask): PollOutcome {
