@@ -215,7 +215,8 @@ function collectStats(
       rejected: run.rejected,
       failed: run.failed,
       queue_wait_ms: run.queue_wait_ms,
-      run_time_ms: executor.runTime(),
+      /** Piscina's own histograms: time inside a thread, and time in Piscina's queue (near 0: Pollster queues first). */
+      piscina: executor.timings(),
     },
     waiting_polls: run.waiting_polls,
     open_streams: streams.open,

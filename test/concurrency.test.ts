@@ -51,25 +51,6 @@ describe('stuck polls and everyone else', () => {
     expect(order).toEqual(['poll', 'ping']);
   });
 
-  it('answers 503 Server busy once MAX_QUEUE polls wait for a thread', async () => {
-    const server = await startTestServer({ MAX_THREADS: '1', MIN_THREADS: '1', MAX_QUEUE: '1' });
-    const session = await server.login();
-    const last = await newestOn(server, session, 1);
-    const body = { last_post_id: { 1: last }, timeout_ms: 5000 };
-    const running = server.call('POST', '/poll', { session, body });
-    const queued = server.call('POST', '/poll', { session, body });
-    await eventually(() => server.pollster.stats().pool.queued === 1);
-    const rejected = await server.call('POST', '/poll', { session, body });
-    expect(rejected.status).toBe(503);
-    expect(rejected.headers['retry-after']).toBe('1');
-    expect(rejected.json).toEqual({ errors: ['Server busy'] });
-    // Non-poll routes never queue behind polls.
-    expect((await server.call('GET', '/ping')).status).toBe(200);
-    await server.call('POST', '/walls/1/messages', { session, body: { content: 'done' } });
-    expect((await running).json.walls['1'].posts).toHaveLength(1);
-    expect((await queued).json.walls['1'].posts).toHaveLength(1);
-  });
-
   it('counts a poll\'s timeout from its arrival, time queued included', async () => {
     const server = await startTestServer({ MAX_THREADS: '1', MIN_THREADS: '1' });
     const session = await server.login();
@@ -85,5 +66,48 @@ describe('stuck polls and everyone else', () => {
     // Queued behind a 1 s poll, the 300 ms poll has expired when it starts: it
     // answers at once instead of waiting another 300 ms.
     expect(await second).toBeLessThan(firstDone + 200);
+  });
+});
+
+// The same limits and shutdown in both pooled modes; in multiplex a thread
+// holds TASKS_PER_THREAD polls, so one slot is one thread with one task.
+describe.each<{ name: string; env: Record<string, string> }>([
+  { name: 'pool', env: { POLL_MODE: 'pool' } },
+  { name: 'multiplex', env: { POLL_MODE: 'multiplex', TASKS_PER_THREAD: '1' } },
+])('queue limit and shutdown ($name)', ({ env }) => {
+    it('answers 503 Server busy once MAX_QUEUE polls wait for a thread', async () => {
+      const server = await startTestServer({ ...env, MAX_THREADS: '1', MIN_THREADS: '1', MAX_QUEUE: '1' });
+      const session = await server.login();
+      const last = await newestOn(server, session, 1);
+      const body = { last_post_id: { 1: last }, timeout_ms: 5000 };
+      const running = server.call('POST', '/poll', { session, body });
+      const queued = server.call('POST', '/poll', { session, body });
+      await eventually(() => server.pollster.stats().pool.queued === 1);
+      const rejected = await server.call('POST', '/poll', { session, body });
+      expect(rejected.status).toBe(503);
+      expect(rejected.headers['retry-after']).toBe('1');
+      expect(rejected.json).toEqual({ errors: ['Server busy'] });
+      // Non-poll routes never queue behind polls.
+      expect((await server.call('GET', '/ping')).status).toBe(200);
+      await server.call('POST', '/walls/1/messages', { session, body: { content: 'done' } });
+      expect((await running).json.walls['1'].posts).toHaveLength(1);
+      expect((await queued).json.walls['1'].posts).toHaveLength(1);
+    });
+
+  it('close() answers every waiting and queued poll empty, and ends streams', async () => {
+    const server = await startTestServer({ ...env, MAX_THREADS: '2', MIN_THREADS: '2' });
+    const session = await server.login();
+    const last = await newestOn(server, session, 1);
+    const polls = [1, 2, 3].map(() =>
+      server.call('POST', '/poll', { session, body: { last_post_id: { 1: last }, timeout_ms: 20_000 }, timeoutMs: 25_000 }),
+    );
+    await eventually(() => server.pollster.stats().pool.busy === 2 && server.pollster.stats().pool.queued === 1);
+    const started = Date.now();
+    await server.pollster.close();
+    for (const reply of await Promise.all(polls)) {
+      expect(reply.status).toBe(200);
+      expect(reply.json).toEqual({ walls: {} });
+    }
+    expect(Date.now() - started).toBeLessThan(2000);
   });
 });

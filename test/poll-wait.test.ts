@@ -52,12 +52,26 @@ describe('the wait loop', () => {
     expect(await waiting).toEqual({ outcome: 'timeout' });
   });
 
+  it('a poll on one wall waits on that wall alone; a poll on several waits on the generation', async () => {
+    const board = new Board();
+    const one = task([[1, 0]], 300);
+    const several = task([[2, 0], [3, 0]], 300);
+    const waits = [waitForMessagesAsync(one, board, new CountingReader()), waitForMessagesAsync(several, board, new CountingReader())];
+    await tick();
+    // Atomics.notify returns how many waiters it woke (each goes back to waiting).
+    expect(Atomics.notify(board.cells, board.waitCell([4]))).toBe(0);
+    expect(Atomics.notify(board.cells, board.waitCell([1]))).toBe(1);
+    await tick();
+    expect(Atomics.notify(board.cells, board.waitCell([2, 3]))).toBe(1);
+    expect(await Promise.all(waits)).toEqual([{ outcome: 'timeout' }, { outcome: 'timeout' }]);
+  });
+
   it('stops when cancelled', async () => {
     const board = new Board();
     const t = task([[1, 0]]);
     const waiting = waitForMessagesAsync(t, board, new CountingReader());
     cancel(t.cancel);
-    board.wakeAll();
+    board.wake([1]);
     expect(await waiting).toEqual({ outcome: 'cancelled' });
   });
 

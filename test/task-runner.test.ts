@@ -18,7 +18,7 @@ class ManualExecutor implements Executor {
   threads() {
     return [];
   }
-  runTime() {
+  timings() {
     return null;
   }
   async destroy() {

@@ -2,18 +2,50 @@
  * Scenario 4: per pool size, how many polls are served at once, how many
  * queue, what MAX_QUEUE turns away with 503, and what a thread costs in RSS.
  */
+import { performance } from 'node:perf_hooks';
 import { holdPolls, login, send, until } from '../lib/client.js';
 import { fmt, type BenchSettings, type Scenario, type ScenarioResult } from '../lib/scenario.js';
 import { startServer } from '../lib/server.js';
+import { summarize } from '../lib/stats.js';
 import { barChart } from '../lib/svg-chart.js';
 
 const WALL = 4;
+
+/** Open one poll, drop its client, and time until /stats shows the thread free again. */
+async function timeCancellations(server: Awaited<ReturnType<typeof startServer>>, session: string, after: number, count: number): Promise<number[]> {
+  const times: number[] = [];
+  for (let i = 0; i < count; i++) {
+    const controller = new AbortController();
+    const poll = send(server.agent, server.url, 'POST', '/poll', {
+      session,
+      body: { last_post_id: { [WALL]: after }, timeout_ms: 60_000 },
+      timeoutMs: 65_000,
+      signal: controller.signal,
+    }).catch(() => null);
+    await until(server.stats, (s) => s.pool.busy === 1);
+    const threads = (await server.stats()).pool.threads;
+    const abortedAt = performance.now();
+    controller.abort();
+    for (;;) {
+      const stats = await server.stats();
+      if (stats.pool.busy === 0) {
+        if (stats.pool.threads !== threads || stats.pool.failed > 0) throw new Error('a cancelled poll cost a thread');
+        break;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 2));
+    }
+    times.push(performance.now() - abortedAt);
+    await poll;
+  }
+  return times;
+}
 
 export const poolCapacity: Scenario = {
   id: 'pool-capacity',
   title: 'Pool capacity and memory per thread',
   async run(settings: BenchSettings, log): Promise<ScenarioResult> {
     const rows: Array<{ threads: number; offered: number; running: number; queued: number; rejected: number; rssIdleMiB: number; rssHeldMiB: number }> = [];
+    const cancelMs: number[] = [];
     for (const threads of settings.threads) {
       const server = await startServer({ MAX_THREADS: String(threads), MIN_THREADS: String(threads), MAX_QUEUE: String(threads) });
       try {
@@ -40,6 +72,10 @@ export const poolCapacity: Scenario = {
         });
         log(`MAX_THREADS=${threads}: ${held.pool.busy} running, ${held.pool.queued} queued, ${rejected}/${threads} refused 503, RSS ${fmt(idle.memory.rss / 2 ** 20, 1)} MiB idle`);
         await admitted.release();
+        await until(server.stats, (s) => s.pool.busy === 0 && s.pool.queued === 0);
+        if (threads === settings.threads[settings.threads.length - 1]) {
+          cancelMs.push(...(await timeCancellations(server, session, latest.get(WALL)!, settings.quick ? 5 : 20)));
+        }
       } finally {
         await server.stop();
       }
@@ -51,10 +87,12 @@ export const poolCapacity: Scenario = {
     const slope =
       rows.reduce((s, r) => s + (r.threads - mx) * (r.rssIdleMiB - my), 0) / (rows.reduce((s, r) => s + (r.threads - mx) ** 2, 0) || 1);
     log(`≈ ${fmt(slope, 1)} MiB RSS per worker thread`);
+    const cancel = summarize(cancelMs);
+    log(`client gone → thread free: p50 ${cancel.p50} ms, max ${cancel.max} ms (${cancel.count} polls)`);
     return {
       id: this.id,
       title: this.title,
-      method: 'For each pool size T (MIN_THREADS = MAX_THREADS = T, MAX_QUEUE = T), open 2T long polls that get no data, then T more. RSS is read from /stats after boot (threads pre-spawned) and with the polls held; the per-thread cost is the least-squares slope of idle RSS over T.',
+      method: 'For each pool size T (MIN_THREADS = MAX_THREADS = T, MAX_QUEUE = T), open 2T long polls that get no data, then T more. RSS is read from /stats after boot (threads pre-spawned) and with the polls held; the per-thread cost is the least-squares slope of idle RSS over T. On the largest pool, single polls are then opened and their clients disconnected, timing (by polling /stats every 2 ms) until the pool shows no busy thread.',
       tables: [
         {
           title: `Polls offered, served, queued and refused; RSS (≈ ${fmt(slope, 1)} MiB per thread)`,
@@ -63,6 +101,11 @@ export const poolCapacity: Scenario = {
         },
       ],
       targets: [
+        {
+          goal: 'A poll whose client leaves frees its thread within 100 ms (cooperative cancel, thread kept)',
+          measured: `p50 ${fmt(cancel.p50)} ms, max ${fmt(cancel.max)} ms over ${cancel.count} polls`,
+          met: cancel.count > 0 && cancel.max <= 100,
+        },
         {
           goal: 'Everything beyond running + MAX_QUEUE is refused 503 at once',
           measured: rows.map((r) => `T=${r.threads}: ${r.rejected}/${r.threads}`).join(', '),
@@ -84,7 +127,7 @@ export const poolCapacity: Scenario = {
           }),
         },
       ],
-      data: { rows, mibPerThread: slope },
+      data: { rows, mibPerThread: slope, cancel },
     };
   },
 };

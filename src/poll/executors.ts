@@ -16,9 +16,15 @@ export interface Executor {
   sleep(task: SleepTask): Promise<SleepOutcome>;
   /** The pool's worker threads as they are now (none in inline mode). */
   threads(): readonly Worker[];
-  /** Piscina's run-time histogram (ms), when there is a pool. */
-  runTime(): { p50: number; p99: number; mean: number } | null;
+  /** Piscina's run-time and wait-time histograms (ms), when there is a pool. */
+  timings(): { run_time_ms: Percentiles; wait_time_ms: Percentiles } | null;
   destroy(): Promise<void>;
+}
+
+export interface Percentiles {
+  p50: number;
+  p99: number;
+  mean: number;
 }
 
 export interface PoolOptions {
@@ -79,9 +85,11 @@ export class PoolExecutor implements Executor {
     return this.#pool.threads;
   }
 
-  runTime(): { p50: number; p99: number; mean: number } | null {
-    const summary = this.#pool.histogram.runTime;
-    return summary ? { p50: summary.p50, p99: summary.p99, mean: summary.mean } : null;
+  timings(): { run_time_ms: Percentiles; wait_time_ms: Percentiles } | null {
+    const { runTime, waitTime } = this.#pool.histogram;
+    if (!runTime || !waitTime) return null;
+    const pick = ({ p50, p99, mean }: Percentiles): Percentiles => ({ p50, p99, mean });
+    return { run_time_ms: pick(runTime), wait_time_ms: pick(waitTime) };
   }
 
   destroy(): Promise<void> {
@@ -120,7 +128,7 @@ export class InlineExecutor implements Executor {
     return [];
   }
 
-  runTime(): null {
+  timings(): null {
     return null;
   }
 

@@ -152,8 +152,8 @@ export class TaskRunner {
 
   #stop(job: Job): void {
     cancel(job.task.cancel);
-    // A poll waits on the board's generation cell, not on its cancel cell.
-    if (job.kind === 'poll') this.#board.wakeAll();
+    // A poll waits on a board cell, not on its cancel cell.
+    if (job.kind === 'poll') this.#board.wake(job.task.walls.map(([wallId]) => wallId));
   }
 
   #countPolls(delta: number): void {

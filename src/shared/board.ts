@@ -12,6 +12,10 @@
  * Walls share a slot when `wallId % SLOTS` collides; a shared slot holds the
  * highest id of its walls, so a collision can only cause an extra database
  * check, never a missed message.
+ *
+ * A poll on one wall waits on that wall's slot, so posts to other walls do not
+ * wake it; a poll on several walls waits on the generation, which every change
+ * bumps (Atomics.wait watches a single cell).
  */
 
 export const GENERATION = 0;
@@ -34,23 +38,30 @@ export class Board {
     return this.cells.buffer as SharedArrayBuffer;
   }
 
-  generation(): number {
-    return Atomics.load(this.cells, GENERATION);
-  }
-
   /** The highest message id known for this wall (or a wall sharing its slot). */
   newest(wallId: number): number {
     return Atomics.load(this.cells, slotOf(wallId));
   }
 
-  /** Record a new message id without waking anyone; follow with `notifyChange()`. */
+  /**
+   * Record a new message id and wake the polls waiting on this wall alone;
+   * follow with `notifyChange()` to wake the polls that watch several walls.
+   */
   raise(wallId: number, messageId: number): boolean {
     const slot = slotOf(wallId);
     for (;;) {
       const current = Atomics.load(this.cells, slot);
       if (messageId <= current) return false;
-      if (Atomics.compareExchange(this.cells, slot, current, messageId) === current) return true;
+      if (Atomics.compareExchange(this.cells, slot, current, messageId) === current) {
+        Atomics.notify(this.cells, slot);
+        return true;
+      }
     }
+  }
+
+  /** The cell a poll on `wallIds` blocks on: its wall's slot, or the generation. */
+  waitCell(wallIds: readonly number[]): number {
+    return wallIds.length === 1 ? slotOf(wallIds[0]!) : GENERATION;
   }
 
   notifyChange(): void {
@@ -71,9 +82,9 @@ export class Board {
     return Atomics.load(this.cells, LOADED_WORKERS);
   }
 
-  /** Wake every waiter without a change, so each re-reads its own cancel flag. */
-  wakeAll(): void {
-    Atomics.notify(this.cells, GENERATION);
+  /** Wake the polls on these walls without a change, so each re-reads its cancel flag. */
+  wake(wallIds: readonly number[]): void {
+    Atomics.notify(this.cells, this.waitCell(wallIds));
   }
 }
 

@@ -4,7 +4,7 @@
  * awaiting `Atomics.waitAsync` so one worker holds many polls
  * (`POLL_MODE=multiplex`), or blocking the main thread (`POLL_MODE=inline`).
  */
-import { Board, GENERATION, isCancelled } from './board.js';
+import { Board, isCancelled } from './board.js';
 import type { Message, PollOutcome, PollTask } from './types.js';
 
 export interface MessageReader {
@@ -34,6 +34,7 @@ class PollWait {
   readonly #board: Board;
   readonly #reader: MessageReader;
   readonly #options: WaitOptions;
+  readonly #waitCell: number;
 
   constructor(task: PollTask, board: Board, reader: MessageReader, options: WaitOptions) {
     this.#task = task;
@@ -41,14 +42,15 @@ class PollWait {
     this.#reader = reader;
     this.#options = options;
     this.#thresholds = new Map(task.walls);
+    this.#waitCell = board.waitCell(task.walls.map(([wallId]) => wallId));
   }
 
   step(): PollOutcome | WaitInstruction {
     const task = this.#task;
     if (isCancelled(task.cancel)) return { outcome: 'cancelled' };
-    // Read the generation before the walls: a change that lands between the two
-    // bumps it, so the wait below returns at once instead of missing the change.
-    const generation = this.#board.generation();
+    // Read the wait cell before the walls: a change that lands between the two
+    // moves it, so the wait below returns at once instead of missing the change.
+    const expected = Atomics.load(this.#board.cells, this.#waitCell);
     this.#options.refresh?.();
 
     const found = this.#readChangedWalls();
@@ -62,7 +64,7 @@ class PollWait {
       // cell keeps cancellation instant while data still waits for the tick.
       return { cells: task.cancel, index: 0, expected: 0, ms: Math.min(ms, task.intervalMs) };
     }
-    return { cells: this.#board.cells, index: GENERATION, expected: generation, ms };
+    return { cells: this.#board.cells, index: this.#waitCell, expected, ms };
   }
 
   #readChangedWalls(): Record<string, { posts: Message[] }> | null {
