@@ -5,14 +5,11 @@
  */
 import cluster from 'node:cluster';
 import { existsSync, unlinkSync } from 'node:fs';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import Router from 'find-my-way';
+import type { Server } from 'node:http';
 import pino, { type Logger } from 'pino';
 import type { Config } from './config.js';
-import { Errors, HttpError } from './http/http-error.js';
-import { corsHeaders, sendError } from './http/respond.js';
-import { createRoutes, type RequestContext, type RouteHandler } from './http/routes.js';
+import { createHttpServer, listen } from './http/http-server.js';
+import { createRoutes } from './http/routes.js';
 import { StreamCounter } from './http/check-stream.js';
 import type { PublishRelay } from './cluster/relay.js';
 import { ChangeWatcher } from './poll/change-watcher.js';
@@ -60,7 +57,6 @@ export async function startPollster(
     onPollCount: (polls) => watcher.setActive(polls > 0),
   });
 
-  const router = Router({ ignoreTrailingSlash: true });
   relay?.onRemote((wallId, messageId) => board.publish(wallId, messageId));
   const publish = (wallId: number, messageId: number): void => {
     board.publish(wallId, messageId);
@@ -71,81 +67,7 @@ export async function startPollster(
   const stats = (): PollsterStats => collectStats(config, runner, executor, watcher, board, streams, startedAt);
   const waitForMessages = createMessageWaiter(board, store, runner);
   const routes = createRoutes({ config, store, publish, runner, waitForMessages, streams, stats });
-  for (const [method, path, handler] of routes) {
-    router.on(method, path, () => {}, handler);
-  }
-  const cors = corsHeaders(config.corsOrigin);
-
-  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const arrivedAt = Date.now();
-    for (const [name, value] of Object.entries(cors)) res.setHeader(name, value);
-    try {
-      if (req.method === 'OPTIONS') {
-        res.writeHead(204).end();
-        return;
-      }
-      const url = new URL(req.url ?? '/', 'http://pollster.invalid');
-      const method = req.method === 'HEAD' ? 'GET' : req.method;
-      const found = method === 'GET' || method === 'POST' ? router.find(method, url.pathname) : null;
-      if (!found) {
-        const allow = (['GET', 'POST'] as const).filter((m) => router.find(m, url.pathname));
-        throw allow.length ? Errors.methodNotAllowed([...allow, 'OPTIONS']) : Errors.notFound();
-      }
-      let controller: AbortController | undefined;
-      const ctx: RequestContext = {
-        req,
-        res,
-        params: found.params,
-        query: url.searchParams,
-        arrivedAt,
-        get signal() {
-          if (!controller) {
-            const aborter = new AbortController();
-            controller = aborter;
-            res.once('close', () => {
-              if (!res.writableFinished) aborter.abort();
-            });
-          }
-          return controller.signal;
-        },
-      };
-      await (found.store as RouteHandler)(ctx);
-    } catch (error) {
-      if (error instanceof HttpError) {
-        if (error.status === 413) res.setHeader('Connection', 'close');
-        sendError(res, error);
-      } else {
-        logger.error({ err: error, method: req.method, url: req.url }, 'request failed');
-        sendError(res, Errors.internal());
-      }
-    }
-  }
-
-  // The timeouts bound how long a client may take to *send* its request, not
-  // how long the answer may take (a long poll waits up to POLL_TIMEOUT_MS):
-  // slow or stalled uploads are cut off with 408 and never reach the pool.
-  const server = createServer(
-    {
-      headersTimeout: config.headersTimeoutMs,
-      requestTimeout: config.requestTimeoutMs,
-      // Node checks those timeouts on this interval (30 s by default).
-      connectionsCheckingInterval: Math.min(1000, config.headersTimeoutMs / 2),
-    },
-    (req, res) => void handle(req, res),
-  );
-  server.on('clientError', (error: NodeJS.ErrnoException, socket) => {
-    if (socket.writable && !socket.destroyed) {
-      const status =
-        error.code === 'HPE_HEADER_OVERFLOW'
-          ? '431 Request Header Fields Too Large'
-          : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
-            ? '408 Request Timeout'
-            : '400 Bad Request';
-      socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
-    } else {
-      socket.destroy();
-    }
-  });
+  const server = createHttpServer(config, routes, logger);
 
   const url = await listen(server, config);
   logger.info({ url, mode: config.pollMode, wake: config.wake, maxThreads: config.maxThreads }, 'pollster listening');
@@ -268,24 +190,4 @@ async function waitForPrespawnedThreads(board: Board, minThreads: number, logger
     }
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
-}
-
-async function listen(server: Server, config: Config): Promise<string> {
-  if (config.socket) {
-    // A socket file left by a crashed run would make listen() fail with
-    // EADDRINUSE. Under cluster the primary owns the socket and clears it.
-    if (cluster.isPrimary && existsSync(config.socket)) unlinkSync(config.socket);
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(config.socket, () => resolve());
-    });
-    return `unix:${config.socket}`;
-  }
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(config.port, config.host, () => resolve());
-  });
-  const { address, port } = server.address() as AddressInfo;
-  const host = address.includes(':') ? `[${address}]` : address;
-  return `http://${host}:${port}`;
 }

@@ -4,7 +4,7 @@
  */
 import { connect } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { startTestServer, type TestServer } from './helpers/server.js';
+import { eventually, startTestServer, type TestServer } from './helpers/server.js';
 
 /** Write `data` on a fresh socket and collect whatever comes back until the server closes it. */
 function raw(server: TestServer, data: string, ms = 5000): Promise<string> {
@@ -102,6 +102,26 @@ describe('bad input', () => {
       'a body that never finishes': 408,
       'a request line that is not HTTP': 400,
     });
+  });
+
+  it('a poll whose client leaves right after sending it does not hold a thread', async () => {
+    const server = await startTestServer({ MAX_THREADS: '1' });
+    const session = await server.login();
+    const { json } = await server.call('GET', '/walls', { session });
+    const body = JSON.stringify({ last_post_id: { 1: json.walls[0].latest_message_id }, timeout_ms: 20_000 });
+    const { port } = new URL(server.url);
+    for (let i = 0; i < 5; i++) {
+      const socket = connect(Number(port), '127.0.0.1', () => {
+        socket.end(
+          `POST /poll HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${session}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`,
+          () => socket.destroy(),
+        );
+      });
+      socket.on('error', () => undefined);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    await eventually(() => server.pollster.stats().waiting_polls === 0, 2000);
+    expect(server.pollster.stats().pool).toMatchObject({ busy: 0, queued: 0 });
   });
 
   it('a timeout_ms beyond POLL_TIMEOUT_MS is capped, not refused', async () => {

@@ -75,6 +75,30 @@ describe('the wait loop', () => {
     expect(await waiting).toEqual({ outcome: 'cancelled' });
   });
 
+  // Regression: cancellation used to notify without changing the cell, so a
+  // cancel that landed after the loop checked its flag but before it blocked
+  // was lost, and the poll held its thread until its timeout (found by the
+  // pool-capacity benchmark).
+  it('does not miss a cancel that lands between its flag check and its wait', () => {
+    for (const walls of [[[1, 0]], [[1, 0], [2, 0]]] as Array<Array<[number, number]>>) {
+      const board = new Board();
+      const t = task(walls, 3000);
+      let first = true;
+      const started = Date.now();
+      const outcome = waitForMessagesSync(t, board, new CountingReader(), {
+        // Runs after the loop has read its wait cell and checked the flag.
+        refresh: () => {
+          if (!first) return;
+          first = false;
+          cancel(t.cancel);
+          board.wake(walls.map(([wallId]) => wallId));
+        },
+      });
+      expect(outcome).toEqual({ outcome: 'cancelled' });
+      expect(Date.now() - started).toBeLessThan(1000);
+    }
+  });
+
   it('answers a short poll (deadline passed) without waiting', () => {
     const board = new Board();
     const started = Date.now();

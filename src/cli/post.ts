@@ -5,7 +5,7 @@
  */
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../config.js';
-import { Store } from '../storage/store.js';
+import { MAX_CONTENT_LENGTH, Store } from '../storage/store.js';
 
 const usage = 'usage: npm run post -- --wall <id> --user <name> "message text"';
 
@@ -29,7 +29,7 @@ if (!values.wall || !Number.isSafeInteger(wallId) || wallId < 1) fail('--wall mu
 if (!values.user) fail('--user is required');
 const content = positionals.join(' ').trim();
 if (!content) fail('message text is required');
-if (content.length > 2000) fail('message text must be at most 2000 characters');
+if (content.length > MAX_CONTENT_LENGTH) fail(`message text must be at most ${MAX_CONTENT_LENGTH} characters`);
 
 const store = new Store(values.db ?? loadConfig().dbPath);
 try {

@@ -25,7 +25,7 @@ export interface RequestContext {
   /** Epoch ms when the request arrived: a poll's timeout counts from here. */
   arrivedAt: number;
   /** Aborts when the client goes away before its response is sent. */
-  readonly signal: AbortSignal;
+  signal: AbortSignal;
 }
 
 export type RouteHandler = (ctx: RequestContext) => Promise<void> | void;

@@ -1,28 +1,40 @@
 /**
  * The "global hash" of the original Sinatra design — the newest message id per
  * wall — kept in a SharedArrayBuffer that every worker thread sees. A writer
- * raises a wall's id, bumps the generation counter and `Atomics.notify`s it,
- * which wakes every waiting poll at once instead of after a 0.5 s sleep.
+ * raises a wall's id, bumps that wall's wake counter and the generation, and
+ * `Atomics.notify`s them, which wakes the waiting polls at once instead of
+ * after a 0.5 s sleep.
  *
  * Layout (Int32Array):
- *   [0]                 generation: bumped on every change, the cell waiters block on
- *   [1]                 worker threads that have loaded the task module (ever)
- *   [2 .. 2 + SLOTS)    newest message id of the walls hashed to each slot
+ *   [0]                    generation: bumped on every change
+ *   [1]                    worker threads that have loaded the task module (ever)
+ *   [2 + 2s]               newest message id of the walls hashed to slot s
+ *   [2 + 2s + 1]           wake counter of slot s
  *
  * Walls share a slot when `wallId % SLOTS` collides; a shared slot holds the
  * highest id of its walls, so a collision can only cause an extra database
  * check, never a missed message.
  *
- * A poll on one wall waits on that wall's slot, so posts to other walls do not
- * wake it; a poll on several walls waits on the generation, which every change
- * bumps (Atomics.wait watches a single cell).
+ * A poll blocks on one cell (Atomics.wait watches only one): a poll on a single
+ * wall on that wall's wake counter, so posts to other walls don't wake it; a
+ * poll on several walls on the generation. Waking always *changes* the cell
+ * before notifying, so a waiter that reads the cell, checks its walls and its
+ * cancel flag, and only then blocks can never miss a wake-up in between.
  */
 
-export const GENERATION = 0;
+const GENERATION = 0;
 const LOADED_WORKERS = 1;
 const FIRST_SLOT = 2;
 export const WALL_SLOTS = 4096;
-const CELLS = FIRST_SLOT + WALL_SLOTS;
+const CELLS = FIRST_SLOT + 2 * WALL_SLOTS;
+
+function newestCell(wallId: number): number {
+  return FIRST_SLOT + 2 * (wallId % WALL_SLOTS);
+}
+
+function wakeCell(wallId: number): number {
+  return newestCell(wallId) + 1;
+}
 
 export class Board {
   readonly cells: Int32Array;
@@ -40,7 +52,7 @@ export class Board {
 
   /** The highest message id known for this wall (or a wall sharing its slot). */
   newest(wallId: number): number {
-    return Atomics.load(this.cells, slotOf(wallId));
+    return Atomics.load(this.cells, newestCell(wallId));
   }
 
   /**
@@ -48,29 +60,34 @@ export class Board {
    * follow with `notifyChange()` to wake the polls that watch several walls.
    */
   raise(wallId: number, messageId: number): boolean {
-    const slot = slotOf(wallId);
+    const cell = newestCell(wallId);
     for (;;) {
-      const current = Atomics.load(this.cells, slot);
+      const current = Atomics.load(this.cells, cell);
       if (messageId <= current) return false;
-      if (Atomics.compareExchange(this.cells, slot, current, messageId) === current) {
-        Atomics.notify(this.cells, slot);
+      if (Atomics.compareExchange(this.cells, cell, current, messageId) === current) {
+        this.#bumpAndNotify(wakeCell(wallId));
         return true;
       }
     }
   }
 
-  /** The cell a poll on `wallIds` blocks on: its wall's slot, or the generation. */
-  waitCell(wallIds: readonly number[]): number {
-    return wallIds.length === 1 ? slotOf(wallIds[0]!) : GENERATION;
-  }
-
+  /** Wake the polls that watch several walls. */
   notifyChange(): void {
-    Atomics.add(this.cells, GENERATION, 1);
-    Atomics.notify(this.cells, GENERATION);
+    this.#bumpAndNotify(GENERATION);
   }
 
   publish(wallId: number, messageId: number): void {
     if (this.raise(wallId, messageId)) this.notifyChange();
+  }
+
+  /** The cell a poll on `wallIds` blocks on. */
+  waitCell(wallIds: readonly number[]): number {
+    return wallIds.length === 1 ? wakeCell(wallIds[0]!) : GENERATION;
+  }
+
+  /** Wake the polls on these walls without news, so each re-reads its cancel flag. */
+  wake(wallIds: readonly number[]): void {
+    this.#bumpAndNotify(this.waitCell(wallIds));
   }
 
   /** A worker thread calls this once its module (and database) is ready. */
@@ -82,14 +99,10 @@ export class Board {
     return Atomics.load(this.cells, LOADED_WORKERS);
   }
 
-  /** Wake the polls on these walls without a change, so each re-reads its cancel flag. */
-  wake(wallIds: readonly number[]): void {
-    Atomics.notify(this.cells, this.waitCell(wallIds));
+  #bumpAndNotify(cell: number): void {
+    Atomics.add(this.cells, cell, 1);
+    Atomics.notify(this.cells, cell);
   }
-}
-
-function slotOf(wallId: number): number {
-  return FIRST_SLOT + (wallId % WALL_SLOTS);
 }
 
 /** A per-task cancellation cell, shared (not copied) when sent to a worker. */

@@ -11,6 +11,9 @@ import { MESSAGE_COLUMNS, toMessage } from './message-reader.js';
 
 const SCHEMA_VERSION = 1;
 
+/** Longest message, in characters; the API and the CLI both enforce it. */
+export const MAX_CONTENT_LENGTH = 2000;
+
 export interface User {
   id: number;
   name: string;
