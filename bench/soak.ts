@@ -13,7 +13,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import Database from 'better-sqlite3';
-import { login, postMessage, send } from './lib/client.js';
+import { login, postMessage, send, sharedAbort } from './lib/client.js';
 import { openEvents } from './lib/events.js';
 import { buildServer, ROOT, startServer, type BenchServer } from './lib/server.js';
 
@@ -125,7 +125,7 @@ const server = await startServer({ MAX_THREADS: '16', MIN_THREADS: '16', MAX_QUE
 const failures: string[] = [];
 try {
   const { session, latest } = await login(server.agent, server.url);
-  const stop = new AbortController();
+  const stop = sharedAbort();
   const stayers: Array<{ kind: string; seen: Seen; done: Promise<void> }> = [];
   for (let i = 0; i < STAYERS_POLL + STAYERS_SSE; i++) {
     const seen: Seen = new Map(WALLS.map((w) => [w, []]));

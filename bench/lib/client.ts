@@ -1,5 +1,13 @@
 /** undici helpers for the connections a scenario holds: every request has a timeout. */
+import { setMaxListeners } from 'node:events';
 import { request, type Agent } from 'undici';
+
+/** An AbortController meant to stop thousands of requests at once (no listener-leak warning). */
+export function sharedAbort(): AbortController {
+  const controller = new AbortController();
+  setMaxListeners(0, controller.signal);
+  return controller;
+}
 
 export interface SendOptions {
   body?: unknown;
@@ -41,7 +49,7 @@ export function postMessage(agent: Agent, origin: string, session: string, wall:
 
 /** Hold `count` long polls on `wall` that no post will answer until `release` aborts them. */
 export function holdPolls(agent: Agent, origin: string, session: string, wall: number, after: number, count: number, timeoutMs: number) {
-  const controller = new AbortController();
+  const controller = sharedAbort();
   const polls = Array.from({ length: count }, () =>
     send(agent, origin, 'POST', '/poll', {
       session,

@@ -2,7 +2,7 @@
  * Scenario 5: the EM.defer demo. K blocking /hello jobs fill (or overfill)
  * the pool; does POST /bienvendidos still answer at once?
  */
-import { send, until } from '../lib/client.js';
+import { send, sharedAbort, until } from '../lib/client.js';
 import { load, type LoadResult } from '../lib/load.js';
 import { fmt, type BenchSettings, type Scenario, type ScenarioResult } from '../lib/scenario.js';
 import { startServer } from '../lib/server.js';
@@ -21,7 +21,7 @@ export const emDefer: Scenario = {
         const server = await startServer({ MAX_THREADS: String(threads), MIN_THREADS: String(threads), POLL_TIMEOUT_MS: String(jobMs) });
         try {
           await load(server.url, { method: 'POST', path: '/bienvendidos', durationS: 1 });
-          const controller = new AbortController();
+          const controller = sharedAbort();
           const hello = Array.from({ length: jobs }, () =>
             send(server.agent, server.url, 'GET', `/hello?ms=${jobMs}`, { timeoutMs: jobMs + 5000, signal: controller.signal }).catch(() => null),
           );

@@ -7,7 +7,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
-import { login, postMessage, send, until } from '../lib/client.js';
+import { login, postMessage, send, sharedAbort, until } from '../lib/client.js';
 import { openEvents, type OpenStream } from '../lib/events.js';
 import { load } from '../lib/load.js';
 import { fmt, type BenchSettings, type Scenario, type ScenarioResult } from '../lib/scenario.js';
@@ -49,7 +49,7 @@ interface ModelFigures {
 async function measureModel(model: string, env: Record<string, string>, polls: number, streams: number, settings: BenchSettings, log: (line: string) => void): Promise<ModelFigures> {
   const server = await startServer({ ...env, POLL_TIMEOUT_MS: String(HOLD_MS), SSE_MAX_MS: String(HOLD_MS), MAX_QUEUE: String(polls + streams) });
   const openStreams: OpenStream[] = [];
-  const stop = new AbortController();
+  const stop = sharedAbort();
   try {
     const { session, latest } = await login(server.agent, server.url);
     const ping = { path: '/ping', durationS: settings.durationS };

@@ -4,7 +4,7 @@
  * requests and what it gives in latency.
  */
 import { performance } from 'node:perf_hooks';
-import { login, postMessage, send, until } from '../lib/client.js';
+import { login, postMessage, send, sharedAbort, until } from '../lib/client.js';
 import { openEvents } from '../lib/events.js';
 import { fmt, type BenchSettings, type Scenario, type ScenarioResult } from '../lib/scenario.js';
 import { startServer, type BenchServer } from '../lib/server.js';
@@ -56,7 +56,7 @@ export const shortVsLong: Scenario = {
         const { session, latest } = await login(server.agent, server.url);
         const sentAt = new Map<string, number>();
         const latencies: number[] = [];
-        const stop = new AbortController();
+        const stop = sharedAbort();
         const running = Array.from({ length: clients }, () =>
           client(server, session, latest.get(WALL)!, style, stop.signal, (posts) => {
             const now = performance.now();
