@@ -77,3 +77,14 @@ export async function until(read: () => Promise<any>, predicate: (stats: any) =>
     await new Promise((resolve) => setTimeout(resolve, 25));
   }
 }
+
+/** `promise`, or `fallback` once `ms` pass; the timer never outlives the race. */
+export async function within<T>(promise: Promise<T>, ms: number, fallback: T): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<T>((resolve) => (timer = setTimeout(() => resolve(fallback), ms)));
+  try {
+    return await Promise.race([promise, expired]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

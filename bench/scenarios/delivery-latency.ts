@@ -6,7 +6,7 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { login, postMessage, send, until } from '../lib/client.js';
+import { login, postMessage, send, until, within } from '../lib/client.js';
 import { openEvents } from '../lib/events.js';
 import { fmt, type BenchSettings, type Scenario, type ScenarioResult } from '../lib/scenario.js';
 import { ROOT, startServer, type BenchServer } from '../lib/server.js';
@@ -79,7 +79,7 @@ async function deliveryRun(env: Record<string, string>, transport: Transport, me
       postRtts.push(performance.now() - started);
       await new Promise((resolve) => setTimeout(resolve, Math.max(0, POST_EVERY_MS - (performance.now() - started))));
     }
-    await Promise.race([done, new Promise((resolve) => setTimeout(resolve, 15_000))]);
+    await within(done, 15_000, undefined);
     await stop();
     if (latencies.length !== messages) throw new Error(`${transport}: received ${latencies.length} of ${messages}`);
     return { latencies, postRtts };

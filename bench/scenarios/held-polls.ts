@@ -7,7 +7,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
-import { login, postMessage, send, sharedAbort, until } from '../lib/client.js';
+import { login, postMessage, send, sharedAbort, until, within } from '../lib/client.js';
 import { openEvents, type OpenStream } from '../lib/events.js';
 import { load } from '../lib/load.js';
 import { fmt, type BenchSettings, type Scenario, type ScenarioResult } from '../lib/scenario.js';
@@ -99,10 +99,7 @@ async function measureModel(model: string, env: Record<string, string>, polls: n
     content = `fan-out ${Math.random()}`;
     postedAt = performance.now();
     await postMessage(server.agent, server.url, session, POLL_WALL, content);
-    const times = await Promise.race([
-      Promise.all(replies),
-      new Promise<number[]>((resolve) => setTimeout(() => resolve([]), 60_000)),
-    ]);
+    const times = await within(Promise.all(replies), 60_000, []);
     const delivered = times.filter(Number.isFinite);
     const fanOut = { delivered: delivered.length, ...summarize(delivered) };
     log(`${model}: /ping ${loaded.rps} req/s (${fmt((loaded.rps / baseline.rps) * 100, 0)}% of idle), fan-out ${fanOut.delivered}/${polls} in max ${fmt(fanOut.max)} ms`);
