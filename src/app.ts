@@ -65,7 +65,7 @@ export async function startPollster(
   const streams = new StreamCounter();
   const startedAt = Date.now();
   const stats = (): PollsterStats => collectStats(config, runner, executor, watcher, board, streams, startedAt);
-  const waitForMessages = createMessageWaiter(board, store, runner);
+  const waitForMessages = createMessageWaiter(config, board, store, runner);
   const routes = createRoutes({ config, store, publish, runner, waitForMessages, streams, stats });
   const server = createHttpServer(config, routes, logger);
 

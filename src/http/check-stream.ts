@@ -7,9 +7,8 @@
  * stream holds a thread only while it waits; heartbeats go on meanwhile.
  */
 import type { Config } from '../config.js';
-import { createCancelCell } from '../shared/board.js';
-import type { Message, PollTask } from '../shared/types.js';
-import type { MessageWaiter } from '../poll/message-waiter.js';
+import type { Message } from '../shared/types.js';
+import { BATCH_LIMIT, type MessageWaiter } from '../poll/message-waiter.js';
 import type { TaskRunner } from '../poll/task-runner.js';
 import type { Store, User } from '../storage/store.js';
 import { Errors, HttpError } from './http-error.js';
@@ -17,7 +16,6 @@ import type { RequestContext } from './routes.js';
 
 /** Sent first: how long the browser waits before reconnecting, ms. */
 export const RETRY_MS = 1000;
-const BATCH_LIMIT = 100;
 
 export class StreamCounter {
   open = 0;
@@ -93,15 +91,11 @@ export function createCheckHandler(deps: CheckDeps, sessionUser: (ctx: RequestCo
     const endsAt = ctx.arrivedAt + config.sseMaxMs;
     try {
       while (!signal.aborted && Date.now() < endsAt) {
-        const task: PollTask = {
-          walls: walls.map((wall) => [wall.id, cursor]),
-          deadline: endsAt,
-          wake: config.wake,
-          intervalMs: config.pollIntervalMs,
-          limit: BATCH_LIMIT,
-          cancel: createCancelCell(),
-        };
-        const outcome = await waitForMessages(task, signal);
+        const outcome = await waitForMessages(
+          walls.map((wall) => [wall.id, cursor]),
+          endsAt,
+          signal,
+        );
         if (outcome.outcome !== 'data') break;
         const messages = mergeBatch(outcome.walls, BATCH_LIMIT);
         cursor = messages[messages.length - 1]!.id;

@@ -6,7 +6,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Config } from '../config.js';
 import { createCancelCell } from '../shared/board.js';
-import type { PollTask } from '../shared/types.js';
 import type { TaskRunner } from '../poll/task-runner.js';
 import type { MessageWaiter } from '../poll/message-waiter.js';
 import type { Store, User } from '../storage/store.js';
@@ -42,8 +41,6 @@ export interface RouteDeps {
   stats: () => unknown;
 }
 
-/** Most messages one poll answer carries per wall; the client polls again for more. */
-export const POLL_BATCH_LIMIT = 100;
 const HELLO_DEFAULT_MS = 10_000;
 
 export function bearerToken(req: IncomingMessage): string | undefined {
@@ -81,15 +78,7 @@ export function createRoutes(deps: RouteDeps): Array<[Method, string, RouteHandl
     const walls = request.lastPostIds.filter(([wallId]) => store.canRead(user.id, wallId));
     if (walls.length === 0) throw Errors.invalidParameters();
     const timeoutMs = Math.min(request.timeoutMs ?? config.pollTimeoutMs, config.pollTimeoutMs);
-    const task: PollTask = {
-      walls,
-      deadline: ctx.arrivedAt + timeoutMs,
-      wake: config.wake,
-      intervalMs: config.pollIntervalMs,
-      limit: POLL_BATCH_LIMIT,
-      cancel: createCancelCell(),
-    };
-    const outcome = await waitForMessages(task, ctx.signal);
+    const outcome = await waitForMessages(walls, ctx.arrivedAt + timeoutMs, ctx.signal);
     sendJson(ctx.res, 200, { walls: outcome.outcome === 'data' ? outcome.walls : {} });
   }
 

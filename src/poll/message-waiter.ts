@@ -3,18 +3,31 @@
  * main thread first — a short poll, or a client that is behind, is answered
  * without a trip to a thread — and only a real wait goes to the task runner.
  */
-import type { Board } from '../shared/board.js';
+import type { Config } from '../config.js';
+import { createCancelCell, type Board } from '../shared/board.js';
 import { waitForMessagesSync, type MessageReader } from '../shared/poll-wait.js';
 import type { PollOutcome, PollTask } from '../shared/types.js';
 import type { TaskRunner } from './task-runner.js';
 
-export type MessageWaiter = (task: PollTask, signal: AbortSignal) => Promise<PollOutcome>;
+/** Most messages one answer (poll reply or SSE batch) carries per wall; the client asks again for more. */
+export const BATCH_LIMIT = 100;
 
-export function createMessageWaiter(board: Board, reader: MessageReader, runner: TaskRunner): MessageWaiter {
-  return async (task, signal) => {
+/** Wait until any of `walls` (`[wallId, lastSeenId]`) has news, `deadline` (epoch ms) passes, or `signal` aborts. */
+export type MessageWaiter = (walls: Array<[number, number]>, deadline: number, signal: AbortSignal) => Promise<PollOutcome>;
+
+export function createMessageWaiter(config: Config, board: Board, reader: MessageReader, runner: TaskRunner): MessageWaiter {
+  return async (walls, deadline, signal) => {
+    const task: PollTask = {
+      walls,
+      deadline,
+      wake: config.wake,
+      intervalMs: config.pollIntervalMs,
+      limit: BATCH_LIMIT,
+      cancel: createCancelCell(),
+    };
     // deadline 0: look once, never block the main thread.
     const now = waitForMessagesSync({ ...task, deadline: 0 }, board, reader);
-    if (now.outcome === 'data' || task.deadline <= Date.now()) return now;
+    if (now.outcome === 'data' || deadline <= Date.now()) return now;
     return runner.poll(task, signal);
   };
 }
