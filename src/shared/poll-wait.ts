@@ -28,6 +28,8 @@ export interface WaitOptions {
 }
 
 class PollWait {
+  /** Per wall, the last message id the client has seen. */
+  readonly #after: Map<number, number>;
   /** Per wall, the board value below which nothing new can exist for this poll. */
   readonly #thresholds: Map<number, number>;
   readonly #task: PollTask;
@@ -41,6 +43,7 @@ class PollWait {
     this.#board = board;
     this.#reader = reader;
     this.#options = options;
+    this.#after = new Map(task.walls);
     this.#thresholds = new Map(task.walls);
     this.#waitCell = board.waitCell(task.walls.map(([wallId]) => wallId));
   }
@@ -72,8 +75,7 @@ class PollWait {
     for (const [wallId, threshold] of this.#thresholds) {
       const newest = this.#board.newest(wallId);
       if (newest <= threshold) continue;
-      const after = this.#task.walls.find(([id]) => id === wallId)![1];
-      const posts = this.#reader.messagesAfter(wallId, after, this.#task.limit);
+      const posts = this.#reader.messagesAfter(wallId, this.#after.get(wallId)!, this.#task.limit);
       if (posts.length > 0) {
         found ??= {};
         found[wallId] = { posts };

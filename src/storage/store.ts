@@ -43,65 +43,65 @@ const SEED_MESSAGES: Array<[number, string, string]> = [
 ];
 
 export class Store {
-  readonly db: Database.Database;
+  readonly #db: Database.Database;
   readonly #userByName: Database.Statement<[string], User>;
   readonly #wallsOfUser: Database.Statement<[number], WallSummary>;
   readonly #wallExists: Database.Statement<[number], { id: number }>;
   readonly #isMember: Database.Statement<[number, number], { ok: number }>;
   readonly #insertSession: Database.Statement<[string, number, number]>;
   readonly #sessionUser: Database.Statement<[string], User>;
-  readonly #history: Database.Statement<[number, number, number], Parameters<typeof toMessage>[0]>;
+  readonly #messagesAfter: Database.Statement<[number, number, number], Parameters<typeof toMessage>[0]>;
   readonly #insertMessage: Database.Statement<[number, number, string, number]>;
   readonly #messageById: Database.Statement<[number | bigint], Parameters<typeof toMessage>[0]>;
   readonly #newestSince: Database.Statement<[number], { wall_id: number; newest: number }>;
 
   constructor(path: string) {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
-    this.db = new Database(path);
+    this.#db = new Database(path);
     // WAL lets every worker thread read while this connection writes.
     // synchronous=NORMAL: a committed message survives a process crash;
     // only an OS crash or power loss can lose the last commits.
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = NORMAL');
-    this.db.pragma('busy_timeout = 5000');
-    this.db.pragma('foreign_keys = ON');
+    this.#db.pragma('journal_mode = WAL');
+    this.#db.pragma('synchronous = NORMAL');
+    this.#db.pragma('busy_timeout = 5000');
+    this.#db.pragma('foreign_keys = ON');
     this.#migrate();
 
-    this.#userByName = this.db.prepare('SELECT id, name FROM users WHERE name = ?');
-    this.#wallsOfUser = this.db.prepare(
+    this.#userByName = this.#db.prepare('SELECT id, name FROM users WHERE name = ?');
+    this.#wallsOfUser = this.#db.prepare(
       `SELECT w.id, w.name, COALESCE((SELECT MAX(id) FROM messages WHERE wall_id = w.id), 0) AS latest_message_id
        FROM walls w JOIN memberships ms ON ms.wall_id = w.id WHERE ms.user_id = ? ORDER BY w.id`,
     );
-    this.#wallExists = this.db.prepare('SELECT id FROM walls WHERE id = ?');
-    this.#isMember = this.db.prepare('SELECT 1 AS ok FROM memberships WHERE user_id = ? AND wall_id = ?');
-    this.#insertSession = this.db.prepare('INSERT INTO sessions (id, user_id, created_at) VALUES (?, ?, ?)');
-    this.#sessionUser = this.db.prepare(
+    this.#wallExists = this.#db.prepare('SELECT id FROM walls WHERE id = ?');
+    this.#isMember = this.#db.prepare('SELECT 1 AS ok FROM memberships WHERE user_id = ? AND wall_id = ?');
+    this.#insertSession = this.#db.prepare('INSERT INTO sessions (id, user_id, created_at) VALUES (?, ?, ?)');
+    this.#sessionUser = this.#db.prepare(
       'SELECT u.id, u.name FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = ?',
     );
-    this.#history = this.db.prepare(
+    this.#messagesAfter = this.#db.prepare(
       `SELECT ${MESSAGE_COLUMNS} FROM messages m JOIN users u ON u.id = m.user_id
        WHERE m.wall_id = ? AND m.id > ? ORDER BY m.id LIMIT ?`,
     );
-    this.#insertMessage = this.db.prepare(
+    this.#insertMessage = this.#db.prepare(
       'INSERT INTO messages (wall_id, user_id, content, created_at) VALUES (?, ?, ?, ?)',
     );
-    this.#messageById = this.db.prepare(
+    this.#messageById = this.#db.prepare(
       `SELECT ${MESSAGE_COLUMNS} FROM messages m JOIN users u ON u.id = m.user_id WHERE m.id = ?`,
     );
     // A range on the rowid: cheap however long the table grows.
-    this.#newestSince = this.db.prepare(
+    this.#newestSince = this.#db.prepare(
       'SELECT wall_id, MAX(id) AS newest FROM messages WHERE id > ? GROUP BY wall_id',
     );
   }
 
   #migrate(): void {
-    const version = this.db.pragma('user_version', { simple: true }) as number;
+    const version = this.#db.pragma('user_version', { simple: true }) as number;
     if (version > SCHEMA_VERSION) {
       throw new Error(`database schema version ${version} is newer than this Pollster (${SCHEMA_VERSION})`);
     }
     if (version === SCHEMA_VERSION) return;
-    this.db.transaction(() => {
-      this.db.exec(`
+    this.#db.transaction(() => {
+      this.#db.exec(`
         CREATE TABLE IF NOT EXISTS users (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
         CREATE TABLE IF NOT EXISTS walls (id INTEGER PRIMARY KEY, name TEXT NOT NULL);
         CREATE TABLE IF NOT EXISTS memberships (
@@ -125,22 +125,22 @@ export class Store {
         CREATE INDEX IF NOT EXISTS messages_wall_id ON messages (wall_id, id);
       `);
       this.#seed();
-      this.db.pragma(`user_version = ${SCHEMA_VERSION}`);
+      this.#db.pragma(`user_version = ${SCHEMA_VERSION}`);
     }).immediate();
   }
 
   #seed(): void {
-    const insertWall = this.db.prepare('INSERT INTO walls (id, name) VALUES (?, ?)');
+    const insertWall = this.#db.prepare('INSERT INTO walls (id, name) VALUES (?, ?)');
     SEED_WALLS.forEach((name, index) => insertWall.run(index + 1, name));
-    const insertUser = this.db.prepare('INSERT INTO users (name) VALUES (?)');
-    const insertMembership = this.db.prepare('INSERT INTO memberships (user_id, wall_id) VALUES (?, ?)');
+    const insertUser = this.#db.prepare('INSERT INTO users (name) VALUES (?)');
+    const insertMembership = this.#db.prepare('INSERT INTO memberships (user_id, wall_id) VALUES (?, ?)');
     const userIds = new Map<string, number>();
     for (const [name, walls] of SEED_USERS) {
       const userId = Number(insertUser.run(name).lastInsertRowid);
       userIds.set(name, userId);
       for (const wallId of walls) insertMembership.run(userId, wallId);
     }
-    const insertMessage = this.db.prepare(
+    const insertMessage = this.#db.prepare(
       'INSERT INTO messages (wall_id, user_id, content, created_at) VALUES (?, ?, ?, ?)',
     );
     const now = Date.now();
@@ -175,7 +175,7 @@ export class Store {
 
   /** Messages of `wallId` with id greater than `after`, oldest first. */
   messagesAfter(wallId: number, after: number, limit: number): Message[] {
-    return this.#history.all(wallId, after, limit).map(toMessage);
+    return this.#messagesAfter.all(wallId, after, limit).map(toMessage);
   }
 
   postMessage(wallId: number, userId: number, content: string): Message {
@@ -190,10 +190,10 @@ export class Store {
 
   /** Changes when another connection (the CLI, another process) commits. */
   dataVersion(): number {
-    return this.db.pragma('data_version', { simple: true }) as number;
+    return this.#db.pragma('data_version', { simple: true }) as number;
   }
 
   close(): void {
-    if (this.db.open) this.db.close();
+    if (this.#db.open) this.#db.close();
   }
 }
