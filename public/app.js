@@ -220,8 +220,9 @@ const SAMPLES = 60;
 function drawChart() {
   const max = Math.max(1, ...samples.flatMap((s) => [s.busy, s.queued]));
   $('#chart-max').textContent = String(max);
-  const points = (key) =>
-    samples.map((s, i) => `${(i / (SAMPLES - 1)) * 240},${100 - (s[key] / max) * 95}`).join(' ');
+  // Newest sample at the right edge, one step per second to the left.
+  const x = (i) => 240 - (samples.length - 1 - i) * (240 / (SAMPLES - 1));
+  const points = (key) => samples.map((s, i) => `${x(i)},${100 - (s[key] / max) * 95}`).join(' ');
   $('#line-busy').setAttribute('points', points('busy'));
   $('#line-queued').setAttribute('points', points('queued'));
 }
