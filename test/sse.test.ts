@@ -88,6 +88,27 @@ describe.each([
     expect(await stream.next((e) => e.comment === 'ping')).toEqual({ comment: 'ping' });
   });
 
+  it('waits its turn in the queue when the pool is busy, heartbeats going on', async () => {
+    const server = await startTestServer({ ...env, MAX_THREADS: '1', MIN_THREADS: '1', TASKS_PER_THREAD: '1', SSE_HEARTBEAT_MS: '50' });
+    const session = await server.login();
+    const { json } = await server.call('GET', '/walls', { session });
+    const last1 = json.walls.find((w: { id: number }) => w.id === 1).latest_message_id;
+    const holder = server.call('POST', '/poll', { session, body: { last_post_id: { 1: last1 }, timeout_ms: 10_000 } });
+    await eventually(() => server.pollster.stats().pool.busy === 1);
+    const stream = await openStream(server.agent, `${server.url}/check?session_id=${session}&walls=2`);
+    onTestFinished(stream.close);
+    await eventually(() => server.pollster.stats().pool.queued === 1);
+    const beats = stream.events.length;
+    await stream.next((e) => e.comment === 'ping', beats);
+    expect(server.pollster.stats().pool.queued).toBe(1);
+    // Freeing the thread (a post to wall 1 answers the poll) lets the stream's batch run.
+    await post(server, session, 1, 'free the thread');
+    await holder;
+    const posted = await post(server, session, 2, 'for the stream');
+    const event = await stream.next(isRefresh);
+    expect(messagesOf(event)).toEqual([posted]);
+  });
+
   it('ends after SSE_MAX_MS so the browser reconnects', async () => {
     const server = await startTestServer({ ...env, SSE_MAX_MS: '300' });
     const session = await server.login();
