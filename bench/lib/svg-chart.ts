@@ -32,7 +32,7 @@ export function barChart(options: {
 }): string {
   const width = 720;
   const height = 360;
-  const margin = { top: 48, right: 20, bottom: 64, left: 70 };
+  const margin = { top: 48, right: 20, bottom: 84, left: 70 };
   const plotW = width - margin.left - margin.right;
   const plotH = height - margin.top - margin.bottom;
   const all = options.series.flatMap((s) => s.values).filter(Number.isFinite);
@@ -74,8 +74,13 @@ export function barChart(options: {
         `<rect x="${x0 + s * barW}" y="${yTop}" width="${barW - 2}" height="${Math.max(0, margin.top + plotH - yTop)}" fill="${COLORS[s % COLORS.length]}"><title>${escape(series.name)}: ${value}</title></rect>`,
       );
     });
+    // Long labels ("notify, long poll, 50 ms") go on one line per part.
+    const lines = category.split(', ');
+    const x = margin.left + c * group + group / 2;
     parts.push(
-      `<text x="${margin.left + c * group + group / 2}" y="${margin.top + plotH + 18}" text-anchor="middle">${escape(category)}</text>`,
+      `<text x="${x}" y="${margin.top + plotH + 16}" text-anchor="middle">${lines
+        .map((line, i) => `<tspan x="${x}" dy="${i === 0 ? 0 : 13}">${escape(line)}</tspan>`)
+        .join('')}</text>`,
     );
   });
   if (options.reference) {
