@@ -4,16 +4,20 @@
  */
 import { describe, expect, it } from 'vitest';
 import { Board, cancel, createCancelCell } from '../src/shared/board.js';
-import { waitForMessagesAsync, waitForMessagesSync, type MessageReader } from '../src/shared/poll-wait.js';
+import { waitForMessagesAsync, waitForMessagesSync, type MessageSource } from '../src/shared/poll-wait.js';
 import type { Message, PollTask } from '../src/shared/types.js';
 import { SharedReads } from '../src/worker/shared-reads.js';
 
-class CountingReader implements MessageReader {
-  calls: Array<[number, number]> = [];
+class CountingReader implements MessageSource {
+  calls: Array<[number | string, number]> = [];
   messages: Message[] = [];
   messagesAfter(wallId: number, after: number, limit: number): Message[] {
     this.calls.push([wallId, after]);
     return this.messages.filter((m) => m.wall_id === wallId && m.id > after).slice(0, limit);
+  }
+  messagesAfterOnWalls(wallIds: readonly number[], after: number, limit: number): Message[] {
+    this.calls.push([wallIds.join(','), after]);
+    return this.messages.filter((m) => wallIds.includes(m.wall_id) && m.id > after).slice(0, limit);
   }
   add(wallId: number, id: number): void {
     this.messages.push({ id, wall_id: wallId, user: 'u', content: `m${id}`, created_at: '' });
@@ -97,6 +101,23 @@ describe('the wait loop', () => {
       expect(outcome).toEqual({ outcome: 'cancelled' });
       expect(Date.now() - started).toBeLessThan(1000);
     }
+  });
+
+  // Regression (found by `npm run soak`): an SSE stream keeps one cursor for
+  // all its walls. A CLI write (id 100, wall 1) reaches the board only on the
+  // watcher's next tick, after a newer HTTP post (id 101, wall 2) is already
+  // there; reading only the walls that moved sent 101 alone, the cursor passed
+  // 100, and the stream never sent it.
+  it('with one cursor for all walls, a message noticed late is not left behind', () => {
+    const board = new Board();
+    const reader = new CountingReader();
+    reader.add(1, 100); // committed, not on the board yet
+    reader.add(2, 101);
+    board.publish(2, 101);
+    const perWall = waitForMessagesSync(task([[1, 99], [2, 99]]), board, reader);
+    expect(perWall).toEqual({ outcome: 'data', walls: { 2: { posts: [reader.messages[1]] } } });
+    const stream = waitForMessagesSync({ ...task([[1, 99], [2, 99]]), singleCursor: true }, board, reader);
+    expect(stream).toEqual({ outcome: 'data', walls: { 1: { posts: [reader.messages[0]] }, 2: { posts: [reader.messages[1]] } } });
   });
 
   it('answers a short poll (deadline passed) without waiting', () => {

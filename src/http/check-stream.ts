@@ -8,7 +8,7 @@
  */
 import type { Config } from '../config.js';
 import type { Message } from '../shared/types.js';
-import { BATCH_LIMIT, type MessageWaiter } from '../poll/message-waiter.js';
+import type { MessageWaiter } from '../poll/message-waiter.js';
 import type { TaskRunner } from '../poll/task-runner.js';
 import type { Store, User } from '../storage/store.js';
 import { Errors, HttpError } from './http-error.js';
@@ -43,20 +43,10 @@ function parseWallList(raw: string | null): number[] | undefined {
   return ids;
 }
 
-/**
- * Merge one poll answer into a single ordered batch. Message ids are global,
- * so one cursor covers every wall; but when a wall returned a full page, only
- * messages up to that page's end are sent now and the rest come next batch,
- * so a busy wall can't push the cursor past messages not yet read.
- */
-export function mergeBatch(walls: Record<string, { posts: Message[] }>, limit: number): Message[] {
-  const pages = Object.values(walls).map((wall) => wall.posts);
-  const cutoff = Math.min(
-    ...pages.filter((posts) => posts.length >= limit).map((posts) => posts[posts.length - 1]!.id),
-  );
-  return pages
-    .flat()
-    .filter((message) => message.id <= cutoff)
+/** One poll answer as a single batch in id order (message ids are global). */
+export function mergeBatch(walls: Record<string, { posts: Message[] }>): Message[] {
+  return Object.values(walls)
+    .flatMap((wall) => wall.posts)
     .sort((a, b) => a.id - b.id);
 }
 
@@ -95,9 +85,10 @@ export function createCheckHandler(deps: CheckDeps, sessionUser: (ctx: RequestCo
           walls.map((wall) => [wall.id, cursor]),
           endsAt,
           signal,
+          true,
         );
         if (outcome.outcome !== 'data') break;
-        const messages = mergeBatch(outcome.walls, BATCH_LIMIT);
+        const messages = mergeBatch(outcome.walls);
         cursor = messages[messages.length - 1]!.id;
         res.write(`id: ${cursor}\nevent: refresh\ndata: ${JSON.stringify({ messages })}\n\n`);
       }

@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import type { Worker } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import type { Board } from '../shared/board.js';
-import { waitForMessagesSync, type MessageReader } from '../shared/poll-wait.js';
+import { waitForMessagesSync, type MessageSource } from '../shared/poll-wait.js';
 import { sleepBlocking } from '../shared/sleep-task.js';
 import type { PollOutcome, PollTask, SleepOutcome, SleepTask, WorkerData } from '../shared/types.js';
 
@@ -100,11 +100,11 @@ export class PoolExecutor implements Executor {
 /** Runs the same loop on the main thread: while it waits, nothing else is served. */
 export class InlineExecutor implements Executor {
   readonly #board: Board;
-  readonly #reader: MessageReader;
+  readonly #reader: MessageSource;
   readonly #checkExternalWrites: () => void;
   readonly #sliceMs: number;
 
-  constructor(board: Board, reader: MessageReader, checkExternalWrites: () => void, sliceMs: number) {
+  constructor(board: Board, reader: MessageSource, checkExternalWrites: () => void, sliceMs: number) {
     this.#board = board;
     this.#reader = reader;
     this.#checkExternalWrites = checkExternalWrites;

@@ -5,21 +5,30 @@
  */
 import type { Config } from '../config.js';
 import { createCancelCell, type Board } from '../shared/board.js';
-import { waitForMessagesSync, type MessageReader } from '../shared/poll-wait.js';
+import { waitForMessagesSync, type MessageSource } from '../shared/poll-wait.js';
 import type { PollOutcome, PollTask } from '../shared/types.js';
 import type { TaskRunner } from './task-runner.js';
 
 /** Most messages one answer (poll reply or SSE batch) carries per wall; the client asks again for more. */
 export const BATCH_LIMIT = 100;
 
-/** Wait until any of `walls` (`[wallId, lastSeenId]`) has news, `deadline` (epoch ms) passes, or `signal` aborts. */
-export type MessageWaiter = (walls: Array<[number, number]>, deadline: number, signal: AbortSignal) => Promise<PollOutcome>;
+/**
+ * Wait until any of `walls` (`[wallId, lastSeenId]`) has news, `deadline`
+ * (epoch ms) passes, or `signal` aborts. `singleCursor`: see PollTask.
+ */
+export type MessageWaiter = (
+  walls: Array<[number, number]>,
+  deadline: number,
+  signal: AbortSignal,
+  singleCursor?: boolean,
+) => Promise<PollOutcome>;
 
-export function createMessageWaiter(config: Config, board: Board, reader: MessageReader, runner: TaskRunner): MessageWaiter {
-  return async (walls, deadline, signal) => {
+export function createMessageWaiter(config: Config, board: Board, reader: MessageSource, runner: TaskRunner): MessageWaiter {
+  return async (walls, deadline, signal, singleCursor = false) => {
     const task: PollTask = {
       walls,
       deadline,
+      singleCursor,
       wake: config.wake,
       intervalMs: config.pollIntervalMs,
       limit: BATCH_LIMIT,

@@ -7,9 +7,11 @@
 import { Board, isCancelled } from './board.js';
 import type { Message, PollOutcome, PollTask } from './types.js';
 
-export interface MessageReader {
+export interface MessageSource {
   /** Messages of `wallId` with id greater than `after`, oldest first. */
   messagesAfter(wallId: number, after: number, limit: number): Message[];
+  /** Messages of any of `wallIds` with id greater than `after`, oldest first, from one snapshot. */
+  messagesAfterOnWalls(wallIds: readonly number[], after: number, limit: number): Message[];
 }
 
 /** Block on `cells[index]` while it still equals `expected`, for at most `ms`. */
@@ -34,11 +36,11 @@ class PollWait {
   readonly #thresholds: Map<number, number>;
   readonly #task: PollTask;
   readonly #board: Board;
-  readonly #reader: MessageReader;
+  readonly #reader: MessageSource;
   readonly #options: WaitOptions;
   readonly #waitCell: number;
 
-  constructor(task: PollTask, board: Board, reader: MessageReader, options: WaitOptions) {
+  constructor(task: PollTask, board: Board, reader: MessageSource, options: WaitOptions) {
     this.#task = task;
     this.#board = board;
     this.#reader = reader;
@@ -56,7 +58,7 @@ class PollWait {
     const expected = Atomics.load(this.#board.cells, this.#waitCell);
     this.#options.refresh?.();
 
-    const found = this.#readChangedWalls();
+    const found = this.#task.singleCursor ? this.#readAllIfAnyMoved() : this.#readChangedWalls();
     if (found) return { outcome: 'data', walls: found };
 
     const remaining = task.deadline - Date.now();
@@ -68,6 +70,20 @@ class PollWait {
       return { cells: task.cancel, index: 0, expected: 0, ms: Math.min(ms, task.intervalMs) };
     }
     return { cells: this.#board.cells, index: this.#waitCell, expected, ms };
+  }
+
+  #readAllIfAnyMoved(): Record<string, { posts: Message[] }> | null {
+    const moved = [...this.#thresholds].some(([wallId, threshold]) => this.#board.newest(wallId) > threshold);
+    if (!moved) return null;
+    const wallIds = [...this.#after.keys()];
+    const posts = this.#reader.messagesAfterOnWalls(wallIds, Math.min(...this.#after.values()), this.#task.limit);
+    if (posts.length === 0) {
+      for (const wallId of wallIds) this.#thresholds.set(wallId, this.#board.newest(wallId));
+      return null;
+    }
+    const walls: Record<string, { posts: Message[] }> = {};
+    for (const post of posts) (walls[post.wall_id] ??= { posts: [] }).posts.push(post);
+    return walls;
   }
 
   #readChangedWalls(): Record<string, { posts: Message[] }> | null {
@@ -91,7 +107,7 @@ class PollWait {
 export function waitForMessagesSync(
   task: PollTask,
   board: Board,
-  reader: MessageReader,
+  reader: MessageSource,
   options: WaitOptions = {},
 ): PollOutcome {
   const wait = new PollWait(task, board, reader, options);
@@ -105,7 +121,7 @@ export function waitForMessagesSync(
 export async function waitForMessagesAsync(
   task: PollTask,
   board: Board,
-  reader: MessageReader,
+  reader: MessageSource,
   options: WaitOptions = {},
 ): Promise<PollOutcome> {
   const wait = new PollWait(task, board, reader, options);

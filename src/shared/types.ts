@@ -31,8 +31,16 @@ export interface PollTask {
   wake: WakeMode;
   /** `WAKE=sleep`: how long to sleep between checks of the board. */
   intervalMs: number;
-  /** Most messages returned per wall. */
+  /** Most messages returned per wall (with `singleCursor`: in all). */
   limit: number;
+  /**
+   * One cursor for all walls (the SSE stream): whenever any wall moves, read
+   * every wall in one query, oldest first. A message noticed late — a CLI
+   * write or another process's post, put on the board after a newer one —
+   * then still arrives before the cursor passes it. Long polls keep a cursor
+   * per wall and read only the walls that moved.
+   */
+  singleCursor?: boolean;
   /** Int32Array(1) on its own SharedArrayBuffer; 1 means "stop now". */
   cancel: Int32Array;
 }

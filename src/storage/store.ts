@@ -7,7 +7,8 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Message } from '../shared/types.js';
-import { MESSAGE_COLUMNS, toMessage } from './message-reader.js';
+import type { MessageSource } from '../shared/poll-wait.js';
+import { MessageReader } from './message-reader.js';
 
 const SCHEMA_VERSION = 1;
 
@@ -42,7 +43,7 @@ const SEED_MESSAGES: Array<[number, string, string]> = [
   [4, 'demo', 'Anything goes on the Random wall.'],
 ];
 
-export class Store {
+export class Store implements MessageSource {
   readonly #db: Database.Database;
   readonly #userByName: Database.Statement<[string], User>;
   readonly #wallsOfUser: Database.Statement<[number], WallSummary>;
@@ -50,9 +51,8 @@ export class Store {
   readonly #isMember: Database.Statement<[number, number], { ok: number }>;
   readonly #insertSession: Database.Statement<[string, number, number]>;
   readonly #sessionUser: Database.Statement<[string], User>;
-  readonly #messagesAfter: Database.Statement<[number, number, number], Parameters<typeof toMessage>[0]>;
+  readonly #messages: MessageReader;
   readonly #insertMessage: Database.Statement<[number, number, string, number]>;
-  readonly #messageById: Database.Statement<[number | bigint], Parameters<typeof toMessage>[0]>;
   readonly #newestSince: Database.Statement<[number], { wall_id: number; newest: number }>;
 
   constructor(path: string) {
@@ -78,15 +78,9 @@ export class Store {
     this.#sessionUser = this.#db.prepare(
       'SELECT u.id, u.name FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = ?',
     );
-    this.#messagesAfter = this.#db.prepare(
-      `SELECT ${MESSAGE_COLUMNS} FROM messages m JOIN users u ON u.id = m.user_id
-       WHERE m.wall_id = ? AND m.id > ? ORDER BY m.id LIMIT ?`,
-    );
+    this.#messages = new MessageReader(this.#db);
     this.#insertMessage = this.#db.prepare(
       'INSERT INTO messages (wall_id, user_id, content, created_at) VALUES (?, ?, ?, ?)',
-    );
-    this.#messageById = this.#db.prepare(
-      `SELECT ${MESSAGE_COLUMNS} FROM messages m JOIN users u ON u.id = m.user_id WHERE m.id = ?`,
     );
     // A range on the rowid: cheap however long the table grows.
     this.#newestSince = this.#db.prepare(
@@ -175,12 +169,16 @@ export class Store {
 
   /** Messages of `wallId` with id greater than `after`, oldest first. */
   messagesAfter(wallId: number, after: number, limit: number): Message[] {
-    return this.#messagesAfter.all(wallId, after, limit).map(toMessage);
+    return this.#messages.messagesAfter(wallId, after, limit);
+  }
+
+  messagesAfterOnWalls(wallIds: readonly number[], after: number, limit: number): Message[] {
+    return this.#messages.messagesAfterOnWalls(wallIds, after, limit);
   }
 
   postMessage(wallId: number, userId: number, content: string): Message {
     const { lastInsertRowid } = this.#insertMessage.run(wallId, userId, content, Date.now());
-    return toMessage(this.#messageById.get(lastInsertRowid)!);
+    return this.#messages.messageById(lastInsertRowid)!;
   }
 
   /** The newest message id of each wall that has messages with id above `after`. */

@@ -13,7 +13,7 @@ import { SharedReads } from './shared-reads.js';
 
 const data = workerData as WorkerData;
 const board = new Board(data.board);
-const reader = new MessageReader(data.dbPath);
+const reader = MessageReader.open(data.dbPath);
 const sharedReads = new SharedReads(reader, board);
 board.markWorkerLoaded();
 
