@@ -24,19 +24,23 @@ export type MessageWaiter = (
 ) => Promise<PollOutcome>;
 
 export function createMessageWaiter(config: Config, board: Board, reader: MessageSource, runner: TaskRunner): MessageWaiter {
+  // The quick look below can't be cancelled mid-way, so it shares one cell
+  // that is never raised; a task gets a cell of its own only if it must wait.
+  const neverCancelled = createCancelCell();
   return async (walls, deadline, signal, singleCursor = false) => {
-    const task: PollTask = {
+    const look: PollTask = {
       walls,
-      deadline,
+      // 0: look once, never block the main thread.
+      deadline: 0,
       singleCursor,
       wake: config.wake,
       intervalMs: config.pollIntervalMs,
       limit: BATCH_LIMIT,
-      cancel: createCancelCell(),
+      cancel: neverCancelled,
     };
-    // deadline 0: look once, never block the main thread.
-    const now = waitForMessagesSync({ ...task, deadline: 0 }, board, reader);
+    const now = waitForMessagesSync(look, board, reader);
     if (now.outcome === 'data' || deadline <= Date.now()) return now;
+    const task: PollTask = { ...look, deadline, cancel: createCancelCell() };
     return runner.poll(task, signal);
   };
 }
