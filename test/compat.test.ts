@@ -7,6 +7,7 @@
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../src/config.js';
+import { parseForm } from '../src/http/form-body.js';
 import { Store } from '../src/storage/store.js';
 import { eventually, startTestServer, tempDir, type TestServer } from './helpers/server.js';
 import { join } from 'node:path';
@@ -125,6 +126,27 @@ describe('POST / is the long poll, with JSON or form bodies', () => {
     expect((await form(server, '/sessions', 'user=mallory')).json).toEqual({ errors: ['Invalid user!'] });
     expect((await form(server, '/walls/1/messages', 'content=hi')).status).toBe(401);
   });
+});
+
+describe('parseForm', () => {
+  const parse = (text: string) => JSON.parse(JSON.stringify(parseForm(Buffer.from(text))));
+
+  it('nests Rack-style keys as jQuery.param writes them', () => {
+    expect(parse('session_id=abc&last_post_id%5B1%5D=56&last_post_id%5B2%5D=77')).toEqual({
+      session_id: 'abc',
+      last_post_id: { 1: '56', 2: '77' },
+    });
+    expect(parse('a=1+2%2B3&&b=&c&d[e][f]=g')).toEqual({ a: '1 2+3', b: '', c: '', d: { e: { f: 'g' } } });
+    expect(parse('')).toEqual({});
+    expect(Object.getPrototypeOf(parseForm(Buffer.from('__proto__[x]=1')))).toBe(null);
+  });
+
+  it.each(['a=1&a=2', 'a=1&a[b]=2', 'a[b]=1&a=2', 'a[]=1', 'a[b=1', 'a]=1', '[a]=1', '=1', 'a=%', 'a=%G1', 'a=%ff', 'a[b][c][d]=1'])(
+    'refuses %s',
+    (text) => {
+      expect(() => parseForm(Buffer.from(text))).toThrow('Malformed form body');
+    },
+  );
 });
 
 describe('PUMA_WORKERS', () => {
