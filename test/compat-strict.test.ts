@@ -133,7 +133,7 @@ describe('no existence oracle', () => {
       ['stream (HEAD)', (wall, who) => server.call('HEAD', `/check?walls=${wall}`, who)],
     ];
     for (const [route, probe] of probes) {
-      for (const who of [asAlice, {}]) {
+      for (const who of [asAlice, {}] as Array<{ session?: string }>) {
         const hidden = await probe(2, who);
         const missing = await probe(424242, who);
         const label = `${route} as ${who.session ? 'alice' : 'anonymous'}`;
