@@ -143,6 +143,8 @@ describe('no existence oracle', () => {
     }
     // A public wall is no secret: a non-member reads it, and is told plainly that posting needs membership.
     expect((await server.call('GET', '/walls/1/messages', { session: bob })).status).toBe(200);
+    expect((await server.call('POST', '/poll', { session: bob, body: { last_post_id: { 1: 0 }, timeout_ms: 0 } })).json.walls).toHaveProperty('1');
+    expect((await server.call('HEAD', `/check?session_id=${bob}&walls=1`)).status).toBe(200);
     await expectError(server.call('POST', '/walls/1/messages', { session: bob, body: { content: 'hi' } }), 403, 'Wall not writable', 'bob on General');
   });
 });

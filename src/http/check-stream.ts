@@ -67,10 +67,15 @@ export function createCheckHandler(deps: CheckDeps, sessionUser: (ctx: RequestCo
   return async function check(ctx: RequestContext): Promise<void> {
     const { req, res, query } = ctx;
     const user = sessionUser(ctx);
-    // No session: the public walls, so the Rails page's bare `new EventSource('/check')` works (issue 10).
-    const mine = user ? store.wallsOf(user.id) : store.publicWalls();
     const requested = parseWallList(query.get('walls'));
-    const walls = requested ? mine.filter((wall) => requested.includes(wall.id)) : mine;
+    // By default a session streams its own walls, and no session the public
+    // ones, so the Rails page's bare `new EventSource('/check')` works (issue 10).
+    // `?walls=` may name any wall the client can read.
+    const walls = requested
+      ? store.readableWalls(user?.id ?? null).filter((wall) => requested.includes(wall.id))
+      : user
+        ? store.wallsOf(user.id)
+        : store.publicWalls();
     if (walls.length === 0) throw Errors.invalidParameters();
     let cursor =
       parseCursor(req.headers['last-event-id']) ??

@@ -113,6 +113,7 @@ export class Store implements MessageSource {
   readonly #userByName: Database.Statement<[string], User>;
   readonly #wallsOfUser: Database.Statement<[number], WallRow>;
   readonly #publicWalls: Database.Statement<[], WallRow>;
+  readonly #readableWalls: Database.Statement<[number], WallRow>;
   readonly #wallExists: Database.Statement<[number], { id: number }>;
   readonly #isMember: Database.Statement<[number, number], { ok: number }>;
   readonly #canRead: Database.Statement<[number, number], { ok: number }>;
@@ -140,6 +141,10 @@ export class Store implements MessageSource {
       `SELECT ${wallColumns} FROM walls w JOIN memberships ms ON ms.wall_id = w.id WHERE ms.user_id = ? ORDER BY w.id`,
     );
     this.#publicWalls = this.#db.prepare(`SELECT ${wallColumns} FROM walls w WHERE w.public = 1 ORDER BY w.id`);
+    this.#readableWalls = this.#db.prepare(
+      `SELECT ${wallColumns} FROM walls w
+       WHERE w.public = 1 OR EXISTS (SELECT 1 FROM memberships WHERE wall_id = w.id AND user_id = ?) ORDER BY w.id`,
+    );
     this.#wallExists = this.#db.prepare('SELECT id FROM walls WHERE id = ?');
     this.#isMember = this.#db.prepare('SELECT 1 AS ok FROM memberships WHERE user_id = ? AND wall_id = ?');
     // User id 0 never exists: an anonymous reader sees public walls only.
@@ -193,6 +198,11 @@ export class Store implements MessageSource {
   /** The walls anyone may read without a session. */
   publicWalls(): WallSummary[] {
     return this.#publicWalls.all().map(toWallSummary);
+  }
+
+  /** Every wall `userId` may read: its own and the public ones (`null`: public only). */
+  readableWalls(userId: number | null): WallSummary[] {
+    return this.#readableWalls.all(userId ?? 0).map(toWallSummary);
   }
 
   wallExists(wallId: number): boolean {
