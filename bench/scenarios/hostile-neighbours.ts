@@ -106,7 +106,10 @@ interface ModeFigures {
   ping: Record<Phase, LatencySummary>;
   stalled: number;
   rssBeforeMb: number;
-  rssPeakMb: number;
+  /** Peak while only the stalled readers ran beside the client. */
+  rssPeakStalledMb: number;
+  /** Peak once every neighbour ran. */
+  rssPeakAllMb: number;
   rssPerStreamMb: number;
   /** Streams the server still held when the last phase ended (SSE_STALL_MS may end them). */
   streamsStillOpen: number;
@@ -192,11 +195,11 @@ async function runMode(mode: string, settings: BenchSettings, log: (line: string
       const reader = await login(server, ADDRESS.stalled(i));
       readers.push(stalledReader(server, reader.session, ADDRESS.stalled(i)));
     }
-    let rssPeak = rssBefore;
+    const rssPeak: Record<Phase, number> = { quiet: rssBefore, 'stalled readers': rssBefore, 'all neighbours': rssBefore };
     const rssSampler = (async () => {
       for (let i = 0; i < 10_000 && !stop.signal.aborted; i++) {
         const rss = (await hit(server, 'GET', '/stats', { from: ADDRESS.client, timeoutMs: 10_000 })).json?.memory?.rss;
-        if (typeof rss === 'number') rssPeak = Math.max(rssPeak, rss);
+        if (typeof rss === 'number' && recording) rssPeak[phase] = Math.max(rssPeak[phase], rss);
         await pause(200, stop.signal);
       }
     })();
@@ -258,8 +261,9 @@ async function runMode(mode: string, settings: BenchSettings, log: (line: string
       ping: Object.fromEntries(PHASES.map((p) => [p, summarize(pings[p])])) as ModeFigures['ping'],
       stalled: sizes.stalled,
       rssBeforeMb: rssBefore / 2 ** 20,
-      rssPeakMb: rssPeak / 2 ** 20,
-      rssPerStreamMb: (rssPeak - rssBefore) / 2 ** 20 / sizes.stalled,
+      rssPeakStalledMb: rssPeak['stalled readers'] / 2 ** 20,
+      rssPeakAllMb: Math.max(rssPeak['stalled readers'], rssPeak['all neighbours']) / 2 ** 20,
+      rssPerStreamMb: (rssPeak['stalled readers'] - rssBefore) / 2 ** 20 / sizes.stalled,
       streamsStillOpen,
       hello,
       greedy,
@@ -268,7 +272,7 @@ async function runMode(mode: string, settings: BenchSettings, log: (line: string
       const d = figures.delivery[p];
       log(`${mode}, ${p}: delivery p50 ${fmt(d.p50)} ms, p99 ${fmt(d.p99)} ms (${d.count} delivered, ${d.undelivered} not); /ping p99 ${fmt(figures.ping[p].p99)} ms, max ${fmt(figures.ping[p].max)} ms`);
     }
-    log(`${mode}: RSS ${fmt(figures.rssBeforeMb, 0)} → ${fmt(figures.rssPeakMb, 0)} MiB with ${sizes.stalled} stalled streams (${fmt(figures.rssPerStreamMb, 1)} MiB each); /hello ${JSON.stringify(hello)}; greedy polls ${JSON.stringify(greedy)}`);
+    log(`${mode}: RSS ${fmt(figures.rssBeforeMb, 0)} → ${fmt(figures.rssPeakStalledMb, 0)} MiB with ${sizes.stalled} stalled streams (${fmt(figures.rssPerStreamMb, 1)} MiB each), ${fmt(figures.rssPeakAllMb, 0)} MiB with every neighbour; /hello ${JSON.stringify(hello)}; greedy polls ${JSON.stringify(greedy)}`);
     return figures;
   } finally {
     stop.abort();
@@ -289,7 +293,7 @@ export const hostileNeighbours: Scenario = {
     return {
       id: this.id,
       title: this.title,
-      method: `Server: the default configuration with all 16 threads spawned at boot (MIN_THREADS=MAX_THREADS=16), in each POLL_MODE. First ${quick ? 3000 : 6000} messages of ${MESSAGE_BYTES} B are posted to wall ${BACKLOG_WALL}. The well-behaved client long-polls wall ${CLIENT_WALL}, posts to it every ${POST_EVERY_MS} ms (delivery runs from the start of the POST to the moment its poll has the message) and sends GET /ping every ${PING_EVERY_MS} ms; it runs through three phases of ${quick ? 3 : 8} s each on the same server: quiet; with ${quick ? 2 : 6} SSE readers that open /check?walls=${BACKLOG_WALL}&last_event_id=0 and never read (raw sockets paused before the first byte); and with those plus ${quick ? 32 : 64} concurrent GET /hello?ms=${HELLO_MS} (re-sent as they end) and one session holding ${quick ? 32 : 64} long polls on wall ${GREEDY_WALL}. Each actor sends its own X-Forwarded-For. RSS (from /stats, sampled every 200 ms) is the peak over the last two phases minus the figure just before the stalled readers opened, divided by their number. Messages not delivered within 15 s of the last post count as undelivered. One run per mode.`,
+      method: `Server: the default configuration with all 16 threads spawned at boot (MIN_THREADS=MAX_THREADS=16), in each POLL_MODE. First ${quick ? 3000 : 6000} messages of ${MESSAGE_BYTES} B are posted to wall ${BACKLOG_WALL}. The well-behaved client long-polls wall ${CLIENT_WALL}, posts to it every ${POST_EVERY_MS} ms (delivery runs from the start of the POST to the moment its poll has the message) and sends GET /ping every ${PING_EVERY_MS} ms; it runs through three phases of ${quick ? 3 : 8} s each on the same server: quiet; with ${quick ? 2 : 6} SSE readers that open /check?walls=${BACKLOG_WALL}&last_event_id=0 and never read (raw sockets paused before the first byte); and with those plus ${quick ? 32 : 64} concurrent GET /hello?ms=${HELLO_MS} (re-sent as they end) and one session holding ${quick ? 32 : 64} long polls on wall ${GREEDY_WALL}. Each actor sends its own X-Forwarded-For. RSS comes from /stats every 200 ms; the growth per stalled stream is the peak while only the stalled readers run (phase 2) minus the figure just before they opened, divided by their number; the peak with every neighbour is shown beside it. Messages not delivered within 15 s of the last post count as undelivered. One run per mode.`,
       tables: [
         {
           title: 'The well-behaved client, by phase (ms)',
@@ -300,13 +304,14 @@ export const hostileNeighbours: Scenario = {
         },
         {
           title: 'The neighbours',
-          columns: ['mode', 'stalled streams', 'RSS before, MiB', 'RSS peak, MiB', 'per stalled stream, MiB', 'streams still open at the end', '/hello answers', 'greedy poll answers'],
+          columns: ['mode', 'stalled streams', 'RSS before, MiB', 'peak with stalled readers, MiB', 'per stalled stream, MiB', 'peak with every neighbour, MiB', 'streams still open at the end', '/hello answers', 'greedy poll answers'],
           rows: rows.map((r) => [
             r.mode,
             r.stalled,
             fmt(r.rssBeforeMb, 0),
-            fmt(r.rssPeakMb, 0),
+            fmt(r.rssPeakStalledMb, 0),
             fmt(r.rssPerStreamMb, 1),
+            fmt(r.rssPeakAllMb, 0),
             r.streamsStillOpen,
             Object.entries(r.hello).map(([s, n]) => `${s}: ${n}`).join(', ') || 'none',
             Object.entries(r.greedy).map(([s, n]) => `${s}: ${n}`).join(', ') || 'none',
