@@ -13,6 +13,8 @@ import type { TaskRunner } from '../poll/task-runner.js';
 import type { Store, User } from '../storage/store.js';
 import { Errors, HttpError } from './http-error.js';
 import type { RequestContext } from './routes.js';
+import type { SessionWaits } from './session-waits.js';
+import { linkedSignal } from '../observability/request-record.js';
 
 /** Sent first: how long the browser waits before reconnecting, ms. */
 export const RETRY_MS = 1000;
@@ -27,6 +29,8 @@ export interface CheckDeps {
   runner: TaskRunner;
   waitForMessages: MessageWaiter;
   streams: StreamCounter;
+  /** Logout ends the session's open streams through this. */
+  sessionWaits: SessionWaits;
 }
 
 function parseCursor(raw: string | string[] | undefined | null): number | undefined {
@@ -50,8 +54,12 @@ export function mergeBatch(walls: Record<string, { posts: Message[] }>): Message
     .sort((a, b) => a.id - b.id);
 }
 
-export function createCheckHandler(deps: CheckDeps, sessionUser: (ctx: RequestContext) => User | undefined) {
-  const { config, store, runner, waitForMessages, streams } = deps;
+export function createCheckHandler(
+  deps: CheckDeps,
+  sessionUser: (ctx: RequestContext) => User | undefined,
+  sessionIdOf: (ctx: RequestContext) => string | undefined,
+) {
+  const { config, store, runner, waitForMessages, streams, sessionWaits } = deps;
 
   return async function check(ctx: RequestContext): Promise<void> {
     const { req, res, query } = ctx;
@@ -77,7 +85,11 @@ export function createCheckHandler(deps: CheckDeps, sessionUser: (ctx: RequestCo
     res.write(`retry: ${RETRY_MS}\n\n`);
     streams.open++;
     const heartbeat = setInterval(() => res.write(': ping\n\n'), config.sseHeartbeatMs);
-    const signal = ctx.signal;
+    // Logout (DELETE /sessions) ends the stream as cleanly as SSE_MAX_MS does.
+    const loggedOut = new AbortController();
+    const sessionId = sessionIdOf(ctx);
+    const unregister = sessionId ? sessionWaits.add(sessionId, () => loggedOut.abort()) : () => {};
+    const signal = linkedSignal(ctx.signal, loggedOut.signal);
     const endsAt = ctx.arrivedAt + config.sseMaxMs;
     try {
       while (!signal.aborted && Date.now() < endsAt) {
@@ -97,6 +109,7 @@ export function createCheckHandler(deps: CheckDeps, sessionUser: (ctx: RequestCo
       if (!(error instanceof HttpError)) throw error;
     } finally {
       clearInterval(heartbeat);
+      unregister();
       streams.open--;
       res.end();
     }

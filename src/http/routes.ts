@@ -11,6 +11,8 @@ import type { MessageWaiter } from '../poll/message-waiter.js';
 import type { Store, User } from '../storage/store.js';
 import { readJson } from './body.js';
 import { createCheckHandler, type StreamCounter } from './check-stream.js';
+import type { SessionWaits } from './session-waits.js';
+import { requireMetricsToken } from '../observability/metrics-token.js';
 import { Errors, HttpError } from './http-error.js';
 import { sendJson } from './respond.js';
 import { staticRoutes } from './static-files.js';
@@ -28,7 +30,7 @@ export interface RequestContext {
 }
 
 export type RouteHandler = (ctx: RequestContext) => Promise<void> | void;
-export type Method = 'GET' | 'POST';
+export type Method = 'GET' | 'POST' | 'DELETE';
 
 export interface RouteDeps {
   config: Config;
@@ -39,6 +41,12 @@ export interface RouteDeps {
   waitForMessages: MessageWaiter;
   streams: StreamCounter;
   stats: () => unknown;
+  /** Prometheus text for `/metrics` (every process's figures under WEB_CONCURRENCY). */
+  metrics: () => Promise<{ contentType: string; text: string }>;
+  /** Open streams by session, so logout can end them. */
+  sessionWaits: SessionWaits;
+  /** Log a session out in every process: delete it and end its streams. */
+  logout: (sessionId: string) => boolean;
 }
 
 const HELLO_DEFAULT_MS = 10_000;
@@ -52,8 +60,12 @@ export function bearerToken(req: IncomingMessage): string | undefined {
 export function createRoutes(deps: RouteDeps): Array<[Method, string, RouteHandler]> {
   const { config, store, publish, runner, waitForMessages } = deps;
 
+  function sessionIdOf(ctx: RequestContext, body?: unknown): string | undefined {
+    return bearerToken(ctx.req) ?? sessionIdFromBody(body) ?? ctx.query.get('session_id') ?? undefined;
+  }
+
   function sessionUser(ctx: RequestContext, body?: unknown): User | undefined {
-    const id = bearerToken(ctx.req) ?? sessionIdFromBody(body) ?? ctx.query.get('session_id') ?? undefined;
+    const id = sessionIdOf(ctx, body);
     return id ? store.sessionUser(id) : undefined;
   }
 
@@ -156,9 +168,36 @@ export function createRoutes(deps: RouteDeps): Array<[Method, string, RouteHandl
       },
     ],
 
-    ['GET', '/check', createCheckHandler(deps, (ctx) => sessionUser(ctx))],
+    [
+      'DELETE',
+      '/sessions',
+      async (ctx) => {
+        const id = sessionIdOf(ctx, await readJson(ctx.req));
+        if (!id || !deps.logout(id)) throw Errors.unauthorized();
+        ctx.res.writeHead(204).end();
+      },
+    ],
 
-    ['GET', '/stats', ({ res }) => sendJson(res, 200, deps.stats())],
+    ['GET', '/check', createCheckHandler(deps, (ctx) => sessionUser(ctx), (ctx) => sessionIdOf(ctx))],
+
+    [
+      'GET',
+      '/stats',
+      ({ req, res }) => {
+        requireMetricsToken(req, config.metricsToken);
+        sendJson(res, 200, deps.stats());
+      },
+    ],
+
+    [
+      'GET',
+      '/metrics',
+      async ({ req, res }) => {
+        requireMetricsToken(req, config.metricsToken);
+        const { contentType, text } = await deps.metrics();
+        res.writeHead(200, { 'Content-Type': contentType, 'Cache-Control': 'no-store' }).end(text);
+      },
+    ],
 
     ...staticRoutes().map(([path, handler]): [Method, string, RouteHandler] => ['GET', path, handler]),
   ];

@@ -10,7 +10,6 @@ import type { Message } from '../shared/types.js';
 import type { MessageSource } from '../shared/poll-wait.js';
 import { MessageReader } from './message-reader.js';
 
-const SCHEMA_VERSION = 1;
 
 /** Longest message, in characters; the API and the CLI both enforce it. */
 export const MAX_CONTENT_LENGTH = 2000;
@@ -49,13 +48,19 @@ export class Store implements MessageSource {
   readonly #wallsOfUser: Database.Statement<[number], WallSummary>;
   readonly #wallExists: Database.Statement<[number], { id: number }>;
   readonly #isMember: Database.Statement<[number, number], { ok: number }>;
-  readonly #insertSession: Database.Statement<[string, number, number]>;
-  readonly #sessionUser: Database.Statement<[string], User>;
+  readonly #insertSession: Database.Statement<[string, number, number, number]>;
+  readonly #sessionUser: Database.Statement<[string, number], User & { expires_at: number }>;
+  readonly #extendSession: Database.Statement<[number, string]>;
+  readonly #deleteSession: Database.Statement<[string]>;
+  readonly #pruneSessions: Database.Statement<[number, number]>;
+  readonly #sessionTtlMs: number;
   readonly #messages: MessageReader;
   readonly #insertMessage: Database.Statement<[number, number, string, number]>;
   readonly #newestSince: Database.Statement<[number], { wall_id: number; newest: number }>;
 
-  constructor(path: string) {
+  /** `sessionTtlS`: a session's lifetime since its last use (SESSION_TTL_S). */
+  constructor(path: string, { sessionTtlS = 86_400 }: { sessionTtlS?: number } = {}) {
+    this.#sessionTtlMs = sessionTtlS * 1000;
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
     this.#db = new Database(path);
     // WAL lets every worker thread read while this connection writes.
@@ -74,9 +79,17 @@ export class Store implements MessageSource {
     );
     this.#wallExists = this.#db.prepare('SELECT id FROM walls WHERE id = ?');
     this.#isMember = this.#db.prepare('SELECT 1 AS ok FROM memberships WHERE user_id = ? AND wall_id = ?');
-    this.#insertSession = this.#db.prepare('INSERT INTO sessions (id, user_id, created_at) VALUES (?, ?, ?)');
+    this.#insertSession = this.#db.prepare(
+      'INSERT INTO sessions (id, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)',
+    );
     this.#sessionUser = this.#db.prepare(
-      'SELECT u.id, u.name FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = ?',
+      'SELECT u.id, u.name, s.expires_at FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = ? AND s.expires_at > ?',
+    );
+    this.#extendSession = this.#db.prepare('UPDATE sessions SET expires_at = ? WHERE id = ?');
+    this.#deleteSession = this.#db.prepare('DELETE FROM sessions WHERE id = ?');
+    // Bounded: one call never holds the write lock for long, however many expired.
+    this.#pruneSessions = this.#db.prepare(
+      'DELETE FROM sessions WHERE rowid IN (SELECT rowid FROM sessions WHERE expires_at <= ? LIMIT ?)',
     );
     this.#messages = new MessageReader(this.#db);
     this.#insertMessage = this.#db.prepare(
@@ -88,39 +101,69 @@ export class Store implements MessageSource {
     );
   }
 
+  /**
+   * Schema changes as ordered steps: step N brings `user_version` from N-1
+   * to N, each in its own transaction, so a database of any earlier version
+   * is brought up to date one step at a time. Append steps; never edit one
+   * that has shipped.
+   */
   #migrate(): void {
+    const steps: Array<() => void> = [
+      () => this.#createSchema(),
+      // Step 2: walls.public (the public-walls branch). Kept as a no-op here
+      // so the step numbers already match that branch.
+      () => {},
+      () => this.#addSessionExpiry(),
+    ];
     const version = this.#db.pragma('user_version', { simple: true }) as number;
-    if (version > SCHEMA_VERSION) {
-      throw new Error(`database schema version ${version} is newer than this Pollster (${SCHEMA_VERSION})`);
+    if (version > steps.length) {
+      throw new Error(`database schema version ${version} is newer than this Pollster (${steps.length})`);
     }
-    if (version === SCHEMA_VERSION) return;
-    this.#db.transaction(() => {
-      this.#db.exec(`
-        CREATE TABLE IF NOT EXISTS users (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
-        CREATE TABLE IF NOT EXISTS walls (id INTEGER PRIMARY KEY, name TEXT NOT NULL);
-        CREATE TABLE IF NOT EXISTS memberships (
-          user_id INTEGER NOT NULL REFERENCES users(id),
-          wall_id INTEGER NOT NULL REFERENCES walls(id),
-          PRIMARY KEY (user_id, wall_id)
-        );
-        CREATE TABLE IF NOT EXISTS sessions (
-          id TEXT PRIMARY KEY,
-          user_id INTEGER NOT NULL REFERENCES users(id),
-          created_at INTEGER NOT NULL
-        );
-        -- AUTOINCREMENT: ids are never reused, so a client's cursor stays valid.
-        CREATE TABLE IF NOT EXISTS messages (
-          id INTEGER PRIMARY KEY AUTOINCREMENT,
-          wall_id INTEGER NOT NULL REFERENCES walls(id),
-          user_id INTEGER NOT NULL REFERENCES users(id),
-          content TEXT NOT NULL,
-          created_at INTEGER NOT NULL
-        );
-        CREATE INDEX IF NOT EXISTS messages_wall_id ON messages (wall_id, id);
-      `);
-      this.#seed();
-      this.#db.pragma(`user_version = ${SCHEMA_VERSION}`);
-    }).immediate();
+    for (let next = version + 1; next <= steps.length; next++) {
+      this.#db.transaction(() => {
+        steps[next - 1]!();
+        this.#db.pragma(`user_version = ${next}`);
+      }).immediate();
+    }
+  }
+
+  /** Step 1: the original schema and the seed data. */
+  #createSchema(): void {
+    this.#db.exec(`
+      CREATE TABLE IF NOT EXISTS users (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
+      CREATE TABLE IF NOT EXISTS walls (id INTEGER PRIMARY KEY, name TEXT NOT NULL);
+      CREATE TABLE IF NOT EXISTS memberships (
+        user_id INTEGER NOT NULL REFERENCES users(id),
+        wall_id INTEGER NOT NULL REFERENCES walls(id),
+        PRIMARY KEY (user_id, wall_id)
+      );
+      CREATE TABLE IF NOT EXISTS sessions (
+        id TEXT PRIMARY KEY,
+        user_id INTEGER NOT NULL REFERENCES users(id),
+        created_at INTEGER NOT NULL
+      );
+      -- AUTOINCREMENT: ids are never reused, so a client's cursor stays valid.
+      CREATE TABLE IF NOT EXISTS messages (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        wall_id INTEGER NOT NULL REFERENCES walls(id),
+        user_id INTEGER NOT NULL REFERENCES users(id),
+        content TEXT NOT NULL,
+        created_at INTEGER NOT NULL
+      );
+      CREATE INDEX IF NOT EXISTS messages_wall_id ON messages (wall_id, id);
+    `);
+    this.#seed();
+  }
+
+  /**
+   * Step 3: sessions expire (issue 11). `expires_at` is epoch ms; sessions
+   * made before this step get `created_at + SESSION_TTL_S`. The index serves
+   * pruning.
+   */
+  #addSessionExpiry(): void {
+    this.#db.exec('ALTER TABLE sessions ADD COLUMN expires_at INTEGER');
+    this.#db.prepare('UPDATE sessions SET expires_at = created_at + ?').run(this.#sessionTtlMs);
+    this.#db.exec('CREATE INDEX sessions_expires_at ON sessions (expires_at)');
   }
 
   #seed(): void {
@@ -157,14 +200,38 @@ export class Store implements MessageSource {
     return this.#isMember.get(userId, wallId) !== undefined;
   }
 
-  createSession(userId: number): string {
+  createSession(userId: number, now = Date.now()): string {
     const id = randomBytes(24).toString('base64url');
-    this.#insertSession.run(id, userId, Date.now());
+    this.#insertSession.run(id, userId, now, now + this.#sessionTtlMs);
     return id;
   }
 
-  sessionUser(sessionId: string): User | undefined {
-    return this.#sessionUser.get(sessionId);
+  /**
+   * The user of a live session, or undefined for an unknown, expired or
+   * deleted one. Expiry slides: each use moves it to `now + SESSION_TTL_S`,
+   * but only once it has fallen behind by a refresh step (a minute, or 1% of
+   * the TTL if that is shorter), so a busy client does not write on every
+   * request. A session therefore lives between TTL − step and TTL after its
+   * last use.
+   */
+  sessionUser(sessionId: string, now = Date.now()): User | undefined {
+    const row = this.#sessionUser.get(sessionId, now);
+    if (!row) return undefined;
+    const renewed = now + this.#sessionTtlMs;
+    if (renewed - row.expires_at >= Math.min(60_000, this.#sessionTtlMs / 100)) {
+      this.#extendSession.run(renewed, sessionId);
+    }
+    return { id: row.id, name: row.name };
+  }
+
+  /** Log out: true when the session existed. */
+  deleteSession(sessionId: string): boolean {
+    return this.#deleteSession.run(sessionId).changes > 0;
+  }
+
+  /** Delete up to `limit` expired sessions; returns how many went. */
+  pruneSessions(limit: number, now = Date.now()): number {
+    return this.#pruneSessions.run(now, limit).changes;
   }
 
   /** Messages of `wallId` with id greater than `after`, oldest first. */
