@@ -83,6 +83,9 @@ export class Metrics {
       buckets: LATENCY_BUCKETS,
       registers,
     });
+    // Series exist (at zero) before the first observation, so rate() has a start.
+    this.#delivery.zero({ transport: 'poll' });
+    this.#delivery.zero({ transport: 'sse' });
     this.#httpRequests = new Counter({
       name: 'pollster_http_requests_total',
       help: 'Finished HTTP requests by method, route pattern and status.',
