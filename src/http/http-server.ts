@@ -13,7 +13,7 @@ import Router from 'find-my-way';
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import type { Metrics } from '../observability/metrics.js';
-import { trackRequest } from '../observability/request-record.js';
+import { trackRequest, waitedMs } from '../observability/request-record.js';
 import { Errors, HttpError } from './http-error.js';
 import { createCors, sendError } from './respond.js';
 import type { Method, RequestContext, RouteHandler } from './routes.js';
@@ -63,7 +63,9 @@ export function createHttpServer(
     res.once('close', () => {
       if (!res.writableFinished) departed.abort();
       const status = res.headersSent ? res.statusCode : CLIENT_LEFT_STATUS;
-      const ms = performance.now() - started;
+      const now = performance.now();
+      const ms = now - started;
+      const waited = waitedMs(record, now);
       metrics?.observeRequest(req.method ?? '', record.route, status, ms / 1000);
       logger.info(
         {
@@ -73,7 +75,7 @@ export function createHttpServer(
           ms: Math.round(ms * 10) / 10,
           // Bytes put on the connection for this answer, headers included.
           bytes: req.socket.bytesWritten - bytesBefore,
-          ...(record.waits > 0 ? { waited_ms: Math.round(record.waitedMs * 10) / 10 } : {}),
+          ...(waited === undefined ? {} : { waited_ms: Math.round(waited * 10) / 10 }),
           ...(departed.signal.aborted ? { client_left: true } : {}),
         },
         'request',

@@ -20,12 +20,18 @@ import { recordOf } from './request-record.js';
 export function measureWaits(waiter: MessageWaiter, metrics: Metrics): MessageWaiter {
   return async (walls, deadline, signal, singleCursor) => {
     const startedAt = Date.now();
-    const started = performance.now();
-    const outcome = await waiter(walls, deadline, signal, singleCursor);
     const record = recordOf(signal);
-    if (record) {
-      record.waitedMs += performance.now() - started;
-      record.waits++;
+    const started = performance.now();
+    if (record) record.waitingSince = started;
+    let outcome;
+    try {
+      outcome = await waiter(walls, deadline, signal, singleCursor);
+    } finally {
+      if (record) {
+        record.waitedMs += performance.now() - started;
+        record.waits++;
+        record.waitingSince = null;
+      }
     }
     if (outcome.outcome === 'data') {
       let newest = 0;

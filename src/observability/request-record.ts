@@ -12,6 +12,18 @@ export interface RequestRecord {
   waitedMs: number;
   /** Waits counted in `waitedMs`: 1 for a poll, one per batch for a stream. */
   waits: number;
+  /** `performance.now()` when the wait under way began; null between waits. */
+  waitingSince: number | null;
+}
+
+/**
+ * Total wait so far, ms, counting a wait still under way (the response can
+ * close — a client leaving — before its wait settles); undefined for a
+ * request that never waited.
+ */
+export function waitedMs(record: RequestRecord, now: number): number | undefined {
+  if (record.waits === 0 && record.waitingSince === null) return undefined;
+  return record.waitedMs + (record.waitingSince === null ? 0 : now - record.waitingSince);
 }
 
 /** The route label of a request that matched no route. */
@@ -20,7 +32,7 @@ export const UNMATCHED_ROUTE = 'unmatched';
 const records = new WeakMap<AbortSignal, RequestRecord>();
 
 export function trackRequest(signal: AbortSignal): RequestRecord {
-  const record: RequestRecord = { route: UNMATCHED_ROUTE, waitedMs: 0, waits: 0 };
+  const record: RequestRecord = { route: UNMATCHED_ROUTE, waitedMs: 0, waits: 0, waitingSince: null };
   records.set(signal, record);
   return record;
 }
