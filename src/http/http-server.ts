@@ -125,7 +125,10 @@ export function createHttpServer(
         // Route pattern, not req.url: the URL can carry ?session_id=. The
         // stack goes to the log only; the client gets the generic message.
         logger.error({ err: error, method: req.method, route: record.route }, 'request failed');
-        sendError(res, Errors.internal());
+        // Once headers are out, a 500 can no longer be sent: cut the
+        // connection so the client sees a failure, not a silent truncation.
+        if (res.headersSent) res.destroy();
+        else sendError(res, Errors.internal());
       }
     }
   }
