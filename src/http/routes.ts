@@ -13,6 +13,7 @@ import { readJson } from './body.js';
 import { createCheckHandler, type StreamCounter } from './check-stream.js';
 import type { SessionWaits } from './session-waits.js';
 import { requireMetricsToken } from '../observability/metrics-token.js';
+import { linkedSignal } from '../observability/request-record.js';
 import { Errors, HttpError } from './http-error.js';
 import { sendJson } from './respond.js';
 import { staticRoutes } from './static-files.js';
@@ -84,14 +85,23 @@ export function createRoutes(deps: RouteDeps): Array<[Method, string, RouteHandl
 
   async function poll(ctx: RequestContext): Promise<void> {
     const body = await readJson(ctx.req);
-    const user = sessionUser(ctx, body);
-    if (!user) throw Errors.invalidUser();
+    const sessionId = sessionIdOf(ctx, body);
+    const user = sessionId ? store.sessionUser(sessionId) : undefined;
+    if (!sessionId || !user) throw Errors.invalidUser();
     const request = parsePollRequest(body);
     const walls = request.lastPostIds.filter(([wallId]) => store.canRead(user.id, wallId));
     if (walls.length === 0) throw Errors.invalidParameters();
     const timeoutMs = Math.min(request.timeoutMs ?? config.pollTimeoutMs, config.pollTimeoutMs);
-    const outcome = await waitForMessages(walls, ctx.arrivedAt + timeoutMs, ctx.signal);
-    sendJson(ctx.res, 200, { walls: outcome.outcome === 'data' ? outcome.walls : {} });
+    // A logout answers the session's held polls at once, as a stale session would be.
+    const loggedOut = new AbortController();
+    const unregister = deps.sessionWaits.add(sessionId, () => loggedOut.abort());
+    try {
+      const outcome = await waitForMessages(walls, ctx.arrivedAt + timeoutMs, linkedSignal(ctx.signal, loggedOut.signal));
+      if (loggedOut.signal.aborted) throw Errors.invalidUser();
+      sendJson(ctx.res, 200, { walls: outcome.outcome === 'data' ? outcome.walls : {} });
+    } finally {
+      unregister();
+    }
   }
 
   return [
