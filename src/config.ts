@@ -37,6 +37,8 @@ export interface Config {
   sessionTtlS: number;
   /** When set, `/stats` and `/metrics` require `Authorization: Bearer <token>`. */
   metricsToken: string | null;
+  /** One `info` line per finished request. */
+  accessLog: boolean;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   webConcurrency: number;
 }
@@ -162,6 +164,7 @@ export function loadConfig(env: Env = process.env): Config {
     corsOrigin: corsOrigin(env),
     sessionTtlS: integer(env, 'SESSION_TTL_S', defaults.sessionTtlS, 1, 315_360_000),
     metricsToken: metricsToken(env),
+    accessLog: oneOf(env, 'ACCESS_LOG', ['on', 'off'] as const, 'on') === 'on',
     logLevel: oneOf(
       env,
       'LOG_LEVEL',

@@ -201,4 +201,14 @@ describe('access log', () => {
     await eventually(() => requests().length === 5);
     expect(requests()[4]).toMatchObject({ route: 'unmatched', status: 404 });
   });
+
+  it('ACCESS_LOG=off leaves the other lines', async () => {
+    const log = captureLog();
+    const server = await startTestServer({ ACCESS_LOG: 'off' }, log.logger);
+    await server.call('GET', '/ping');
+    // The line would be written when the response closes, just after the client has it.
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(log.lines().some((line) => line.msg === 'pollster listening')).toBe(true);
+    expect(log.lines().filter((line) => line.msg === 'request')).toEqual([]);
+  });
 });

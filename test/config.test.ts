@@ -17,6 +17,7 @@ describe('loadConfig', () => {
       corsOrigin: '*',
       sessionTtlS: 86_400,
       metricsToken: null,
+      accessLog: true,
     });
   });
 
@@ -63,6 +64,7 @@ describe('loadConfig', () => {
     [{ MAX_QUEUE: '-1' }, 'MAX_QUEUE must be an integer from 0 to 1000000 (got "-1")'],
     [{ POLL_TIMEOUT_MS: '0' }, 'POLL_TIMEOUT_MS must be an integer from 1 to 3600000 (got "0")'],
     [{ HOST: 'bad host' }, 'HOST must be a hostname or IP address (got "bad host")'],
+    [{ ACCESS_LOG: 'yes' }, 'ACCESS_LOG must be one of on, off (got "yes")'],
     [{ SESSION_TTL_S: '0' }, 'SESSION_TTL_S must be an integer from 1 to 315360000 (got "0")'],
     [{ METRICS_TOKEN: 'short' }, 'METRICS_TOKEN must be 16 to 512 printable ASCII characters without spaces'],
     [{ METRICS_TOKEN: 'a token with spaces in it' }, 'METRICS_TOKEN must be 16 to 512 printable ASCII characters without spaces'],

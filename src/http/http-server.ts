@@ -67,6 +67,7 @@ export function createHttpServer(
       const ms = now - started;
       const waited = waitedMs(record, now);
       metrics?.observeRequest(req.method ?? '', record.route, status, ms / 1000);
+      if (!config.accessLog) return;
       logger.info(
         {
           method: req.method,
