@@ -56,8 +56,10 @@ export class Metrics {
     gauge('pollster_pool_queued', "Tasks waiting in Pollster's queue for a free slot.", (s) => s.pool.queued);
     gauge('pollster_polls_held', 'Long polls and stream batches waiting for messages (queued or running).', (s) => s.waiting_polls);
     gauge('pollster_streams_open', 'Open /check streams.', (s) => s.open_streams);
-    // Figures other branches add to /stats (the /hello lane, stalled streams)
-    // belong here as gauges or counters read from the same sample.
+    // TODO(merge, issue 14 points 1-2): the /hello lane's running and queued
+    // jobs go here with gauge() (pollster_hello_running, pollster_hello_queued),
+    // and /stats' sse_stalled as a counter read from the sample, like
+    // pollster_tasks_total below (pollster_sse_stalled_total).
     new Counter({
       name: 'pollster_tasks_total',
       help: 'Blocking tasks by outcome: completed, cancelled (client left or shutdown), rejected (queue full), failed.',
