@@ -10,7 +10,6 @@ import type { Message } from '../shared/types.js';
 import type { MessageSource } from '../shared/poll-wait.js';
 import { MessageReader } from './message-reader.js';
 
-
 /** Longest message, in characters; the API and the CLI both enforce it. */
 export const MAX_CONTENT_LENGTH = 2000;
 
@@ -26,6 +25,14 @@ export interface Wall {
 
 export interface WallSummary extends Wall {
   latest_message_id: number;
+  /** Readable without a session (issue 10); posting still needs membership. */
+  public: boolean;
+}
+
+type WallRow = Omit<WallSummary, 'public'> & { public: number };
+
+function toWallSummary(row: WallRow): WallSummary {
+  return { ...row, public: row.public === 1 };
 }
 
 const SEED_WALLS = ['General', 'Ruby', 'Node', 'Random'];
@@ -42,12 +49,87 @@ const SEED_MESSAGES: Array<[number, string, string]> = [
   [4, 'demo', 'Anything goes on the Random wall.'],
 ];
 
+function seed(db: Database.Database): void {
+  const insertWall = db.prepare('INSERT INTO walls (id, name) VALUES (?, ?)');
+  SEED_WALLS.forEach((name, index) => insertWall.run(index + 1, name));
+  const insertUser = db.prepare('INSERT INTO users (name) VALUES (?)');
+  const insertMembership = db.prepare('INSERT INTO memberships (user_id, wall_id) VALUES (?, ?)');
+  const userIds = new Map<string, number>();
+  for (const [name, walls] of SEED_USERS) {
+    const userId = Number(insertUser.run(name).lastInsertRowid);
+    userIds.set(name, userId);
+    for (const wallId of walls) insertMembership.run(userId, wallId);
+  }
+  const insertMessage = db.prepare(
+    'INSERT INTO messages (wall_id, user_id, content, created_at) VALUES (?, ?, ?, ?)',
+  );
+  const now = Date.now();
+  for (const [wallId, user, content] of SEED_MESSAGES) insertMessage.run(wallId, userIds.get(user)!, content, now);
+}
+
+/** What a schema step may need beyond the database itself. */
+interface MigrationContext {
+  /** SESSION_TTL_S in ms: step 3 gives sessions made before it an expiry. */
+  sessionTtlMs: number;
+}
+
+/**
+ * Schema steps in order; step N brings `user_version` to N. Append new steps,
+ * never edit a released one.
+ */
+const MIGRATIONS: Array<(db: Database.Database, context: MigrationContext) => void> = [
+  // 1: the original schema and the demo data.
+  (db) => {
+    db.exec(`
+      CREATE TABLE IF NOT EXISTS users (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
+      CREATE TABLE IF NOT EXISTS walls (id INTEGER PRIMARY KEY, name TEXT NOT NULL);
+      CREATE TABLE IF NOT EXISTS memberships (
+        user_id INTEGER NOT NULL REFERENCES users(id),
+        wall_id INTEGER NOT NULL REFERENCES walls(id),
+        PRIMARY KEY (user_id, wall_id)
+      );
+      CREATE TABLE IF NOT EXISTS sessions (
+        id TEXT PRIMARY KEY,
+        user_id INTEGER NOT NULL REFERENCES users(id),
+        created_at INTEGER NOT NULL
+      );
+      -- AUTOINCREMENT: ids are never reused, so a client's cursor stays valid.
+      CREATE TABLE IF NOT EXISTS messages (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        wall_id INTEGER NOT NULL REFERENCES walls(id),
+        user_id INTEGER NOT NULL REFERENCES users(id),
+        content TEXT NOT NULL,
+        created_at INTEGER NOT NULL
+      );
+      CREATE INDEX IF NOT EXISTS messages_wall_id ON messages (wall_id, id);
+    `);
+    seed(db);
+  },
+  // 2: public walls, readable without a session (issue 10). The demo's General is one.
+  (db) => {
+    db.exec('ALTER TABLE walls ADD COLUMN public INTEGER NOT NULL DEFAULT 0');
+    db.prepare("UPDATE walls SET public = 1 WHERE id = 1 AND name = 'General'").run();
+  },
+  // 3: sessions expire (issue 11). `expires_at` is epoch ms; sessions made
+  // before this step get created_at + SESSION_TTL_S. The index serves pruning.
+  (db, { sessionTtlMs }) => {
+    db.exec('ALTER TABLE sessions ADD COLUMN expires_at INTEGER');
+    db.prepare('UPDATE sessions SET expires_at = created_at + ?').run(sessionTtlMs);
+    db.exec('CREATE INDEX sessions_expires_at ON sessions (expires_at)');
+  },
+];
+
+const SCHEMA_VERSION = MIGRATIONS.length;
+
 export class Store implements MessageSource {
   readonly #db: Database.Database;
   readonly #userByName: Database.Statement<[string], User>;
-  readonly #wallsOfUser: Database.Statement<[number], WallSummary>;
+  readonly #wallsOfUser: Database.Statement<[number], WallRow>;
+  readonly #publicWalls: Database.Statement<[], WallRow>;
+  readonly #readableWalls: Database.Statement<[number], WallRow>;
   readonly #wallExists: Database.Statement<[number], { id: number }>;
   readonly #isMember: Database.Statement<[number, number], { ok: number }>;
+  readonly #canRead: Database.Statement<[number, number], { ok: number }>;
   readonly #insertSession: Database.Statement<[string, number, number, number]>;
   readonly #sessionUser: Database.Statement<[string, number], User & { expires_at: number }>;
   readonly #extendSession: Database.Statement<[number, string]>;
@@ -73,12 +155,22 @@ export class Store implements MessageSource {
     this.#migrate();
 
     this.#userByName = this.#db.prepare('SELECT id, name FROM users WHERE name = ?');
+    const wallColumns = `w.id, w.name, COALESCE((SELECT MAX(id) FROM messages WHERE wall_id = w.id), 0) AS latest_message_id, w.public`;
     this.#wallsOfUser = this.#db.prepare(
-      `SELECT w.id, w.name, COALESCE((SELECT MAX(id) FROM messages WHERE wall_id = w.id), 0) AS latest_message_id
-       FROM walls w JOIN memberships ms ON ms.wall_id = w.id WHERE ms.user_id = ? ORDER BY w.id`,
+      `SELECT ${wallColumns} FROM walls w JOIN memberships ms ON ms.wall_id = w.id WHERE ms.user_id = ? ORDER BY w.id`,
+    );
+    this.#publicWalls = this.#db.prepare(`SELECT ${wallColumns} FROM walls w WHERE w.public = 1 ORDER BY w.id`);
+    this.#readableWalls = this.#db.prepare(
+      `SELECT ${wallColumns} FROM walls w
+       WHERE w.public = 1 OR EXISTS (SELECT 1 FROM memberships WHERE wall_id = w.id AND user_id = ?) ORDER BY w.id`,
     );
     this.#wallExists = this.#db.prepare('SELECT id FROM walls WHERE id = ?');
     this.#isMember = this.#db.prepare('SELECT 1 AS ok FROM memberships WHERE user_id = ? AND wall_id = ?');
+    // User id 0 never exists: an anonymous reader sees public walls only.
+    this.#canRead = this.#db.prepare(
+      `SELECT 1 AS ok FROM walls w WHERE w.id = ?
+       AND (w.public = 1 OR EXISTS (SELECT 1 FROM memberships WHERE wall_id = w.id AND user_id = ?))`,
+    );
     this.#insertSession = this.#db.prepare(
       'INSERT INTO sessions (id, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)',
     );
@@ -102,101 +194,55 @@ export class Store implements MessageSource {
   }
 
   /**
-   * Schema changes as ordered steps: step N brings `user_version` from N-1
-   * to N, each in its own transaction, so a database of any earlier version
-   * is brought up to date one step at a time. Append steps; never edit one
-   * that has shipped.
+   * Runs every step above the database's `user_version`, each in its own
+   * IMMEDIATE transaction that re-reads the version under the write lock, so
+   * processes starting together never run a step twice.
    */
   #migrate(): void {
-    const steps: Array<() => void> = [
-      () => this.#createSchema(),
-      // Step 2: walls.public (the public-walls branch). Kept as a no-op here
-      // so the step numbers already match that branch.
-      () => {},
-      () => this.#addSessionExpiry(),
-    ];
-    const version = this.#db.pragma('user_version', { simple: true }) as number;
-    if (version > steps.length) {
-      throw new Error(`database schema version ${version} is newer than this Pollster (${steps.length})`);
+    const version = (): number => this.#db.pragma('user_version', { simple: true }) as number;
+    if (version() > SCHEMA_VERSION) {
+      throw new Error(`database schema version ${version()} is newer than this Pollster (${SCHEMA_VERSION})`);
     }
-    for (let next = version + 1; next <= steps.length; next++) {
+    MIGRATIONS.forEach((step, index) => {
+      const target = index + 1;
       this.#db.transaction(() => {
-        steps[next - 1]!();
-        this.#db.pragma(`user_version = ${next}`);
+        if (version() >= target) return;
+        step(this.#db, { sessionTtlMs: this.#sessionTtlMs });
+        this.#db.pragma(`user_version = ${target}`);
       }).immediate();
-    }
-  }
-
-  /** Step 1: the original schema and the seed data. */
-  #createSchema(): void {
-    this.#db.exec(`
-      CREATE TABLE IF NOT EXISTS users (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
-      CREATE TABLE IF NOT EXISTS walls (id INTEGER PRIMARY KEY, name TEXT NOT NULL);
-      CREATE TABLE IF NOT EXISTS memberships (
-        user_id INTEGER NOT NULL REFERENCES users(id),
-        wall_id INTEGER NOT NULL REFERENCES walls(id),
-        PRIMARY KEY (user_id, wall_id)
-      );
-      CREATE TABLE IF NOT EXISTS sessions (
-        id TEXT PRIMARY KEY,
-        user_id INTEGER NOT NULL REFERENCES users(id),
-        created_at INTEGER NOT NULL
-      );
-      -- AUTOINCREMENT: ids are never reused, so a client's cursor stays valid.
-      CREATE TABLE IF NOT EXISTS messages (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
-        wall_id INTEGER NOT NULL REFERENCES walls(id),
-        user_id INTEGER NOT NULL REFERENCES users(id),
-        content TEXT NOT NULL,
-        created_at INTEGER NOT NULL
-      );
-      CREATE INDEX IF NOT EXISTS messages_wall_id ON messages (wall_id, id);
-    `);
-    this.#seed();
-  }
-
-  /**
-   * Step 3: sessions expire (issue 11). `expires_at` is epoch ms; sessions
-   * made before this step get `created_at + SESSION_TTL_S`. The index serves
-   * pruning.
-   */
-  #addSessionExpiry(): void {
-    this.#db.exec('ALTER TABLE sessions ADD COLUMN expires_at INTEGER');
-    this.#db.prepare('UPDATE sessions SET expires_at = created_at + ?').run(this.#sessionTtlMs);
-    this.#db.exec('CREATE INDEX sessions_expires_at ON sessions (expires_at)');
-  }
-
-  #seed(): void {
-    const insertWall = this.#db.prepare('INSERT INTO walls (id, name) VALUES (?, ?)');
-    SEED_WALLS.forEach((name, index) => insertWall.run(index + 1, name));
-    const insertUser = this.#db.prepare('INSERT INTO users (name) VALUES (?)');
-    const insertMembership = this.#db.prepare('INSERT INTO memberships (user_id, wall_id) VALUES (?, ?)');
-    const userIds = new Map<string, number>();
-    for (const [name, walls] of SEED_USERS) {
-      const userId = Number(insertUser.run(name).lastInsertRowid);
-      userIds.set(name, userId);
-      for (const wallId of walls) insertMembership.run(userId, wallId);
-    }
-    const insertMessage = this.#db.prepare(
-      'INSERT INTO messages (wall_id, user_id, content, created_at) VALUES (?, ?, ?, ?)',
-    );
-    const now = Date.now();
-    for (const [wallId, user, content] of SEED_MESSAGES) insertMessage.run(wallId, userIds.get(user)!, content, now);
+    });
   }
 
   userByName(name: string): User | undefined {
     return this.#userByName.get(name);
   }
 
+  /** The walls `userId` is a member of. */
   wallsOf(userId: number): WallSummary[] {
-    return this.#wallsOfUser.all(userId);
+    return this.#wallsOfUser.all(userId).map(toWallSummary);
+  }
+
+  /** The walls anyone may read without a session. */
+  publicWalls(): WallSummary[] {
+    return this.#publicWalls.all().map(toWallSummary);
+  }
+
+  /** Every wall `userId` may read: its own and the public ones (`null`: public only). */
+  readableWalls(userId: number | null): WallSummary[] {
+    return this.#readableWalls.all(userId ?? 0).map(toWallSummary);
   }
 
   wallExists(wallId: number): boolean {
     return this.#wallExists.get(wallId) !== undefined;
   }
 
-  canRead(userId: number, wallId: number): boolean {
+  /** Members read a wall; so does anyone, `null` (no session) included, if it is public. */
+  canRead(userId: number | null, wallId: number): boolean {
+    return this.#canRead.get(wallId, userId ?? 0) !== undefined;
+  }
+
+  /** Only members post, public wall or not. */
+  canPost(userId: number, wallId: number): boolean {
     return this.#isMember.get(userId, wallId) !== undefined;
   }
 
