@@ -73,7 +73,14 @@ function carry(transport: Transport, session: string, fields: Record<string, unk
       return { query: '', options: { body: { ...fields, session_id: session } } };
     case 'form': {
       const form = new URLSearchParams({ session_id: session });
-      for (const [key, value] of Object.entries(fields)) form.set(key, typeof value === 'string' ? value : JSON.stringify(value));
+      // Rack-style nested keys, as jQuery sends them: last_post_id[1]=56.
+      for (const [key, value] of Object.entries(fields)) {
+        if (typeof value === 'object' && value !== null) {
+          for (const [inner, innerValue] of Object.entries(value)) form.set(`${key}[${inner}]`, String(innerValue));
+        } else {
+          form.set(key, String(value));
+        }
+      }
       return {
         query: '',
         options: { rawBody: form.toString(), headers: { 'content-type': 'application/x-www-form-urlencoded' } },
@@ -128,8 +135,7 @@ describe('access log', () => {
       const held = send('POST', '/poll', { last_post_id: { 1: 1e9 }, timeout_ms: 5000 });
       void held.catch(() => undefined);
       const poll = server.call('POST', withQuery('/poll', query), { ...carry(transport, session, { last_post_id: { 1: 1e9 } }).options, signal: leaving.signal });
-      // A form body is refused (400) until the server accepts form bodies.
-      if (transport !== 'form') await eventually(() => server.pollster.stats().waiting_polls === 2);
+      await eventually(() => server.pollster.stats().waiting_polls === 2);
       leaving.abort();
       await poll.catch(() => undefined);
       await held;

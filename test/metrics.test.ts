@@ -71,7 +71,7 @@ describe('GET /metrics', () => {
     const server = await startTestServer();
     const session = await server.login();
     for (const id of [1, 2, 3]) await server.call('GET', `/walls/${id}/messages`, { session });
-    await server.call('GET', '/walls/1/messages');
+    await server.call('GET', '/walls/1/messages', { session: 'not-a-session' });
     await server.call('GET', '/no/such/path/123');
     const text = await scrape(server);
     expect(sampleValue(text, 'pollster_http_requests_total', { method: 'GET', route: '/walls/:id/messages', status: '200' })).toBe(3);
