@@ -103,6 +103,10 @@ export function createHttpServer(
         const allow = METHODS.filter((m) => router.find(m, url.pathname));
         throw allow.length ? Errors.methodNotAllowed([...allow, 'OPTIONS']) : Errors.notFound();
       }
+      // Nothing reads a GET body. Left unread, it pauses the socket, and a
+      // stream's client could leave unnoticed until the next heartbeat, its
+      // thread held meanwhile (found by test/fuzz.test.ts). Drain it.
+      if (method === 'GET') req.resume();
       const entry = found.store as RouteEntry;
       record.route = entry.route;
       const ctx: RequestContext = {
