@@ -1,0 +1,183 @@
+/**
+ * Issue 15's yardstick: Pollster beside a thread-free evented server
+ * (bench/baseline/evented-server.ts) on the paths where threads cost most —
+ * one post to one waiting poll, one post to N waiting polls, and memory per
+ * held poll. Both start fresh for every run, in alternating order, so drift on
+ * the machine falls on both alike; the report gives Pollster ÷ baseline as the
+ * median of the runs with its min–max.
+ */
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { login, postMessage, send, sharedAbort, until, within } from '../lib/client.js';
+import { fmt, type BenchSettings, type Scenario, type ScenarioResult } from '../lib/scenario.js';
+import { ROOT, startServer, type BenchServer } from '../lib/server.js';
+import { median, percentile, round } from '../lib/stats.js';
+import { barChart } from '../lib/svg-chart.js';
+import { deliverOn } from './delivery-latency.js';
+
+const WALL = 2;
+const BATCH = 500;
+const POST_EVERY_MS = 50;
+
+type Contender = 'pollster' | 'baseline';
+
+interface RunFigures {
+  deliveryP50: number;
+  deliveryP99: number;
+  fanOutP50: number;
+  fanOutMax: number;
+  delivered: number;
+  kbPerHeld: number;
+}
+
+function start(contender: Contender, env: Record<string, string>): Promise<BenchServer> {
+  if (contender === 'pollster') return startServer(env);
+  return startServer({}, { args: ['--import', 'tsx', join(ROOT, 'bench/baseline/evented-server.ts')], name: 'evented baseline' });
+}
+
+/** N polls on one wall, opened in batches; one post; each poll's time until it has the post; RSS per held poll. */
+async function fanOut(server: BenchServer, polls: number): Promise<{ p50: number; max: number; delivered: number; kbPerHeld: number }> {
+  const { session, latest } = await login(server.agent, server.url);
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  const idle = await server.stats();
+  const stop = sharedAbort();
+  let postedAt = Infinity;
+  let content = '';
+  const replies: Array<Promise<number>> = [];
+  try {
+    for (let opened = 0; opened < polls; opened += BATCH) {
+      for (let i = opened; i < Math.min(polls, opened + BATCH); i++) {
+        replies.push(
+          send(server.agent, server.url, 'POST', '/poll', {
+            session,
+            body: { last_post_id: { [WALL]: latest.get(WALL)! }, timeout_ms: 60_000 },
+            timeoutMs: 70_000,
+            signal: stop.signal,
+          }).then(
+            (reply) => (reply.json?.walls?.[WALL]?.posts?.some((p: { content: string }) => p.content === content) ? performance.now() - postedAt : NaN),
+            () => NaN,
+          ),
+        );
+      }
+      const target = Math.min(polls, opened + BATCH);
+      await until(server.stats, (s) => s.waiting_polls >= target, 60_000);
+    }
+    const held = await server.stats();
+    content = `fan-out ${Math.random()}`;
+    postedAt = performance.now();
+    await postMessage(server.agent, server.url, session, WALL, content);
+    const times = (await within(Promise.all(replies), 60_000, [])).filter(Number.isFinite);
+    return {
+      p50: round(percentile(times, 50)),
+      max: round(times.length ? Math.max(...times) : NaN),
+      delivered: times.length,
+      kbPerHeld: (held.memory.rss - idle.memory.rss) / polls / 1024,
+    };
+  } finally {
+    stop.abort();
+    await Promise.all(replies);
+  }
+}
+
+async function measure(contender: Contender, settings: BenchSettings, polls: number): Promise<RunFigures> {
+  // One post → one waiting poll, on the default configuration.
+  const single = await start(contender, {});
+  let delivery: { latencies: number[] };
+  try {
+    delivery = await deliverOn(single, 'demo', WALL, 'long poll', settings.messages, POST_EVERY_MS);
+  } finally {
+    await single.stop();
+  }
+  // One post → N waiting polls: multiplex on one thread per core, every poll admitted.
+  const many = await start(contender, {
+    POLL_MODE: 'multiplex',
+    MIN_THREADS: '2',
+    MAX_THREADS: '2',
+    TASKS_PER_THREAD: String(Math.ceil(polls / 2)),
+    MAX_QUEUE: String(polls),
+    POLL_TIMEOUT_MS: '120000',
+  });
+  try {
+    const fan = await fanOut(many, polls);
+    return {
+      deliveryP50: percentile(delivery.latencies, 50),
+      deliveryP99: percentile(delivery.latencies, 99),
+      fanOutP50: fan.p50,
+      fanOutMax: fan.max,
+      delivered: fan.delivered,
+      kbPerHeld: fan.kbPerHeld,
+    };
+  } finally {
+    await many.stop();
+  }
+}
+
+const spread = (values: number[], digits = 2): string => `${fmt(median(values), digits)} (${fmt(Math.min(...values), digits)}–${fmt(Math.max(...values), digits)})`;
+
+export const vsBaseline: Scenario = {
+  id: 'vs-baseline',
+  title: 'Against the limit: Pollster ÷ a thread-free evented server',
+  notPerConfiguration: 'compares fixed configurations (the defaults; multiplex on 2 threads) with the evented baseline, fresh starts each run',
+  async run(settings: BenchSettings, log): Promise<ScenarioResult> {
+    const runs = settings.quick ? 2 : Math.max(5, settings.runs);
+    const polls = settings.heldPolls;
+    const figures: Record<Contender, RunFigures[]> = { pollster: [], baseline: [] };
+    for (let run = 0; run < runs; run++) {
+      const order: Contender[] = run % 2 === 0 ? ['pollster', 'baseline'] : ['baseline', 'pollster'];
+      for (const contender of order) {
+        const result = await measure(contender, settings, polls);
+        figures[contender].push(result);
+        log(`run ${run + 1}/${runs}, ${contender}: one poll p50 ${fmt(result.deliveryP50)} ms, ${polls} polls p50 ${fmt(result.fanOutP50)} ms / slowest ${fmt(result.fanOutMax)} ms (${result.delivered}/${polls}), ${fmt(result.kbPerHeld, 1)} KB per held poll`);
+      }
+    }
+    const metrics: Array<{ name: string; short: string; key: keyof RunFigures; unit: string; target: number }> = [
+      { name: 'one post → one waiting poll, p50 (default config)', short: '1 poll, p50', key: 'deliveryP50', unit: 'ms', target: 1.3 },
+      { name: 'one post → one waiting poll, p99 (default config)', short: '1 poll, p99', key: 'deliveryP99', unit: 'ms', target: 1.5 },
+      { name: `one post → ${polls} waiting polls, p50 (multiplex, 2 threads)`, short: `${polls} polls, p50`, key: 'fanOutP50', unit: 'ms', target: 1.2 },
+      { name: `one post → ${polls} waiting polls, slowest`, short: `${polls} polls, slowest`, key: 'fanOutMax', unit: 'ms', target: 1.25 },
+      { name: 'memory per held poll (RSS)', short: 'KB per held poll', key: 'kbPerHeld', unit: 'KB', target: 1.2 },
+    ];
+    const rows = metrics.map((metric) => {
+      const ours = figures.pollster.map((f) => f[metric.key]);
+      const theirs = figures.baseline.map((f) => f[metric.key]);
+      // Run i of one beside run i of the other: they ran back to back.
+      const ratios = ours.map((value, i) => value / theirs[i]!);
+      return { ...metric, ours, theirs, ratios, ratio: median(ratios) };
+    });
+    const delivered = Math.min(...figures.pollster.map((f) => f.delivered), ...figures.baseline.map((f) => f.delivered));
+    return {
+      id: this.id,
+      title: this.title,
+      method: `The evented baseline (bench/baseline/evented-server.ts) serves the same sessions, posts and long polls from memory, every wait a promise on its one thread. ${runs} runs; in each, Pollster and the baseline run back to back in alternating order, each on a fresh process: first one long-poll client on wall ${WALL} receiving ${settings.messages} posts ${POST_EVERY_MS} ms apart (Pollster on its default configuration), then ${polls} long polls opened in batches of ${BATCH} and one post to them (Pollster with POLL_MODE=multiplex, MIN_THREADS=MAX_THREADS=2, TASKS_PER_THREAD=${Math.ceil(polls / 2)}), RSS from /stats before and with the polls held. Figures are medians over the runs with min–max; the ratio is taken run by run (Pollster ÷ the baseline of the same run) and then its median. Targets are issue 15's. Fan-out to SSE streams is not measured here yet.`,
+      tables: [
+        {
+          title: `Pollster ÷ evented baseline, median of ${runs} interleaved runs (min–max)`,
+          columns: ['measure', 'Pollster', 'baseline', 'Pollster ÷ baseline', 'target'],
+          rows: rows.map((r) => [r.name, `${spread(r.ours, r.unit === 'KB' ? 1 : 2)} ${r.unit}`, `${spread(r.theirs, r.unit === 'KB' ? 1 : 2)} ${r.unit}`, `${spread(r.ratios)}×`, `≤ ${r.target}×`]),
+        },
+      ],
+      targets: [
+        ...rows.map((r) => ({ goal: `Issue 15: ${r.name} ≤ ${r.target} × the evented baseline`, measured: `${fmt(r.ratio)}× (${fmt(Math.min(...r.ratios))}–${fmt(Math.max(...r.ratios))})`, met: r.ratio <= r.target })),
+        { goal: `Every one of the ${polls} polls gets the post, both servers, every run`, measured: `worst run ${delivered}/${polls}`, met: delivered === polls },
+      ],
+      charts: [
+        {
+          file: 'vs-baseline.svg',
+          caption: 'Pollster ÷ the evented baseline (1 = as fast or as small as the thread-free server)',
+          svg: barChart({
+            title: `Pollster ÷ evented baseline (${runs} interleaved runs)`,
+            categories: rows.map((r) => r.short.replace(', ', ', ')),
+            series: [
+              { name: 'median ratio', values: rows.map((r) => round(r.ratio)) },
+              { name: 'best run', values: rows.map((r) => round(Math.min(...r.ratios))) },
+              { name: 'worst run', values: rows.map((r) => round(Math.max(...r.ratios))) },
+            ],
+            yLabel: 'Pollster ÷ baseline',
+            reference: { value: 1, label: 'baseline = 1' },
+          }),
+        },
+      ],
+      data: { runs, polls, figures, ratios: rows.map((r) => ({ measure: r.name, ratios: r.ratios, median: r.ratio })) },
+    };
+  },
+};
