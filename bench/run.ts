@@ -113,7 +113,10 @@ async function main(): Promise<void> {
 
   const runnable = (s: Scenario): string | undefined => {
     if (mode === 'sweep') return undefined;
-    if (!s.compare) return s.notPerConfiguration ?? 'compares its own fixed settings; runs in the default suite only';
+    if (!s.compare) {
+      const why = mode === 'url' ? s.notFromOutside : s.notPerConfiguration;
+      return why ?? 'compares its own fixed settings; runs in the default suite only';
+    }
     if (mode === 'url' && s.compare.notFromOutside) return s.compare.notFromOutside;
     return undefined;
   };

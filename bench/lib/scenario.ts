@@ -95,6 +95,8 @@ export interface Scenario {
   compare?: Comparison;
   /** Why `--configs` leaves this scenario out (it has no `compare`). */
   notPerConfiguration?: string;
+  /** Why `--url` leaves this scenario out, when it has no `compare`. */
+  notFromOutside?: string;
 }
 
 export const fmt = (value: number, digits = 2): string =>

@@ -177,7 +177,7 @@ const comparison: Comparison = {
         ],
         rows,
         bars,
-        data: { threads, mode: before.mode, rows },
+        data: { threads, mode: before.mode, maxQueue: before.pool.max_queue, rows },
       };
     } finally {
       await server.stop();

@@ -118,6 +118,7 @@ export const vsBaseline: Scenario = {
   id: 'vs-baseline',
   title: 'Against the limit: Pollster ÷ a thread-free evented server',
   notPerConfiguration: 'compares fixed configurations (the defaults; multiplex on 2 threads) with the evented baseline, fresh starts each run',
+  notFromOutside: 'starts Pollster and the baseline afresh for every run, side by side on this machine; a running server cannot be restarted',
   async run(settings: BenchSettings, log): Promise<ScenarioResult> {
     const runs = settings.quick ? 2 : Math.max(5, settings.runs);
     const polls = settings.heldPolls;
