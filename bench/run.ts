@@ -131,7 +131,7 @@ async function main(): Promise<void> {
   }
   const toRun = chosen.filter((s) => !runnable(s));
 
-  onServerStarted((line) => log(`  ↳ ${line}: open it to watch the pool`));
+  onServerStarted((line) => log(`  ↳ ${line}`));
   if (mode !== 'url') {
     log('building the server (tsc)…');
     buildServer();

@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { chromium } from 'playwright-core';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { runBench } from './helpers/bench.js';
-import { startTestServer, tempDir } from './helpers/server.js';
+import { eventually, startTestServer, tempDir } from './helpers/server.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
@@ -43,11 +43,7 @@ describe('the page during a --url bench', () => {
 
     const run = runBench(['--quick', '--url', server.url, '--scenarios', 'stuck-polls', '--out', tempDir('pollster-bench-page-')]);
     // The chart samples /stats once a second; the bench holds each level ≥ 2.5 s.
-    await page.waitForFunction(
-      () => Number(document.querySelector('#chart-max')?.textContent) >= 3,
-      undefined,
-      { timeout: 30_000, polling: 200 },
-    );
+    await eventually(async () => Number(await page.locator('#chart-max').textContent()) >= 3, 30_000);
     const during = await chart();
     expect(Math.max(...during)).toBe(3);
     expect(await page.locator('#stat-threads').textContent()).toBe('3 of 3');
@@ -55,6 +51,6 @@ describe('the page during a --url bench', () => {
     const result = await run.done;
     expect(result.code, result.stderr).toBe(0);
     // The polls are gone and the line comes back down.
-    await page.waitForFunction(() => document.querySelector('#stat-busy')?.textContent?.startsWith('0 of'), undefined, { timeout: 10_000 });
+    await page.locator('#stat-busy', { hasText: /^0 of/ }).waitFor({ timeout: 10_000 });
   }, 90_000);
 });

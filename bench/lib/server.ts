@@ -4,7 +4,7 @@
  * `/ping` answers, and stops it afterwards. Every server started is
  * announced with its URL, so a user can open its page and watch the pool.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -49,6 +49,18 @@ export interface StartOptions {
   name?: string;
 }
 
+/** Children still running: killed if the bench itself is stopped (Ctrl-C, a test's timeout). */
+const running = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const child of running) child.kill('SIGKILL');
+});
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    for (const child of running) child.kill('SIGKILL');
+    process.kill(process.pid, signal);
+  });
+}
+
 export async function startServer(env: Record<string, string>, options: StartOptions = {}): Promise<BenchServer> {
   const dir = mkdtempSync(join(tmpdir(), 'pollster-bench-'));
   const dbPath = join(dir, 'pollster.db');
@@ -57,6 +69,8 @@ export async function startServer(env: Record<string, string>, options: StartOpt
     env: { ...process.env, PORT: '0', HOST: '127.0.0.1', SOCKET: '', DB_PATH: dbPath, LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  running.add(child);
+  child.once('exit', () => running.delete(child));
   let output = '';
   child.stderr.on('data', (chunk) => (output += chunk));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
@@ -95,7 +109,8 @@ export async function startServer(env: Record<string, string>, options: StartOpt
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
   const settings = Object.entries(env).map(([key, value]) => `${key}=${value}`).join(' ');
-  announce(`${options.name ?? 'pollster'} at ${url}${settings ? ` (${settings})` : ''}`);
+  // Pollster's page shows its pool live; the baseline has no page.
+  announce(`${options.name ?? 'pollster'} at ${url}${settings ? ` (${settings})` : ''}${options.args ? '' : ': open it to watch the pool'}`);
   return {
     url,
     dbPath,

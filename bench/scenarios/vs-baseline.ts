@@ -7,8 +7,8 @@
  * median of the runs with its min–max.
  */
 import { join } from 'node:path';
-import { performance } from 'node:perf_hooks';
-import { login, postMessage, send, sharedAbort, until, within } from '../lib/client.js';
+import { login, postMessage, until } from '../lib/client.js';
+import { openRawPolls } from '../lib/raw-polls.js';
 import { fmt, type BenchSettings, type Scenario, type ScenarioResult } from '../lib/scenario.js';
 import { ROOT, startServer, type BenchServer } from '../lib/server.js';
 import { median, percentile, round } from '../lib/stats.js';
@@ -40,33 +40,16 @@ async function fanOut(server: BenchServer, polls: number): Promise<{ p50: number
   const { session, latest } = await login(server.agent, server.url);
   await new Promise((resolve) => setTimeout(resolve, 300));
   const idle = await server.stats();
-  const stop = sharedAbort();
-  let postedAt = Infinity;
-  let content = '';
-  const replies: Array<Promise<number>> = [];
+  const raw = await openRawPolls(server.url, session, { last_post_id: { [WALL]: latest.get(WALL)! }, timeout_ms: 60_000 }, polls, (sent) =>
+    until(server.stats, (s) => s.waiting_polls >= sent, 60_000),
+    BATCH,
+  );
   try {
-    for (let opened = 0; opened < polls; opened += BATCH) {
-      for (let i = opened; i < Math.min(polls, opened + BATCH); i++) {
-        replies.push(
-          send(server.agent, server.url, 'POST', '/poll', {
-            session,
-            body: { last_post_id: { [WALL]: latest.get(WALL)! }, timeout_ms: 60_000 },
-            timeoutMs: 70_000,
-            signal: stop.signal,
-          }).then(
-            (reply) => (reply.json?.walls?.[WALL]?.posts?.some((p: { content: string }) => p.content === content) ? performance.now() - postedAt : NaN),
-            () => NaN,
-          ),
-        );
-      }
-      const target = Math.min(polls, opened + BATCH);
-      await until(server.stats, (s) => s.waiting_polls >= target, 60_000);
-    }
     const held = await server.stats();
-    content = `fan-out ${Math.random()}`;
-    postedAt = performance.now();
+    const content = `fan-out ${Math.random()}`;
+    raw.markPosted(content);
     await postMessage(server.agent, server.url, session, WALL, content);
-    const times = (await within(Promise.all(replies), 60_000, [])).filter(Number.isFinite);
+    const times = (await raw.results(60_000)).filter(Number.isFinite);
     return {
       p50: round(percentile(times, 50)),
       max: round(times.length ? Math.max(...times) : NaN),
@@ -74,8 +57,7 @@ async function fanOut(server: BenchServer, polls: number): Promise<{ p50: number
       kbPerHeld: (held.memory.rss - idle.memory.rss) / polls / 1024,
     };
   } finally {
-    stop.abort();
-    await Promise.all(replies);
+    raw.close();
   }
 }
 
@@ -149,7 +131,7 @@ export const vsBaseline: Scenario = {
     return {
       id: this.id,
       title: this.title,
-      method: `The evented baseline (bench/baseline/evented-server.ts) serves the same sessions, posts and long polls from memory, every wait a promise on its one thread. ${runs} runs; in each, Pollster and the baseline run back to back in alternating order, each on a fresh process: first one long-poll client on wall ${WALL} receiving ${settings.messages} posts ${POST_EVERY_MS} ms apart (Pollster on its default configuration), then ${polls} long polls opened in batches of ${BATCH} and one post to them (Pollster with POLL_MODE=multiplex, MIN_THREADS=MAX_THREADS=2, TASKS_PER_THREAD=${Math.ceil(polls / 2)}), RSS from /stats before and with the polls held. Figures are medians over the runs with min–max; the ratio is taken run by run (Pollster ÷ the baseline of the same run) and then its median. Targets are issue 15's. Fan-out to SSE streams is not measured here yet.`,
+      method: `The evented baseline (bench/baseline/evented-server.ts) serves the same sessions, posts and long polls from memory, every wait a promise on its one thread. ${runs} runs; in each, Pollster and the baseline run back to back in alternating order, each on a fresh process: first one long-poll client on wall ${WALL} receiving ${settings.messages} posts ${POST_EVERY_MS} ms apart (Pollster on its default configuration), then ${polls} long polls, each on its own bare TCP socket (a pre-built request; the answer only searched for the post, so the client's cost per answer stays far below the servers'), opened in batches of ${BATCH}, and one post to them (Pollster with POLL_MODE=multiplex, MIN_THREADS=MAX_THREADS=2, TASKS_PER_THREAD=${Math.ceil(polls / 2)}), RSS from /stats before and with the polls held. Figures are medians over the runs with min–max; the ratio is taken run by run (Pollster ÷ the baseline of the same run) and then its median. Targets are issue 15's. Fan-out to SSE streams is not measured here yet.`,
       tables: [
         {
           title: `Pollster ÷ evented baseline, median of ${runs} interleaved runs (min–max)`,
