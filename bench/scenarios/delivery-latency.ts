@@ -34,13 +34,16 @@ async function receive(server: BenchServer, session: string, after: number, tran
   const controller = new AbortController();
   const loop = (async () => {
     let cursor = after;
-    while (!controller.signal.aborted) {
+    // Bounded: a run posts at most a few hundred messages.
+    for (let polls = 0; polls < 100_000 && !controller.signal.aborted; polls++) {
       const reply = await send(server.agent, server.url, 'POST', '/poll', {
         session,
         body: { last_post_id: { [wall]: cursor }, timeout_ms: 10_000 },
         timeoutMs: 20_000,
         signal: controller.signal,
       }).catch(() => null);
+      // A failed or refused poll must not turn into a busy loop against the server.
+      if (reply === null || reply.status !== 200) await new Promise((resolve) => setTimeout(resolve, 100));
       const posts: Message[] = reply?.json?.walls?.[wall]?.posts ?? [];
       if (posts.length) {
         onMessages(posts);
