@@ -16,8 +16,8 @@ describe('npm run bench -- --configs', () => {
     const out = tempDir('pollster-bench-configs-');
     const run = await runBench(['--quick', '--configs', 'MAX_THREADS=2', 'MAX_THREADS=3 WAKE=sleep', '--scenarios', 'stuck-polls', '--out', out], {
       MAX_QUEUE: '50',
-    }).done;
-    expect(run.code, run.stderr).toBe(0);
+    }).finished(100_000);
+    expect(run.code, run.stderr + run.stdout).toBe(0);
     // Each child server's URL is printed while its scenario runs.
     expect(run.stdout).toMatch(/pollster at http:\/\/127\.0\.0\.1:\d+ \(.*MAX_THREADS=2\)/);
     expect(run.stdout).toMatch(/pollster at http:\/\/127\.0\.0\.1:\d+ \(.*MAX_THREADS=3 WAKE=sleep\)/);

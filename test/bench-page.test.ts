@@ -29,6 +29,7 @@ describe('the page during a --url bench', () => {
     const browser = await chromium.launch({
       executablePath: CHROMIUM,
       headless: true,
+      timeout: 30_000,
       args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
     });
     onTestFinished(() => browser.close());
@@ -43,14 +44,16 @@ describe('the page during a --url bench', () => {
 
     const run = runBench(['--quick', '--url', server.url, '--scenarios', 'stuck-polls', '--out', tempDir('pollster-bench-page-')]);
     // The chart samples /stats once a second; the bench holds each level ≥ 2.5 s.
-    await eventually(async () => Number(await page.locator('#chart-max').textContent()) >= 3, 30_000);
+    await eventually(async () => Number(await page.locator('#chart-max').textContent()) >= 3, 30_000).catch((error: Error) => {
+      throw new Error(`${error.message}; the bench printed:\n${run.stdout()}`);
+    });
     const during = await chart();
     expect(Math.max(...during)).toBe(3);
     expect(await page.locator('#stat-threads').textContent()).toBe('3 of 3');
 
-    const result = await run.done;
-    expect(result.code, result.stderr).toBe(0);
+    const result = await run.finished(60_000);
+    expect(result.code, result.stderr + result.stdout).toBe(0);
     // The polls are gone and the line comes back down.
     await page.locator('#stat-busy', { hasText: /^0 of/ }).waitFor({ timeout: 10_000 });
-  }, 90_000);
+  }, 120_000);
 });

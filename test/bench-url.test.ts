@@ -15,8 +15,8 @@ describe('npm run bench -- --url', () => {
     const session = await server.login();
     const before = (await server.call('GET', '/walls/1/messages', { session })).json.messages.length;
     const out = tempDir('pollster-bench-url-');
-    const run = await runBench(['--quick', '--url', server.url, '--scenarios', 'stuck-polls,pool-capacity', '--out', out]).done;
-    expect(run.code, run.stderr).toBe(0);
+    const run = await runBench(['--quick', '--url', server.url, '--scenarios', 'stuck-polls,pool-capacity', '--out', out]).finished(60_000);
+    expect(run.code, run.stderr + run.stdout).toBe(0);
 
     const report = readFileSync(join(out, 'report.md'), 'utf8');
     expect(report).toContain(`Server: ${server.url}, already running`);

@@ -8,6 +8,8 @@ export interface BenchRun {
   done: Promise<{ code: number | null; stdout: string; stderr: string }>;
   /** Everything printed so far. */
   stdout(): string;
+  /** `done`, or a failure showing what the bench printed if it runs longer than `ms`. */
+  finished(ms: number): Promise<{ code: number | null; stdout: string; stderr: string }>;
 }
 
 export function runBench(args: string[], env: Record<string, string> = {}, timeoutMs = 120_000): BenchRun {
@@ -29,5 +31,19 @@ export function runBench(args: string[], env: Record<string, string> = {}, timeo
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
     await done.catch(() => undefined);
   });
-  return { done, stdout: () => stdout };
+  return {
+    done,
+    stdout: () => stdout,
+    async finished(ms) {
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`the bench did not finish within ${ms} ms; it printed:\n${stdout}${stderr}`)), ms);
+      });
+      try {
+        return await Promise.race([done, late]);
+      } finally {
+        clearTimeout(timer);
+      }
+    },
+  };
 }
