@@ -1,9 +1,9 @@
 /**
- * Thousands of long polls on bare TCP sockets: one pre-built request each,
- * and the answer only searched for the awaited content. With 10,000 polls an
- * HTTP client that parses every answer (undici + JSON.parse) spends as long
- * as the server does, and the fan-out figure measures the client; this one
- * costs a string search per answer.
+ * Thousands of long polls or SSE streams on bare TCP sockets: one pre-built
+ * request each, and what comes back only searched for the awaited content.
+ * With 10,000 polls an HTTP client that parses every answer (undici +
+ * JSON.parse) spends as long as the server does, and the fan-out figure
+ * measures the client; this one costs a string search per answer.
  */
 import { connect, type Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
@@ -15,20 +15,29 @@ export interface RawPolls {
   close(): void;
 }
 
+/** `POST /poll` with `body`, as bytes. */
+export function pollRequest(origin: string, session: string, body: unknown): string {
+  const payload = JSON.stringify(body);
+  return (
+    `POST /poll HTTP/1.1\r\nHost: ${new URL(origin).host}\r\nAuthorization: Bearer ${session}\r\n` +
+    `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(payload)}\r\n\r\n${payload}`
+  );
+}
+
+/** `GET /check` for `walls`, as bytes. */
+export function streamRequest(origin: string, session: string, walls: number[]): string {
+  return `GET /check?walls=${walls.join(',')} HTTP/1.1\r\nHost: ${new URL(origin).host}\r\nAuthorization: Bearer ${session}\r\nAccept: text/event-stream\r\n\r\n`;
+}
+
 export async function openRawPolls(
   origin: string,
-  session: string,
-  body: unknown,
+  request: string,
   count: number,
   /** Called after each batch is connected and sent, with the number sent so far. */
   afterBatch: (sent: number) => Promise<void>,
   batch = 500,
 ): Promise<RawPolls> {
   const url = new URL(origin);
-  const payload = JSON.stringify(body);
-  const request =
-    `POST /poll HTTP/1.1\r\nHost: ${url.host}\r\nAuthorization: Bearer ${session}\r\n` +
-    `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(payload)}\r\n\r\n${payload}`;
   const sockets: Socket[] = [];
   const times: number[] = new Array(count).fill(NaN);
   let content: string | undefined;
