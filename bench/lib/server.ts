@@ -80,14 +80,19 @@ export async function startServer(env: Record<string, string>, options: StartOpt
       clearTimeout(timer);
       reject(new Error(`server exited: ${output}`));
     });
-    child.stdout.on('data', (chunk) => {
+    const onData = (chunk: Buffer): void => {
       output += chunk;
       const match = /"url":"(http:[^"]+)"/.exec(output);
       if (match) {
         clearTimeout(timer);
+        // From here on the access log is only drained: keeping it would grow
+        // without bound and slow the bench down as it ran.
+        child.stdout.off('data', onData);
+        child.stdout.resume();
         resolve(match[1]!);
       }
-    });
+    };
+    child.stdout.on('data', onData);
   });
   let url: string;
   try {
