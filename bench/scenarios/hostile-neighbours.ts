@@ -295,6 +295,8 @@ async function runMode(mode: string, settings: BenchSettings, log: (line: string
 export const hostileNeighbours: Scenario = {
   id: 'hostile-neighbours',
   title: 'Hostile neighbours: a well-behaved client next to stalled readers, a /hello flood and a greedy session',
+  notPerConfiguration: 'compares its own phases on one default server per POLL_MODE, with a backlog it seeds first',
+  notFromOutside: 'writes thousands of 2 KB messages, floods /hello and opens stalled streams: on your server that would hurt your users, and its RSS figures need a fresh process',
   async run(settings: BenchSettings, log): Promise<ScenarioResult> {
     const modes = ['pool', 'multiplex'];
     const rows: ModeFigures[] = [];
