@@ -125,10 +125,15 @@ interface ModeFigures {
   greedy: Record<string, number>;
 }
 
-async function runMode(mode: string, settings: BenchSettings, log: (line: string) => void): Promise<ModeFigures> {
-  const sizes = settings.quick
-    ? { backlog: 3000, stalled: 2, hello: 32, greedy: 32, phaseMs: 3000 }
+/** The issue's figures: 6,000 × 2 KB, 6 stalled readers, 64 /hello jobs, 64 greedy polls; fewer actors and shorter phases with --quick. */
+function sizesFor(settings: BenchSettings) {
+  return settings.quick
+    ? { backlog: 6000, stalled: 2, hello: 32, greedy: 32, phaseMs: 3000 }
     : { backlog: 6000, stalled: 6, hello: 64, greedy: 64, phaseMs: Math.max(8000, settings.durationS * 1000) };
+}
+
+async function runMode(mode: string, settings: BenchSettings, log: (line: string) => void): Promise<ModeFigures> {
+  const sizes = sizesFor(settings);
   // The default pool size, all threads spawned at boot so spawning is not what /ping measures.
   const server = await startServer({ POLL_MODE: mode, MIN_THREADS: '16', MAX_THREADS: '16' });
   const stop = sharedAbort();
@@ -301,12 +306,12 @@ export const hostileNeighbours: Scenario = {
     const modes = ['pool', 'multiplex'];
     const rows: ModeFigures[] = [];
     for (const mode of modes) rows.push(await runMode(mode, settings, log));
-    const quick = settings.quick;
+    const sizes = sizesFor(settings);
     const noisy = (r: ModeFigures) => PHASES.filter((p) => p !== 'quiet').map((p) => r.ping[p].max);
     return {
       id: this.id,
       title: this.title,
-      method: `Server: the default configuration with all 16 threads spawned at boot (MIN_THREADS=MAX_THREADS=16), in each POLL_MODE. First ${quick ? 3000 : 6000} messages of ${MESSAGE_BYTES} B are posted to wall ${BACKLOG_WALL}. The well-behaved client long-polls wall ${CLIENT_WALL}, posts to it every ${POST_EVERY_MS} ms (delivery runs from the start of the POST to the moment its poll has the message) and sends GET /ping every ${PING_EVERY_MS} ms; it runs through three phases of ${quick ? 3 : 8} s each on the same server: quiet; with ${quick ? 2 : 6} SSE readers that open /check?walls=${BACKLOG_WALL}&last_event_id=0 and never read (raw sockets paused before the first byte); and with those plus ${quick ? 32 : 64} concurrent GET /hello?ms=${HELLO_MS} (re-sent as they end) and one session holding ${quick ? 32 : 64} long polls on wall ${GREEDY_WALL}. Each actor sends its own X-Forwarded-For. RSS comes from /stats every 200 ms; the growth per stalled stream is the peak while only the stalled readers run (phase 2) minus the figure just before they opened, divided by their number; the peak with every neighbour is shown beside it. Messages not delivered within 15 s of the last post count as undelivered. One run per mode.`,
+      method: `Server: the default configuration with all 16 threads spawned at boot (MIN_THREADS=MAX_THREADS=16), in each POLL_MODE. First ${sizes.backlog} messages of ${MESSAGE_BYTES} B are posted to wall ${BACKLOG_WALL}. The well-behaved client long-polls wall ${CLIENT_WALL}, posts to it every ${POST_EVERY_MS} ms (delivery runs from the start of the POST to the moment its poll has the message) and sends GET /ping every ${PING_EVERY_MS} ms; it runs through three phases of ${sizes.phaseMs / 1000} s each on the same server: quiet; with ${sizes.stalled} SSE readers that open /check?walls=${BACKLOG_WALL}&last_event_id=0 and never read (raw sockets paused before the first byte); and with those plus ${sizes.hello} concurrent GET /hello?ms=${HELLO_MS} (re-sent as they end) and one session holding ${sizes.greedy} long polls on wall ${GREEDY_WALL}. Each actor sends its own X-Forwarded-For. RSS comes from /stats every 200 ms; the growth per stalled stream is the peak while only the stalled readers run (phase 2) minus the figure just before they opened, divided by their number; the peak with every neighbour is shown beside it. Messages not delivered within 15 s of the last post count as undelivered. One run per mode.`,
       tables: [
         {
           title: 'The well-behaved client, by phase (ms)',
