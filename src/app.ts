@@ -15,6 +15,8 @@ import type { PublishRelay } from './cluster/relay.js';
 import { ChangeWatcher } from './poll/change-watcher.js';
 import { createMessageWaiter } from './poll/message-waiter.js';
 import { InlineExecutor, PoolExecutor, type Executor } from './poll/executors.js';
+import { JobLane } from './poll/job-lane.js';
+import { WaitLimits } from './poll/wait-limits.js';
 import { TaskRunner } from './poll/task-runner.js';
 import { Board, createCancelCell } from './shared/board.js';
 import { Store } from './storage/store.js';
@@ -26,6 +28,8 @@ export interface Pollster {
   store: Store;
   runner: TaskRunner;
   executor: Executor;
+  /** Where `/hello` jobs run, apart from polls and streams. */
+  lane: JobLane;
   logger: Logger;
   stats(): PollsterStats;
   close(): Promise<void>;
@@ -56,6 +60,15 @@ export async function startPollster(
     maxQueue: config.maxQueue,
     onPollCount: (polls) => watcher.setActive(polls > 0),
   });
+  const lane = new JobLane({
+    concurrency: config.helloConcurrency,
+    maxQueue: config.helloQueue,
+    inline: config.pollMode === 'inline',
+    board,
+    onError: (error) => logger.error({ err: error }, '/hello lane thread failed'),
+  });
+  await checkLaneLoads(lane, runner, store);
+  const waitLimits = new WaitLimits(config);
 
   relay?.onRemote((wallId, messageId) => board.publish(wallId, messageId));
   const publish = (wallId: number, messageId: number): void => {
@@ -64,9 +77,9 @@ export async function startPollster(
   };
   const streams = new StreamCounter();
   const startedAt = Date.now();
-  const stats = (): PollsterStats => collectStats(config, runner, executor, watcher, board, streams, startedAt);
+  const stats = (): PollsterStats => collectStats(config, runner, executor, watcher, board, streams, startedAt, lane, waitLimits);
   const waitForMessages = createMessageWaiter(config, board, store, runner);
-  const routes = createRoutes({ config, store, publish, runner, waitForMessages, streams, stats });
+  const routes = createRoutes({ config, store, publish, runner, lane, waitLimits, waitForMessages, streams, stats });
   const server = createHttpServer(config, routes, logger);
 
   const url = await listen(server, config);
@@ -76,7 +89,7 @@ export async function startPollster(
   async function shutDown(): Promise<void> {
     server.close();
     // Waiting polls are answered (empty) as their tasks see the cancel flag.
-    await runner.close(SHUTDOWN_GRACE_MS);
+    await Promise.all([runner.close(SHUTDOWN_GRACE_MS), lane.close(SHUTDOWN_GRACE_MS)]);
     watcher.setActive(false);
     server.closeIdleConnections();
     await new Promise((resolve) => setTimeout(resolve, 20));
@@ -92,6 +105,7 @@ export async function startPollster(
     store,
     runner,
     executor,
+    lane,
     logger,
     stats,
     close: () => (closing ??= shutDown()),
@@ -108,6 +122,8 @@ function collectStats(
   board: Board,
   streams: StreamCounter,
   startedAt: number,
+  lane: JobLane,
+  waitLimits: WaitLimits,
 ) {
   const run = runner.stats();
   const memory = process.memoryUsage();
@@ -126,7 +142,7 @@ function collectStats(
       tasks_per_thread: config.pollMode === 'multiplex' ? config.tasksPerThread : 1,
       capacity: run.capacity,
       busy: run.running,
-      /** Tasks (polls, stream batches, /hello jobs) each thread holds now, on average. */
+      /** Tasks (polls, stream batches) each thread holds now, on average. */
       held_per_thread: threads ? Math.round((run.running / threads) * 10) / 10 : run.running,
       queued: run.queued,
       max_queue: config.maxQueue,
@@ -140,8 +156,14 @@ function collectStats(
       /** Piscina's own histograms: time inside a thread, and time in Piscina's queue (near 0: Pollster queues first). */
       piscina: executor.timings(),
     },
+    /** `/hello` jobs: their own threads, limit and queue, apart from the pool above. */
+    hello_lane: lane.stats(),
     waiting_polls: run.waiting_polls,
     open_streams: streams.open,
+    /** Streams ended because their client stopped reading for SSE_STALL_MS. */
+    sse_stalled: streams.stalled,
+    /** Per-session and per-address caps on concurrent waits, and how often they refused one. */
+    wait_limits: waitLimits.stats(),
     watcher_active: watcher.active,
     memory: { rss: memory.rss, heap_used: memory.heapUsed },
     uptime_s: Math.round((Date.now() - startedAt) / 1000),
@@ -173,6 +195,16 @@ async function checkWorkersLoad(executor: Executor, store: Store): Promise<void>
     await executor.destroy();
     store.close();
     throw new Error(`worker threads failed to start: ${(error as Error).message}`, { cause: error });
+  }
+}
+
+async function checkLaneLoads(lane: JobLane, runner: TaskRunner, store: Store): Promise<void> {
+  try {
+    await lane.check();
+  } catch (error) {
+    await Promise.all([lane.close(0), runner.close(0)]);
+    store.close();
+    throw new Error(`/hello lane threads failed to start: ${(error as Error).message}`, { cause: error });
   }
 }
 

@@ -6,10 +6,14 @@
  * Waiting runs on the pool as the long poll does — one task per batch — so a
  * stream holds a thread only while it waits; heartbeats go on meanwhile.
  */
+import { once } from 'node:events';
+import type { ServerResponse } from 'node:http';
+import { setImmediate as yieldToIo } from 'node:timers/promises';
 import type { Config } from '../config.js';
 import type { Message } from '../shared/types.js';
 import type { MessageWaiter } from '../poll/message-waiter.js';
 import type { TaskRunner } from '../poll/task-runner.js';
+import type { Release } from '../poll/wait-limits.js';
 import type { Store, User } from '../storage/store.js';
 import { Errors, HttpError } from './http-error.js';
 import type { RequestContext } from './routes.js';
@@ -19,6 +23,24 @@ export const RETRY_MS = 1000;
 
 export class StreamCounter {
   open = 0;
+  /** Streams ended because their client stopped reading for SSE_STALL_MS. */
+  stalled = 0;
+}
+
+/**
+ * Resolves true once what was written has flushed ('drain'), false if the
+ * client has not read for `ms` or has gone. Waiting here is what keeps a
+ * client that stops reading from costing more than about one batch (issue 14).
+ */
+async function drained(res: ServerResponse, ms: number, signal: AbortSignal): Promise<boolean> {
+  if (!res.writableNeedDrain) return true;
+  const stop = AbortSignal.any([signal, AbortSignal.timeout(ms)]);
+  try {
+    await once(res, 'drain', { signal: stop });
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 export interface CheckDeps {
@@ -50,7 +72,11 @@ export function mergeBatch(walls: Record<string, { posts: Message[] }>): Message
     .sort((a, b) => a.id - b.id);
 }
 
-export function createCheckHandler(deps: CheckDeps, sessionUser: (ctx: RequestContext) => User | undefined) {
+export function createCheckHandler(
+  deps: CheckDeps,
+  sessionUser: (ctx: RequestContext) => User | undefined,
+  admitWait: (ctx: RequestContext) => Release,
+) {
   const { config, store, runner, waitForMessages, streams } = deps;
 
   return async function check(ctx: RequestContext): Promise<void> {
@@ -66,6 +92,8 @@ export function createCheckHandler(deps: CheckDeps, sessionUser: (ctx: RequestCo
       parseCursor(query.get('last_event_id')) ??
       Math.max(...walls.map((wall) => wall.latest_message_id));
     if (!runner.hasRoom()) throw Errors.serverBusy();
+    // A stream holds its share for its whole life, waiting or sending.
+    const release = admitWait(ctx);
 
     res.writeHead(200, {
       'Content-Type': 'text/event-stream; charset=utf-8',
@@ -76,7 +104,8 @@ export function createCheckHandler(deps: CheckDeps, sessionUser: (ctx: RequestCo
     });
     res.write(`retry: ${RETRY_MS}\n\n`);
     streams.open++;
-    const heartbeat = setInterval(() => res.write(': ping\n\n'), config.sseHeartbeatMs);
+    // A client that is not reading gets no more heartbeats piled up for it.
+    const heartbeat = setInterval(() => res.writableNeedDrain || res.write(': ping\n\n'), config.sseHeartbeatMs);
     const signal = ctx.signal;
     const endsAt = ctx.arrivedAt + config.sseMaxMs;
     try {
@@ -91,12 +120,24 @@ export function createCheckHandler(deps: CheckDeps, sessionUser: (ctx: RequestCo
         const messages = mergeBatch(outcome.walls);
         cursor = messages[messages.length - 1]!.id;
         res.write(`id: ${cursor}\nevent: refresh\ndata: ${JSON.stringify({ messages })}\n\n`);
+        if (!(await drained(res, config.sseStallMs, signal))) {
+          if (!signal.aborted) {
+            streams.stalled++;
+            // It reads nothing, so a polite end would sit in the buffer too.
+            res.destroy();
+          }
+          break;
+        }
+        // A catch-up answers from the main thread's quick look without a pause:
+        // let other requests in between batches.
+        await yieldToIo();
       }
     } catch (error) {
       // Shutting down or busy mid-stream: end it; the browser reconnects with its last id.
       if (!(error instanceof HttpError)) throw error;
     } finally {
       clearInterval(heartbeat);
+      release();
       streams.open--;
       res.end();
     }

@@ -7,10 +7,13 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Config } from '../config.js';
 import { createCancelCell } from '../shared/board.js';
 import type { TaskRunner } from '../poll/task-runner.js';
+import type { JobLane } from '../poll/job-lane.js';
+import type { Release, WaitLimits } from '../poll/wait-limits.js';
 import type { MessageWaiter } from '../poll/message-waiter.js';
 import type { Store, User } from '../storage/store.js';
 import { readJson } from './body.js';
 import { createCheckHandler, type StreamCounter } from './check-stream.js';
+import { createAddressResolver } from './client-address.js';
 import { Errors, HttpError } from './http-error.js';
 import { sendJson } from './respond.js';
 import { staticRoutes } from './static-files.js';
@@ -36,6 +39,10 @@ export interface RouteDeps {
   /** Wake the polls waiting on `wallId` (in this process and any others). */
   publish: (wallId: number, messageId: number) => void;
   runner: TaskRunner;
+  /** Runs `/hello` jobs apart from polls and streams. */
+  lane: JobLane;
+  /** Per-session and per-address caps on concurrent waits. */
+  waitLimits: WaitLimits;
   waitForMessages: MessageWaiter;
   streams: StreamCounter;
   stats: () => unknown;
@@ -50,11 +57,21 @@ export function bearerToken(req: IncomingMessage): string | undefined {
 }
 
 export function createRoutes(deps: RouteDeps): Array<[Method, string, RouteHandler]> {
-  const { config, store, publish, runner, waitForMessages } = deps;
+  const { config, store, publish, waitForMessages } = deps;
+  const clientAddress = createAddressResolver(config.trustProxy);
+
+  function sessionId(ctx: RequestContext, body?: unknown): string | undefined {
+    return bearerToken(ctx.req) ?? sessionIdFromBody(body) ?? ctx.query.get('session_id') ?? undefined;
+  }
 
   function sessionUser(ctx: RequestContext, body?: unknown): User | undefined {
-    const id = bearerToken(ctx.req) ?? sessionIdFromBody(body) ?? ctx.query.get('session_id') ?? undefined;
+    const id = sessionId(ctx, body);
     return id ? store.sessionUser(id) : undefined;
+  }
+
+  /** A fair share of the waits for this request's session (if any) and address; 429 past a cap. */
+  function admitWait(ctx: RequestContext, body?: unknown): Release {
+    return deps.waitLimits.acquire({ session: sessionId(ctx, body), client: clientAddress(ctx.req) });
   }
 
   function requireUser(ctx: RequestContext, body?: unknown): User {
@@ -78,7 +95,7 @@ export function createRoutes(deps: RouteDeps): Array<[Method, string, RouteHandl
     const walls = request.lastPostIds.filter(([wallId]) => store.canRead(user.id, wallId));
     if (walls.length === 0) throw Errors.invalidParameters();
     const timeoutMs = Math.min(request.timeoutMs ?? config.pollTimeoutMs, config.pollTimeoutMs);
-    const outcome = await waitForMessages(walls, ctx.arrivedAt + timeoutMs, ctx.signal);
+    const outcome = await waitForMessages(walls, ctx.arrivedAt + timeoutMs, ctx.signal, false, () => admitWait(ctx, body));
     sendJson(ctx.res, 200, { walls: outcome.outcome === 'data' ? outcome.walls : {} });
   }
 
@@ -142,7 +159,8 @@ export function createRoutes(deps: RouteDeps): Array<[Method, string, RouteHandl
           throw new HttpError(400, 'ms must be a non-negative integer');
         }
         const ms = Math.min(requested, config.pollTimeoutMs);
-        const outcome = await runner.sleep({ ms, cancel: createCancelCell() }, ctx.signal);
+        // Its own lane: never a poll thread or a place in the poll queue (issues 11, 14).
+        const outcome = await deps.lane.run({ ms, cancel: createCancelCell() }, ctx.signal);
         if (outcome.outcome !== 'done') throw Errors.shuttingDown();
         ctx.res.writeHead(200, { 'Content-Type': 'text/plain; charset=utf-8' }).end('Hello!\n');
       },
@@ -156,7 +174,7 @@ export function createRoutes(deps: RouteDeps): Array<[Method, string, RouteHandl
       },
     ],
 
-    ['GET', '/check', createCheckHandler(deps, (ctx) => sessionUser(ctx))],
+    ['GET', '/check', createCheckHandler(deps, (ctx) => sessionUser(ctx), (ctx) => admitWait(ctx))],
 
     ['GET', '/stats', ({ res }) => sendJson(res, 200, deps.stats())],
 
