@@ -36,7 +36,9 @@ export async function startServer(env: Record<string, string>): Promise<BenchSer
   const dbPath = join(dir, 'pollster.db');
   const child = spawn(process.execPath, [join(ROOT, 'dist/main.js')], {
     cwd: ROOT,
-    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', DB_PATH: dbPath, LOG_LEVEL: 'info', ...env },
+    // One bench client holds thousands of waits on purpose (capacity, not
+    // fairness, is measured): fair-share caps off unless a scenario sets them.
+    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', DB_PATH: dbPath, LOG_LEVEL: 'info', MAX_WAITS_PER_SESSION: '0', MAX_WAITS_PER_CLIENT: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
