@@ -5,6 +5,7 @@
  * blocking control.
  */
 import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../src/config.js';
 import { eventually, startTestServer, type TestServer } from './helpers/server.js';
 
 async function newestOn(server: TestServer, session: string, wallId: number): Promise<number> {
@@ -115,5 +116,20 @@ describe('the /hello lane (inline, the blocking control)', () => {
     await Promise.all([hello, ping]);
     expect(order).toEqual(['hello', 'ping']);
     expect(server.pollster.stats().hello_lane.completed).toBe(1);
+  });
+});
+
+describe('lane config', () => {
+  it('sizes the lane like the pool by default, and validates it', () => {
+    expect(loadConfig({})).toMatchObject({ helloConcurrency: 16, helloQueue: 64 });
+    expect(loadConfig({ MAX_THREADS: '4' })).toMatchObject({ helloConcurrency: 4, helloQueue: 16 });
+    expect(loadConfig({ HELLO_CONCURRENCY: '2', HELLO_QUEUE: '0' })).toMatchObject({ helloConcurrency: 2, helloQueue: 0 });
+    expect(() => loadConfig({ HELLO_CONCURRENCY: '0' })).toThrow(
+      new ConfigError('HELLO_CONCURRENCY must be an integer from 1 to 1024 (got "0")'),
+    );
+    expect(() => loadConfig({ HELLO_QUEUE: 'many' })).toThrow(
+      new ConfigError('HELLO_QUEUE must be an integer from 0 to 1000000 (got "many")'),
+    );
+    expect(() => loadConfig({ SSE_STALL_MS: '0' })).toThrow(new ConfigError('SSE_STALL_MS must be an integer from 1 to 3600000 (got "0")'));
   });
 });
