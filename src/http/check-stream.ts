@@ -140,6 +140,9 @@ export function createCheckHandler(
       release();
       streams.open--;
       res.end();
+      // A client that stopped reading would otherwise keep the connection, and
+      // whatever heartbeat is still queued for it, forever.
+      if (!res.destroyed) setTimeout(() => res.writableFinished || res.destroy(), config.sseStallMs).unref();
     }
   };
 }

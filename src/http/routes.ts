@@ -13,7 +13,6 @@ import type { MessageWaiter } from '../poll/message-waiter.js';
 import type { Store, User } from '../storage/store.js';
 import { readJson } from './body.js';
 import { createCheckHandler, type StreamCounter } from './check-stream.js';
-import { createAddressResolver } from './client-address.js';
 import { Errors, HttpError } from './http-error.js';
 import { sendJson } from './respond.js';
 import { staticRoutes } from './static-files.js';
@@ -58,7 +57,6 @@ export function bearerToken(req: IncomingMessage): string | undefined {
 
 export function createRoutes(deps: RouteDeps): Array<[Method, string, RouteHandler]> {
   const { config, store, publish, waitForMessages } = deps;
-  const clientAddress = createAddressResolver(config.trustProxy);
 
   function sessionId(ctx: RequestContext, body?: unknown): string | undefined {
     return bearerToken(ctx.req) ?? sessionIdFromBody(body) ?? ctx.query.get('session_id') ?? undefined;
@@ -71,7 +69,7 @@ export function createRoutes(deps: RouteDeps): Array<[Method, string, RouteHandl
 
   /** A fair share of the waits for this request's session (if any) and address; 429 past a cap. */
   function admitWait(ctx: RequestContext, body?: unknown): Release {
-    return deps.waitLimits.acquire({ session: sessionId(ctx, body), client: clientAddress(ctx.req) });
+    return deps.waitLimits.acquire({ session: sessionId(ctx, body), client: deps.waitLimits.clientOf(ctx.req) });
   }
 
   function requireUser(ctx: RequestContext, body?: unknown): User {

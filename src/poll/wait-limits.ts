@@ -4,6 +4,8 @@
  * address (issue 14), so one client cannot hold most of what the mode can
  * keep waiting. Counted on the main thread, per process.
  */
+import type { IncomingMessage } from 'node:http';
+import { createAddressResolver } from '../http/client-address.js';
 import { HttpError } from '../http/http-error.js';
 
 export interface WaitLimitOptions {
@@ -11,6 +13,8 @@ export interface WaitLimitOptions {
   maxWaitsPerSession: number;
   /** 0: no cap. */
   maxWaitsPerClient: number;
+  /** Peers whose X-Forwarded-For / X-Real-IP are believed (see client-address.ts). */
+  trustProxy: readonly string[];
 }
 
 /** Who is asking: a session id (absent for anonymous clients) and a client address. */
@@ -30,10 +34,13 @@ export class WaitLimits {
   readonly #sessions = new Map<string, number>();
   readonly #clients = new Map<string, number>();
   #refused = 0;
+  /** The address a request's share is counted under. */
+  readonly clientOf: (req: IncomingMessage) => string;
 
   constructor(options: WaitLimitOptions) {
     this.#perSession = options.maxWaitsPerSession;
     this.#perClient = options.maxWaitsPerClient;
+    this.clientOf = createAddressResolver(options.trustProxy);
   }
 
   /** Take one wait for `waiter`, or throw 429 when its session or address is at its cap. */
