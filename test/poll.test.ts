@@ -72,7 +72,7 @@ describe.each(modes)('POST /poll ($name)', ({ env, mainThreadFree }) => {
     const alice = await server.login('alice');
     const cases: Array<[unknown, string | undefined, string]> = [
       [{ last_post_id: { 1: 0 } }, 'nope', 'Invalid user!'],
-      [{ last_post_id: { 1: 0 } }, undefined, 'Invalid user!'],
+      [{ last_post_id: { 2: 0 } }, undefined, 'Invalid user!'],
       [{ last_post_id: { 2: 0, 3: 0 } }, alice, 'Invalid parameters!'],
       [{ last_post_id: {} }, alice, 'Invalid parameters!'],
       [{ last_post_id: [1, 2] }, alice, 'Invalid parameters!'],

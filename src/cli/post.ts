@@ -5,6 +5,7 @@
  */
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../config.js';
+import { codePointLength } from '../http/validate.js';
 import { MAX_CONTENT_LENGTH, Store } from '../storage/store.js';
 
 const usage = 'usage: npm run post -- --wall <id> --user <name> "message text"';
@@ -29,14 +30,14 @@ if (!values.wall || !Number.isSafeInteger(wallId) || wallId < 1) fail('--wall mu
 if (!values.user) fail('--user is required');
 const content = positionals.join(' ').trim();
 if (!content) fail('message text is required');
-if (content.length > MAX_CONTENT_LENGTH) fail(`message text must be at most ${MAX_CONTENT_LENGTH} characters`);
+if (codePointLength(content) > MAX_CONTENT_LENGTH) fail(`message text must be at most ${MAX_CONTENT_LENGTH} characters`);
 
 const store = new Store(values.db ?? loadConfig().dbPath);
 try {
   const user = store.userByName(values.user);
   if (!user) fail(`unknown user "${values.user}"`);
   if (!store.wallExists(wallId)) fail(`wall ${wallId} does not exist`);
-  if (!store.canRead(user.id, wallId)) fail(`${user.name} is not a member of wall ${wallId}`);
+  if (!store.canPost(user.id, wallId)) fail(`${user.name} is not a member of wall ${wallId}`);
   const message = store.postMessage(wallId, user.id, content);
   process.stdout.write(`${JSON.stringify(message)}\n`);
 } finally {

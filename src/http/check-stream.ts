@@ -17,6 +17,7 @@ import type { Release } from '../poll/wait-limits.js';
 import type { Store, User } from '../storage/store.js';
 import { Errors, HttpError } from './http-error.js';
 import type { RequestContext } from './routes.js';
+import { parseDecimal } from './validate.js';
 
 /** Sent first: how long the browser waits before reconnecting, ms. */
 export const RETRY_MS = 1000;
@@ -54,15 +55,16 @@ export interface CheckDeps {
 function parseCursor(raw: string | string[] | undefined | null): number | undefined {
   const text = Array.isArray(raw) ? raw[0] : raw;
   if (text === undefined || text === null || text === '') return undefined;
-  if (!/^\d{1,15}$/.test(text)) throw new HttpError(400, 'Last-Event-ID must be a non-negative integer');
-  return Number(text);
+  const cursor = parseDecimal(text);
+  if (cursor === null) throw new HttpError(400, 'Last-Event-ID must be a non-negative integer');
+  return cursor;
 }
 
 function parseWallList(raw: string | null): number[] | undefined {
   if (raw === null || raw === '') return undefined;
-  const ids = raw.split(',').map((part) => (/^\d{1,15}$/.test(part.trim()) ? Number(part.trim()) : NaN));
-  if (ids.some((id) => !Number.isSafeInteger(id) || id < 1)) throw Errors.invalidParameters();
-  return ids;
+  const ids = raw.split(',').map(parseDecimal);
+  if (ids.some((id) => id === null || id < 1)) throw Errors.invalidParameters();
+  return ids as number[];
 }
 
 /** One poll answer as a single batch in id order (message ids are global). */
@@ -72,9 +74,21 @@ export function mergeBatch(walls: Record<string, { posts: Message[] }>): Message
     .sort((a, b) => a.id - b.id);
 }
 
+const STREAM_HEADERS = {
+  'Content-Type': 'text/event-stream; charset=utf-8',
+  'Cache-Control': 'no-cache, no-transform',
+  Connection: 'keep-alive',
+  // nginx would otherwise buffer the stream and deliver events late.
+  'X-Accel-Buffering': 'no',
+};
+
+/**
+ * `sessionUser` gives `null` for a request with no session; it throws for a
+ * bad one. `admitWait` takes the stream's fair share, or throws 429.
+ */
 export function createCheckHandler(
   deps: CheckDeps,
-  sessionUser: (ctx: RequestContext) => User | undefined,
+  sessionUser: (ctx: RequestContext) => User | null,
   admitWait: (ctx: RequestContext) => Release,
 ) {
   const { config, store, runner, waitForMessages, streams } = deps;
@@ -82,26 +96,30 @@ export function createCheckHandler(
   return async function check(ctx: RequestContext): Promise<void> {
     const { req, res, query } = ctx;
     const user = sessionUser(ctx);
-    if (!user) throw Errors.unauthorized();
-    const mine = store.wallsOf(user.id);
     const requested = parseWallList(query.get('walls'));
-    const walls = requested ? mine.filter((wall) => requested.includes(wall.id)) : mine;
+    // By default a session streams its own walls, and no session the public
+    // ones, so the Rails page's bare `new EventSource('/check')` works (issue 10).
+    // `?walls=` may name any wall the client can read.
+    const walls = requested
+      ? store.readableWalls(user?.id ?? null).filter((wall) => requested.includes(wall.id))
+      : user
+        ? store.wallsOf(user.id)
+        : store.publicWalls();
     if (walls.length === 0) throw Errors.invalidParameters();
     let cursor =
       parseCursor(req.headers['last-event-id']) ??
       parseCursor(query.get('last_event_id')) ??
       Math.max(...walls.map((wall) => wall.latest_message_id));
+    // HEAD: the headers a stream would get, and no stream, no thread (issue 14).
+    if (req.method === 'HEAD') {
+      res.writeHead(200, STREAM_HEADERS).end();
+      return;
+    }
     if (!runner.hasRoom()) throw Errors.serverBusy();
     // A stream holds its share for its whole life, waiting or sending.
     const release = admitWait(ctx);
 
-    res.writeHead(200, {
-      'Content-Type': 'text/event-stream; charset=utf-8',
-      'Cache-Control': 'no-cache, no-transform',
-      Connection: 'keep-alive',
-      // nginx would otherwise buffer the stream and deliver events late.
-      'X-Accel-Buffering': 'no',
-    });
+    res.writeHead(200, STREAM_HEADERS);
     res.write(`retry: ${RETRY_MS}\n\n`);
     streams.open++;
     // A client that is not reading gets no more heartbeats piled up for it.

@@ -11,12 +11,12 @@ import type { JobLane } from '../poll/job-lane.js';
 import type { Release, WaitLimits } from '../poll/wait-limits.js';
 import type { MessageWaiter } from '../poll/message-waiter.js';
 import type { Store, User } from '../storage/store.js';
-import { readJson } from './body.js';
+import { readBody } from './body.js';
 import { createCheckHandler, type StreamCounter } from './check-stream.js';
 import { Errors, HttpError } from './http-error.js';
 import { sendJson } from './respond.js';
 import { staticRoutes } from './static-files.js';
-import { parseContent, parsePage, parsePollRequest, parseUserName, parseWallId, sessionIdFromBody } from './validate.js';
+import { parseContent, parseMs, parsePage, parsePollRequest, parseUserName, parseWallId, sessionIdFromBody } from './validate.js';
 
 export interface RequestContext {
   req: IncomingMessage;
@@ -67,7 +67,7 @@ export function createRoutes(deps: RouteDeps): Array<[Method, string, RouteHandl
     return id ? store.sessionUser(id) : undefined;
   }
 
-  /** A fair share of the waits for this request's session (if any) and address; 429 past a cap. */
+  /** A fair share of the waits for this request's session and address (anonymous: address only); 429 past a cap. */
   function admitWait(ctx: RequestContext, body?: unknown): Release {
     return deps.waitLimits.acquire({ session: sessionId(ctx, body), client: deps.waitLimits.clientOf(ctx.req) });
   }
@@ -78,20 +78,33 @@ export function createRoutes(deps: RouteDeps): Array<[Method, string, RouteHandl
     return user;
   }
 
-  function readableWall(user: User, rawId: string | undefined): number {
+  /**
+   * Who asks: a user, or `null` when the request carries no session at all
+   * (public walls only, issue 10). A session that is given but unknown is
+   * refused with `invalid()`, so a stale client learns to log in again.
+   */
+  function viewer(ctx: RequestContext, invalid: () => HttpError, body?: unknown): User | null {
+    const id = sessionId(ctx, body);
+    if (!id) return null;
+    const user = store.sessionUser(id);
+    if (!user) throw invalid();
+    return user;
+  }
+
+  /** A wall the viewer may not read answers exactly like a missing one: no existence oracle (issue 14). */
+  function readableWall(user: User | null, rawId: string | undefined): number {
     const wallId = parseWallId(rawId);
-    if (!store.wallExists(wallId)) throw Errors.wallNotFound();
-    if (!store.canRead(user.id, wallId)) throw Errors.forbiddenWall();
+    if (!store.canRead(user?.id ?? null, wallId)) throw Errors.wallNotFound();
     return wallId;
   }
 
   async function poll(ctx: RequestContext): Promise<void> {
-    const body = await readJson(ctx.req);
-    const user = sessionUser(ctx, body);
-    if (!user) throw Errors.invalidUser();
+    const body = await readBody(ctx.req);
+    const user = viewer(ctx, Errors.invalidUser, body);
     const request = parsePollRequest(body);
-    const walls = request.lastPostIds.filter(([wallId]) => store.canRead(user.id, wallId));
-    if (walls.length === 0) throw Errors.invalidParameters();
+    const walls = request.lastPostIds.filter(([wallId]) => store.canRead(user?.id ?? null, wallId));
+    // Without a session, no public wall left means the client needs one.
+    if (walls.length === 0) throw user ? Errors.invalidParameters() : Errors.invalidUser();
     const timeoutMs = Math.min(request.timeoutMs ?? config.pollTimeoutMs, config.pollTimeoutMs);
     const outcome = await waitForMessages(walls, ctx.arrivedAt + timeoutMs, ctx.signal, false, () => admitWait(ctx, body));
     sendJson(ctx.res, 200, { walls: outcome.outcome === 'data' ? outcome.walls : {} });
@@ -104,7 +117,7 @@ export function createRoutes(deps: RouteDeps): Array<[Method, string, RouteHandl
       'POST',
       '/sessions',
       async ({ req, res }) => {
-        const name = parseUserName(await readJson(req));
+        const name = parseUserName(await readBody(req));
         const user = store.userByName(name);
         if (!user) throw Errors.invalidUser();
         const sessionId = store.createSession(user.id);
@@ -116,8 +129,8 @@ export function createRoutes(deps: RouteDeps): Array<[Method, string, RouteHandl
       'GET',
       '/walls',
       (ctx) => {
-        const user = requireUser(ctx);
-        sendJson(ctx.res, 200, { walls: store.wallsOf(user.id) });
+        const user = viewer(ctx, Errors.unauthorized);
+        sendJson(ctx.res, 200, { walls: user ? store.wallsOf(user.id) : store.publicWalls() });
       },
     ],
 
@@ -125,7 +138,7 @@ export function createRoutes(deps: RouteDeps): Array<[Method, string, RouteHandl
       'GET',
       '/walls/:id/messages',
       (ctx) => {
-        const user = requireUser(ctx);
+        const user = viewer(ctx, Errors.unauthorized);
         const wallId = readableWall(user, ctx.params.id);
         const { after, limit } = parsePage(ctx.query);
         sendJson(ctx.res, 200, { messages: store.messagesAfter(wallId, after, limit) });
@@ -136,9 +149,10 @@ export function createRoutes(deps: RouteDeps): Array<[Method, string, RouteHandl
       'POST',
       '/walls/:id/messages',
       async (ctx) => {
-        const body = await readJson(ctx.req);
+        const body = await readBody(ctx.req);
         const user = requireUser(ctx, body);
         const wallId = readableWall(user, ctx.params.id);
+        if (!store.canPost(user.id, wallId)) throw Errors.wallNotWritable();
         const message = store.postMessage(wallId, user.id, parseContent(body));
         publish(wallId, message.id);
         sendJson(ctx.res, 201, message);
@@ -146,17 +160,19 @@ export function createRoutes(deps: RouteDeps): Array<[Method, string, RouteHandl
     ],
 
     ['POST', '/poll', poll],
+    // The Sinatra original's long poll: same route as its ping, form-encoded by jQuery.
+    ['POST', '/', poll],
 
     [
       'GET',
       '/hello',
       async (ctx) => {
-        const raw = ctx.query.get('ms');
-        const requested = raw === null || raw === '' ? HELLO_DEFAULT_MS : Number(raw);
-        if (!Number.isSafeInteger(requested) || requested < 0) {
-          throw new HttpError(400, 'ms must be a non-negative integer');
+        const ms = Math.min(parseMs(ctx.query.get('ms'), HELLO_DEFAULT_MS), config.pollTimeoutMs);
+        // HEAD answers at once and never takes a thread (issue 14).
+        if (ctx.req.method === 'HEAD') {
+          ctx.res.writeHead(200, { 'Content-Type': 'text/plain; charset=utf-8' }).end();
+          return;
         }
-        const ms = Math.min(requested, config.pollTimeoutMs);
         // Its own lane: never a poll thread or a place in the poll queue (issues 11, 14).
         const outcome = await deps.lane.run({ ms, cancel: createCancelCell() }, ctx.signal);
         if (outcome.outcome !== 'done') throw Errors.shuttingDown();
@@ -172,7 +188,7 @@ export function createRoutes(deps: RouteDeps): Array<[Method, string, RouteHandl
       },
     ],
 
-    ['GET', '/check', createCheckHandler(deps, (ctx) => sessionUser(ctx), (ctx) => admitWait(ctx))],
+    ['GET', '/check', createCheckHandler(deps, (ctx) => viewer(ctx, Errors.unauthorized), (ctx) => admitWait(ctx))],
 
     ['GET', '/stats', ({ res }) => sendJson(res, 200, deps.stats())],
 
