@@ -61,6 +61,24 @@ describe.each<{ name: string; env: Record<string, string> }>([
   });
 });
 
+describe('anonymous clients (public walls)', () => {
+  it('count by address only: a poll and a stream without a session share the address\'s cap', async () => {
+    const server = await startTestServer({ MAX_WAITS_PER_SESSION: '1', MAX_WAITS_PER_CLIENT: '2' });
+    const session = await server.login();
+    const last = await newestOn(server, session, 1);
+    const body = { last_post_id: { 1: last }, timeout_ms: 10_000 };
+    // No session, so the per-session cap of 1 does not apply; the address's 2 do.
+    const polls = [1, 2].map(() => server.call('POST', '/poll', { body, timeoutMs: 15_000 }));
+    await eventually(() => server.pollster.stats().waiting_polls === 2);
+    expect((await server.call('GET', '/check?walls=1')).status).toBe(429);
+    expect((await server.call('POST', '/poll', { body })).status).toBe(429);
+    const elsewhere = server.call('POST', '/poll', { body, headers: { 'x-forwarded-for': '192.0.2.7' }, timeoutMs: 15_000 });
+    await eventually(() => server.pollster.stats().waiting_polls === 3);
+    await server.call('POST', '/walls/1/messages', { session, body: { content: 'public news' } });
+    for (const reply of await Promise.all([...polls, elsewhere])) expect(reply.json.walls['1'].posts[0].content).toBe('public news');
+  });
+});
+
 describe('TRUST_PROXY', () => {
   it('ignores X-Forwarded-For when the peer is not trusted', async () => {
     const server = await startTestServer({ MAX_WAITS_PER_SESSION: '0', MAX_WAITS_PER_CLIENT: '1', TRUST_PROXY: 'none' });
