@@ -6,7 +6,7 @@
 import cluster from 'node:cluster';
 import { existsSync, unlinkSync } from 'node:fs';
 import type { Server } from 'node:http';
-import pino, { type Logger } from 'pino';
+import type { Logger } from 'pino';
 import type { Config } from './config.js';
 import { createHttpServer, listen } from './http/http-server.js';
 import { createRoutes } from './http/routes.js';
@@ -20,6 +20,11 @@ import { WaitLimits } from './poll/wait-limits.js';
 import { TaskRunner } from './poll/task-runner.js';
 import { Board, createCancelCell } from './shared/board.js';
 import { Store } from './storage/store.js';
+import { SessionPruner } from './storage/session-pruner.js';
+import { SessionWaits } from './http/session-waits.js';
+import { Metrics } from './observability/metrics.js';
+import { measureWaits } from './observability/measured-waiter.js';
+import { createLogger } from './observability/logger.js';
 
 export interface Pollster {
   server: Server;
@@ -40,10 +45,10 @@ const SHUTDOWN_GRACE_MS = 1500;
 
 export async function startPollster(
   config: Config,
-  logger: Logger = pino({ level: config.logLevel }),
+  logger: Logger = createLogger(config.logLevel),
   relay?: PublishRelay,
 ): Promise<Pollster> {
-  const store = new Store(config.dbPath);
+  const store = new Store(config.dbPath, { sessionTtlS: config.sessionTtlS });
   const board = new Board();
   const watcher = new ChangeWatcher(store, board, config.watchIntervalMs);
   watcher.refresh();
@@ -59,6 +64,7 @@ export async function startPollster(
     capacity,
     maxQueue: config.maxQueue,
     onPollCount: (polls) => watcher.setActive(polls > 0),
+    onQueueWait: (ms) => metrics.observeQueueWait(ms / 1000),
   });
   const lane = new JobLane({
     concurrency: config.helloConcurrency,
@@ -77,16 +83,52 @@ export async function startPollster(
   };
   const streams = new StreamCounter();
   const startedAt = Date.now();
+  const metrics = new Metrics(() => stats());
   const stats = (): PollsterStats => collectStats(config, runner, executor, watcher, board, streams, startedAt, lane, waitLimits);
-  const waitForMessages = createMessageWaiter(config, board, store, runner);
-  const routes = createRoutes({ config, store, publish, runner, lane, waitLimits, waitForMessages, streams, stats });
-  const server = createHttpServer(config, routes, logger);
+  const waitForMessages = measureWaits(createMessageWaiter(config, board, store, runner), metrics);
+  const sessionWaits = new SessionWaits();
+  relay?.onRemoteLogout((sessionId) => sessionWaits.endSession(sessionId));
+  relay?.serveMetrics(() => metrics.registry.getMetricsAsJSON());
+  const logout = (sessionId: string): boolean => {
+    const existed = store.deleteSession(sessionId);
+    if (existed) {
+      sessionWaits.endSession(sessionId);
+      relay?.announceLogout(sessionId);
+    }
+    return existed;
+  };
+  // Under cluster any process may get the scrape; the primary sums them all.
+  const metricsText = async (): Promise<{ contentType: string; text: string }> => ({
+    contentType: metrics.contentType,
+    text: relay ? await relay.clusterMetrics() : await metrics.text(),
+  });
+  const routes = createRoutes({
+    config,
+    store,
+    publish,
+    runner,
+    lane,
+    waitLimits,
+    waitForMessages,
+    streams,
+    stats,
+    metrics: metricsText,
+    sessionWaits,
+    logout,
+  });
+  const server = createHttpServer(config, routes, logger, metrics);
+  const pruner = new SessionPruner(store, config.sessionTtlS, {
+    onPruned: (count) => metrics.countPrunedSessions(count),
+    onError: (error) => logger.error({ err: error }, 'session pruning failed'),
+  });
+  pruner.start();
 
   const url = await listen(server, config);
   logger.info({ url, mode: config.pollMode, wake: config.wake, maxThreads: config.maxThreads }, 'pollster listening');
 
   let closing: Promise<void> | undefined;
   async function shutDown(): Promise<void> {
+    pruner.stop();
     server.close();
     // Waiting polls are answered (empty) as their tasks see the cancel flag.
     await Promise.all([runner.close(SHUTDOWN_GRACE_MS), lane.close(SHUTDOWN_GRACE_MS)]);

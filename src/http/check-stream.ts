@@ -17,6 +17,8 @@ import type { Release } from '../poll/wait-limits.js';
 import type { Store, User } from '../storage/store.js';
 import { Errors, HttpError } from './http-error.js';
 import type { RequestContext } from './routes.js';
+import type { SessionWaits } from './session-waits.js';
+import { linkedSignal } from '../observability/request-record.js';
 import { parseDecimal } from './validate.js';
 
 /** Sent first: how long the browser waits before reconnecting, ms. */
@@ -50,6 +52,8 @@ export interface CheckDeps {
   runner: TaskRunner;
   waitForMessages: MessageWaiter;
   streams: StreamCounter;
+  /** Logout ends the session's open streams through this. */
+  sessionWaits: SessionWaits;
 }
 
 function parseCursor(raw: string | string[] | undefined | null): number | undefined {
@@ -89,9 +93,10 @@ const STREAM_HEADERS = {
 export function createCheckHandler(
   deps: CheckDeps,
   sessionUser: (ctx: RequestContext) => User | null,
+  sessionIdOf: (ctx: RequestContext) => string | undefined,
   admitWait: (ctx: RequestContext) => Release,
 ) {
-  const { config, store, runner, waitForMessages, streams } = deps;
+  const { config, store, runner, waitForMessages, streams, sessionWaits } = deps;
 
   return async function check(ctx: RequestContext): Promise<void> {
     const { req, res, query } = ctx;
@@ -124,7 +129,11 @@ export function createCheckHandler(
     streams.open++;
     // A client that is not reading gets no more heartbeats piled up for it.
     const heartbeat = setInterval(() => res.writableNeedDrain || res.write(': ping\n\n'), config.sseHeartbeatMs);
-    const signal = ctx.signal;
+    // Logout (DELETE /sessions) ends the stream as cleanly as SSE_MAX_MS does.
+    const loggedOut = new AbortController();
+    const sessionId = user ? sessionIdOf(ctx) : undefined;
+    const unregister = sessionId ? sessionWaits.add(sessionId, () => loggedOut.abort()) : () => {};
+    const signal = linkedSignal(ctx.signal, loggedOut.signal);
     const endsAt = ctx.arrivedAt + config.sseMaxMs;
     try {
       while (!signal.aborted && Date.now() < endsAt) {
@@ -156,6 +165,7 @@ export function createCheckHandler(
     } finally {
       clearInterval(heartbeat);
       release();
+      unregister();
       streams.open--;
       res.end();
       // A client that stopped reading would otherwise keep the connection, and

@@ -13,6 +13,9 @@ import type { MessageWaiter } from '../poll/message-waiter.js';
 import type { Store, User } from '../storage/store.js';
 import { readBody } from './body.js';
 import { createCheckHandler, type StreamCounter } from './check-stream.js';
+import type { SessionWaits } from './session-waits.js';
+import { requireMetricsToken } from '../observability/metrics-token.js';
+import { linkedSignal } from '../observability/request-record.js';
 import { Errors, HttpError } from './http-error.js';
 import { sendJson } from './respond.js';
 import { staticRoutes } from './static-files.js';
@@ -30,7 +33,7 @@ export interface RequestContext {
 }
 
 export type RouteHandler = (ctx: RequestContext) => Promise<void> | void;
-export type Method = 'GET' | 'POST';
+export type Method = 'GET' | 'POST' | 'DELETE';
 
 export interface RouteDeps {
   config: Config;
@@ -45,6 +48,12 @@ export interface RouteDeps {
   waitForMessages: MessageWaiter;
   streams: StreamCounter;
   stats: () => unknown;
+  /** Prometheus text for `/metrics` (every process's figures under WEB_CONCURRENCY). */
+  metrics: () => Promise<{ contentType: string; text: string }>;
+  /** Open streams and held polls by session, so logout can end them. */
+  sessionWaits: SessionWaits;
+  /** Log a session out in every process: delete it and end its streams. */
+  logout: (sessionId: string) => boolean;
 }
 
 const HELLO_DEFAULT_MS = 10_000;
@@ -58,18 +67,18 @@ export function bearerToken(req: IncomingMessage): string | undefined {
 export function createRoutes(deps: RouteDeps): Array<[Method, string, RouteHandler]> {
   const { config, store, publish, waitForMessages } = deps;
 
-  function sessionId(ctx: RequestContext, body?: unknown): string | undefined {
+  function sessionIdOf(ctx: RequestContext, body?: unknown): string | undefined {
     return bearerToken(ctx.req) ?? sessionIdFromBody(body) ?? ctx.query.get('session_id') ?? undefined;
   }
 
   function sessionUser(ctx: RequestContext, body?: unknown): User | undefined {
-    const id = sessionId(ctx, body);
+    const id = sessionIdOf(ctx, body);
     return id ? store.sessionUser(id) : undefined;
   }
 
   /** A fair share of the waits for this request's session and address (anonymous: address only); 429 past a cap. */
   function admitWait(ctx: RequestContext, body?: unknown): Release {
-    return deps.waitLimits.acquire({ session: sessionId(ctx, body), client: deps.waitLimits.clientOf(ctx.req) });
+    return deps.waitLimits.acquire({ session: sessionIdOf(ctx, body), client: deps.waitLimits.clientOf(ctx.req) });
   }
 
   function requireUser(ctx: RequestContext, body?: unknown): User {
@@ -84,7 +93,7 @@ export function createRoutes(deps: RouteDeps): Array<[Method, string, RouteHandl
    * refused with `invalid()`, so a stale client learns to log in again.
    */
   function viewer(ctx: RequestContext, invalid: () => HttpError, body?: unknown): User | null {
-    const id = sessionId(ctx, body);
+    const id = sessionIdOf(ctx, body);
     if (!id) return null;
     const user = store.sessionUser(id);
     if (!user) throw invalid();
@@ -106,8 +115,23 @@ export function createRoutes(deps: RouteDeps): Array<[Method, string, RouteHandl
     // Without a session, no public wall left means the client needs one.
     if (walls.length === 0) throw user ? Errors.invalidParameters() : Errors.invalidUser();
     const timeoutMs = Math.min(request.timeoutMs ?? config.pollTimeoutMs, config.pollTimeoutMs);
-    const outcome = await waitForMessages(walls, ctx.arrivedAt + timeoutMs, ctx.signal, false, () => admitWait(ctx, body));
-    sendJson(ctx.res, 200, { walls: outcome.outcome === 'data' ? outcome.walls : {} });
+    // A logout answers the session's held polls at once, as a stale session would be.
+    const sessionId = user ? sessionIdOf(ctx, body) : undefined;
+    const loggedOut = new AbortController();
+    const unregister = sessionId ? deps.sessionWaits.add(sessionId, () => loggedOut.abort()) : () => {};
+    try {
+      const outcome = await waitForMessages(
+        walls,
+        ctx.arrivedAt + timeoutMs,
+        linkedSignal(ctx.signal, loggedOut.signal),
+        false,
+        () => admitWait(ctx, body),
+      );
+      if (loggedOut.signal.aborted) throw Errors.invalidUser();
+      sendJson(ctx.res, 200, { walls: outcome.outcome === 'data' ? outcome.walls : {} });
+    } finally {
+      unregister();
+    }
   }
 
   return [
@@ -188,9 +212,45 @@ export function createRoutes(deps: RouteDeps): Array<[Method, string, RouteHandl
       },
     ],
 
-    ['GET', '/check', createCheckHandler(deps, (ctx) => viewer(ctx, Errors.unauthorized), (ctx) => admitWait(ctx))],
+    [
+      'DELETE',
+      '/sessions',
+      async (ctx) => {
+        const id = sessionIdOf(ctx, await readBody(ctx.req));
+        if (!id || !deps.logout(id)) throw Errors.unauthorized();
+        ctx.res.writeHead(204).end();
+      },
+    ],
 
-    ['GET', '/stats', ({ res }) => sendJson(res, 200, deps.stats())],
+    [
+      'GET',
+      '/check',
+      createCheckHandler(
+        deps,
+        (ctx) => viewer(ctx, Errors.unauthorized),
+        (ctx) => sessionIdOf(ctx),
+        (ctx) => admitWait(ctx),
+      ),
+    ],
+
+    [
+      'GET',
+      '/stats',
+      ({ req, res }) => {
+        requireMetricsToken(req, config.metricsToken);
+        sendJson(res, 200, deps.stats());
+      },
+    ],
+
+    [
+      'GET',
+      '/metrics',
+      async ({ req, res }) => {
+        requireMetricsToken(req, config.metricsToken);
+        const { contentType, text } = await deps.metrics();
+        res.writeHead(200, { 'Content-Type': contentType, 'Cache-Control': 'no-store' }).end(text);
+      },
+    ],
 
     ...staticRoutes().map(([path, handler]): [Method, string, RouteHandler] => ['GET', path, handler]),
   ];
