@@ -123,8 +123,12 @@ export function createCheckHandler(
     if (!runner.hasRoom()) throw Errors.serverBusy();
     // A stream holds its share for its whole life, waiting or sending.
     const release = admitWait(ctx);
-
-    res.writeHead(200, STREAM_HEADERS);
+    try {
+      res.writeHead(200, STREAM_HEADERS);
+    } catch (error) {
+      release();
+      throw error;
+    }
     res.write(`retry: ${RETRY_MS}\n\n`);
     streams.open++;
     // A client that is not reading gets no more heartbeats piled up for it.
