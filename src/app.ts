@@ -15,6 +15,8 @@ import type { PublishRelay } from './cluster/relay.js';
 import { ChangeWatcher } from './poll/change-watcher.js';
 import { createMessageWaiter } from './poll/message-waiter.js';
 import { InlineExecutor, PoolExecutor, type Executor } from './poll/executors.js';
+import { JobLane } from './poll/job-lane.js';
+import { WaitLimits } from './poll/wait-limits.js';
 import { TaskRunner } from './poll/task-runner.js';
 import { Board, createCancelCell } from './shared/board.js';
 import { Store } from './storage/store.js';
@@ -31,6 +33,8 @@ export interface Pollster {
   store: Store;
   runner: TaskRunner;
   executor: Executor;
+  /** Where `/hello` jobs run, apart from polls and streams. */
+  lane: JobLane;
   logger: Logger;
   stats(): PollsterStats;
   close(): Promise<void>;
@@ -62,6 +66,15 @@ export async function startPollster(
     onPollCount: (polls) => watcher.setActive(polls > 0),
     onQueueWait: (ms) => metrics.observeQueueWait(ms / 1000),
   });
+  const lane = new JobLane({
+    concurrency: config.helloConcurrency,
+    maxQueue: config.helloQueue,
+    inline: config.pollMode === 'inline',
+    board,
+    onError: (error) => logger.error({ err: error }, '/hello lane thread failed'),
+  });
+  await checkLaneLoads(lane, runner, store);
+  const waitLimits = new WaitLimits(config);
 
   relay?.onRemote((wallId, messageId) => board.publish(wallId, messageId));
   const publish = (wallId: number, messageId: number): void => {
@@ -71,7 +84,7 @@ export async function startPollster(
   const streams = new StreamCounter();
   const startedAt = Date.now();
   const metrics = new Metrics(() => stats());
-  const stats = (): PollsterStats => collectStats(config, runner, executor, watcher, board, streams, startedAt);
+  const stats = (): PollsterStats => collectStats(config, runner, executor, watcher, board, streams, startedAt, lane, waitLimits);
   const waitForMessages = measureWaits(createMessageWaiter(config, board, store, runner), metrics);
   const sessionWaits = new SessionWaits();
   relay?.onRemoteLogout((sessionId) => sessionWaits.endSession(sessionId));
@@ -94,6 +107,8 @@ export async function startPollster(
     store,
     publish,
     runner,
+    lane,
+    waitLimits,
     waitForMessages,
     streams,
     stats,
@@ -116,7 +131,7 @@ export async function startPollster(
     pruner.stop();
     server.close();
     // Waiting polls are answered (empty) as their tasks see the cancel flag.
-    await runner.close(SHUTDOWN_GRACE_MS);
+    await Promise.all([runner.close(SHUTDOWN_GRACE_MS), lane.close(SHUTDOWN_GRACE_MS)]);
     watcher.setActive(false);
     server.closeIdleConnections();
     await new Promise((resolve) => setTimeout(resolve, 20));
@@ -132,6 +147,7 @@ export async function startPollster(
     store,
     runner,
     executor,
+    lane,
     logger,
     stats,
     close: () => (closing ??= shutDown()),
@@ -148,6 +164,8 @@ function collectStats(
   board: Board,
   streams: StreamCounter,
   startedAt: number,
+  lane: JobLane,
+  waitLimits: WaitLimits,
 ) {
   const run = runner.stats();
   const memory = process.memoryUsage();
@@ -166,7 +184,7 @@ function collectStats(
       tasks_per_thread: config.pollMode === 'multiplex' ? config.tasksPerThread : 1,
       capacity: run.capacity,
       busy: run.running,
-      /** Tasks (polls, stream batches, /hello jobs) each thread holds now, on average. */
+      /** Tasks (polls, stream batches) each thread holds now, on average. */
       held_per_thread: threads ? Math.round((run.running / threads) * 10) / 10 : run.running,
       queued: run.queued,
       max_queue: config.maxQueue,
@@ -180,8 +198,14 @@ function collectStats(
       /** Piscina's own histograms: time inside a thread, and time in Piscina's queue (near 0: Pollster queues first). */
       piscina: executor.timings(),
     },
+    /** `/hello` jobs: their own threads, limit and queue, apart from the pool above. */
+    hello_lane: lane.stats(),
     waiting_polls: run.waiting_polls,
     open_streams: streams.open,
+    /** Streams ended because their client stopped reading for SSE_STALL_MS. */
+    sse_stalled: streams.stalled,
+    /** Per-session and per-address caps on concurrent waits, and how often they refused one. */
+    wait_limits: waitLimits.stats(),
     watcher_active: watcher.active,
     memory: { rss: memory.rss, heap_used: memory.heapUsed },
     uptime_s: Math.round((Date.now() - startedAt) / 1000),
@@ -213,6 +237,16 @@ async function checkWorkersLoad(executor: Executor, store: Store): Promise<void>
     await executor.destroy();
     store.close();
     throw new Error(`worker threads failed to start: ${(error as Error).message}`, { cause: error });
+  }
+}
+
+async function checkLaneLoads(lane: JobLane, runner: TaskRunner, store: Store): Promise<void> {
+  try {
+    await lane.check();
+  } catch (error) {
+    await Promise.all([lane.close(0), runner.close(0)]);
+    store.close();
+    throw new Error(`/hello lane threads failed to start: ${(error as Error).message}`, { cause: error });
   }
 }
 

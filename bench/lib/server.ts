@@ -66,7 +66,20 @@ export async function startServer(env: Record<string, string>, options: StartOpt
   const dbPath = join(dir, 'pollster.db');
   const child = spawn(process.execPath, options.args ?? [join(ROOT, 'dist/main.js')], {
     cwd: ROOT,
-    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', SOCKET: '', DB_PATH: dbPath, LOG_LEVEL: 'info', ...env },
+    // One bench client holds thousands of waits on purpose (capacity, not
+    // fairness, is measured): fair-share caps off unless the bench's own
+    // environment or a scenario sets them.
+    env: {
+      MAX_WAITS_PER_SESSION: '0',
+      MAX_WAITS_PER_CLIENT: '0',
+      ...process.env,
+      PORT: '0',
+      HOST: '127.0.0.1',
+      SOCKET: '',
+      DB_PATH: dbPath,
+      LOG_LEVEL: 'info',
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   running.add(child);
