@@ -17,6 +17,7 @@ import { createMessageWaiter } from './poll/message-waiter.js';
 import { InlineExecutor, PoolExecutor, type Executor } from './poll/executors.js';
 import { JobLane } from './poll/job-lane.js';
 import { WaitLimits } from './poll/wait-limits.js';
+import { WaitCoalescer } from './poll/wait-coalescer.js';
 import { TaskRunner } from './poll/task-runner.js';
 import { Board, createCancelCell } from './shared/board.js';
 import { Store } from './storage/store.js';
@@ -84,8 +85,10 @@ export async function startPollster(
   const streams = new StreamCounter();
   const startedAt = Date.now();
   const metrics = new Metrics(() => stats());
-  const stats = (): PollsterStats => collectStats(config, runner, executor, watcher, board, streams, startedAt, lane, waitLimits);
-  const waitForMessages = measureWaits(createMessageWaiter(config, board, store, runner), metrics);
+  const stats = (): PollsterStats => collectStats(config, runner, executor, watcher, board, streams, startedAt, lane, waitLimits, coalescer);
+  // Identical waits share one pool task; inline, the blocking control, keeps one per wait.
+  const coalescer = config.pollMode === 'inline' ? undefined : new WaitCoalescer(runner);
+  const waitForMessages = measureWaits(createMessageWaiter(config, board, store, runner, coalescer), metrics);
   const sessionWaits = new SessionWaits();
   relay?.onRemoteLogout((sessionId) => sessionWaits.endSession(sessionId));
   relay?.serveMetrics(() => metrics.registry.getMetricsAsJSON());
@@ -166,6 +169,7 @@ function collectStats(
   startedAt: number,
   lane: JobLane,
   waitLimits: WaitLimits,
+  coalescer: WaitCoalescer | undefined,
 ) {
   const run = runner.stats();
   const memory = process.memoryUsage();
@@ -195,6 +199,8 @@ function collectStats(
       rejected: run.rejected,
       failed: run.failed,
       queue_wait_ms: run.queue_wait_ms,
+      /** Identical waits sharing one task: tasks shared now, requests riding on them now, and ever answered that way. */
+      coalescing: coalescer?.stats() ?? { shared_waits: 0, riders: 0, coalesced: 0 },
       /** Piscina's own histograms: time inside a thread, and time in Piscina's queue (near 0: Pollster queues first). */
       piscina: executor.timings(),
     },

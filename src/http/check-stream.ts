@@ -10,11 +10,11 @@ import { once } from 'node:events';
 import type { ServerResponse } from 'node:http';
 import { setImmediate as yieldToIo } from 'node:timers/promises';
 import type { Config } from '../config.js';
-import type { Message } from '../shared/types.js';
 import type { MessageWaiter } from '../poll/message-waiter.js';
 import type { TaskRunner } from '../poll/task-runner.js';
 import type { Release } from '../poll/wait-limits.js';
 import type { Store, User } from '../storage/store.js';
+import { refreshEvent } from './answer-bytes.js';
 import { Errors, HttpError } from './http-error.js';
 import type { RequestContext } from './routes.js';
 import type { SessionWaits } from './session-waits.js';
@@ -71,12 +71,7 @@ function parseWallList(raw: string | null): number[] | undefined {
   return ids as number[];
 }
 
-/** One poll answer as a single batch in id order (message ids are global). */
-export function mergeBatch(walls: Record<string, { posts: Message[] }>): Message[] {
-  return Object.values(walls)
-    .flatMap((wall) => wall.posts)
-    .sort((a, b) => a.id - b.id);
-}
+export { mergeBatch } from './answer-bytes.js';
 
 const STREAM_HEADERS = {
   'Content-Type': 'text/event-stream; charset=utf-8',
@@ -148,9 +143,10 @@ export function createCheckHandler(
           true,
         );
         if (outcome.outcome !== 'data') break;
-        const messages = mergeBatch(outcome.walls);
-        cursor = messages[messages.length - 1]!.id;
-        res.write(`id: ${cursor}\nevent: refresh\ndata: ${JSON.stringify({ messages })}\n\n`);
+        // Streams that shared a wait share the event's bytes too.
+        const event = refreshEvent(outcome.walls);
+        cursor = event.cursor;
+        res.write(event.bytes);
         if (!(await drained(res, config.sseStallMs, signal))) {
           if (!signal.aborted) {
             streams.stalled++;

@@ -3,7 +3,12 @@ import { HttpError } from './http-error.js';
 
 export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   if (res.headersSent || res.destroyed) return;
-  const payload = JSON.stringify(body);
+  sendJsonBytes(res, status, JSON.stringify(body), headers);
+}
+
+/** `payload` is JSON already: an answer serialised once and shared (see answer-bytes.ts). */
+export function sendJsonBytes(res: ServerResponse, status: number, payload: string | Buffer, headers: Record<string, string> = {}): void {
+  if (res.headersSent || res.destroyed) return;
   res.writeHead(status, {
     ...headers,
     'Content-Type': 'application/json; charset=utf-8',

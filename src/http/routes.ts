@@ -17,7 +17,8 @@ import type { SessionWaits } from './session-waits.js';
 import { requireMetricsToken } from '../observability/metrics-token.js';
 import { linkedSignal } from '../observability/request-record.js';
 import { Errors, HttpError } from './http-error.js';
-import { sendJson } from './respond.js';
+import { pollBody } from './answer-bytes.js';
+import { sendJson, sendJsonBytes } from './respond.js';
 import { staticRoutes } from './static-files.js';
 import { parseContent, parseMs, parsePage, parsePollRequest, parseUserName, parseWallId, sessionIdFromBody } from './validate.js';
 
@@ -128,7 +129,8 @@ export function createRoutes(deps: RouteDeps): Array<[Method, string, RouteHandl
         () => admitWait(ctx, body),
       );
       if (loggedOut.signal.aborted) throw Errors.invalidUser();
-      sendJson(ctx.res, 200, { walls: outcome.outcome === 'data' ? outcome.walls : {} });
+      // Polls that shared a wait share its serialised answer.
+      sendJsonBytes(ctx.res, 200, pollBody(outcome.outcome === 'data' ? outcome.walls : undefined));
     } finally {
       unregister();
     }

@@ -8,6 +8,7 @@ import { createCancelCell, type Board } from '../shared/board.js';
 import { waitForMessagesSync, type MessageSource } from '../shared/poll-wait.js';
 import type { Message, PollOutcome, PollTask } from '../shared/types.js';
 import type { TaskRunner } from './task-runner.js';
+import type { WaitCoalescer } from './wait-coalescer.js';
 import type { Release } from './wait-limits.js';
 
 /** Most messages one answer (poll reply or SSE batch) carries per wall; the client asks again for more. */
@@ -35,7 +36,18 @@ export type MessageWaiter = (
   admit?: () => Release,
 ) => Promise<PollOutcome>;
 
-export function createMessageWaiter(config: Config, board: Board, reader: MessageSource, runner: TaskRunner): MessageWaiter {
+/**
+ * `coalescer`: identical waits share one pool task (pool and multiplex modes).
+ * Without it each wait is a task of its own — inline mode, the deliberately
+ * blocking control, keeps that.
+ */
+export function createMessageWaiter(
+  config: Config,
+  board: Board,
+  reader: MessageSource,
+  runner: TaskRunner,
+  coalescer?: WaitCoalescer,
+): MessageWaiter {
   // The quick look below can't be cancelled mid-way, so it shares one cell
   // that is never raised; a task gets a cell of its own only if it must wait.
   const neverCancelled = createCancelCell();
@@ -56,14 +68,18 @@ export function createMessageWaiter(config: Config, board: Board, reader: Messag
     // A full pool answers 503 before any share is counted.
     const release = admit && runner.hasRoom() ? admit() : undefined;
     try {
+      // A rider never needs a cancel cell: the shared task gets one when it starts.
+      if (coalescer) return await coalescer.poll({ ...look, deadline }, signal, (outcome) => shape(outcome, singleCursor));
       const task: PollTask = { ...look, deadline, cancel: createCancelCell() };
-      const outcome = await runner.poll(task, signal);
-      return outcome.outcome === 'data' ? boundBytes(outcome, singleCursor) : outcome;
+      return shape(await runner.poll(task, signal), singleCursor);
     } finally {
       release?.();
     }
   };
 }
+
+const shape = (outcome: PollOutcome, singleCursor: boolean): PollOutcome =>
+  outcome.outcome === 'data' ? boundBytes(outcome, singleCursor) : outcome;
 
 const size = (message: Message): number => Buffer.byteLength(JSON.stringify(message));
 

@@ -42,6 +42,8 @@ export interface RunnerStats {
   queued: number;
   capacity: number;
   waiting_polls: number;
+  /** Of waiting_polls, requests sharing another request's task. */
+  riders: number;
   completed: number;
   cancelled: number;
   rejected: number;
@@ -61,6 +63,8 @@ export class TaskRunner {
   readonly #running = new Set<Job>();
   readonly #queueWait = createHistogram();
   #polls = 0;
+  /** Requests riding on another request's task (WaitCoalescer): counted as if each had its own. */
+  #riders = 0;
   #closing = false;
   #completed = 0;
   #cancelled = 0;
@@ -85,9 +89,33 @@ export class TaskRunner {
     return this.#submit('sleep', task, signal) as Promise<SleepOutcome>;
   }
 
-  /** Whether a task submitted now would be accepted rather than refused 503. */
+  /**
+   * Whether a task submitted now would be accepted rather than refused 503.
+   * Every request counts, riders included: the queue only fills once every
+   * slot is taken, so this is "running < capacity or queued < MAX_QUEUE" as
+   * if each rider had a task of its own.
+   */
   hasRoom(): boolean {
-    return !this.#closing && (this.#running.size < this.#capacity || this.#queue.size < this.#maxQueue);
+    return !this.#closing && this.#running.size + this.#queue.size + this.#riders < this.#capacity + this.#maxQueue;
+  }
+
+  /**
+   * Count a request that shares a task already submitted (WaitCoalescer), or
+   * throw the 503 that a task of its own would have met. `unride` gives it back.
+   */
+  ride(): void {
+    if (this.#closing) throw Errors.shuttingDown();
+    if (!this.hasRoom()) {
+      this.#rejected++;
+      throw Errors.serverBusy();
+    }
+    this.#riders++;
+    this.#countPolls(+1);
+  }
+
+  unride(): void {
+    this.#riders--;
+    this.#countPolls(-1);
   }
 
   #submit(kind: Job['kind'], task: PollTask | SleepTask, signal?: AbortSignal): Promise<PollOutcome | SleepOutcome> {
@@ -175,6 +203,7 @@ export class TaskRunner {
       queued: this.#queue.size,
       capacity: this.#capacity,
       waiting_polls: this.#polls,
+      riders: this.#riders,
       completed: this.#completed,
       cancelled: this.#cancelled,
       rejected: this.#rejected,

@@ -1,0 +1,43 @@
+/**
+ * An answer's bytes, made once per answer object. Requests that shared a pool
+ * task (WaitCoalescer) get the very same outcome object, so ten thousand polls
+ * woken by one post are serialised once, not ten thousand times (issue 15).
+ * Keyed weakly: the bytes go when the answer does.
+ */
+import type { Message } from '../shared/types.js';
+
+type Walls = Record<string, { posts: Message[] }>;
+
+const pollBodies = new WeakMap<Walls, Buffer>();
+const refreshEvents = new WeakMap<Walls, { cursor: number; bytes: Buffer }>();
+const EMPTY_POLL = Buffer.from(JSON.stringify({ walls: {} }));
+
+/** The body of a long poll's 200: `{"walls":{…}}`. */
+export function pollBody(walls: Walls | undefined): Buffer {
+  if (!walls) return EMPTY_POLL;
+  let bytes = pollBodies.get(walls);
+  if (!bytes) {
+    bytes = Buffer.from(JSON.stringify({ walls }));
+    pollBodies.set(walls, bytes);
+  }
+  return bytes;
+}
+
+/** One poll answer as a single batch in id order (message ids are global). */
+export function mergeBatch(walls: Walls): Message[] {
+  return Object.values(walls)
+    .flatMap((wall) => wall.posts)
+    .sort((a, b) => a.id - b.id);
+}
+
+/** An SSE `refresh` event carrying the answer, and the cursor it moves the stream to. */
+export function refreshEvent(walls: Walls): { cursor: number; bytes: Buffer } {
+  let event = refreshEvents.get(walls);
+  if (!event) {
+    const messages = mergeBatch(walls);
+    const cursor = messages[messages.length - 1]!.id;
+    event = { cursor, bytes: Buffer.from(`id: ${cursor}\nevent: refresh\ndata: ${JSON.stringify({ messages })}\n\n`) };
+    refreshEvents.set(walls, event);
+  }
+  return event;
+}

@@ -1,0 +1,161 @@
+/**
+ * Identical waits share one pool task (issue 15). Ten thousand clients that
+ * saw the same last message on the same walls ask the same question; one task
+ * asks it, and its one answer — one result message from the thread, cut to
+ * size once — goes to every request riding on it.
+ *
+ * Each request still behaves as if it had a task of its own:
+ * - it counts toward admission (503 past capacity + MAX_QUEUE) and
+ *   `waiting_polls` (TaskRunner.ride), and its fair share is taken by the
+ *   caller as before;
+ * - its timeout is its own: a request whose deadline comes before the shared
+ *   task's answers `timeout` on a timer of its own, and one whose deadline is
+ *   later waits again when the shared task times out;
+ * - a request whose client leaves is answered `cancelled` and leaves; the
+ *   task is cancelled once the last request on it has left.
+ */
+import { createCancelCell } from '../shared/board.js';
+import type { PollOutcome, PollTask } from '../shared/types.js';
+import type { TaskRunner } from './task-runner.js';
+
+interface Member {
+  deadline: number;
+  settle: (outcome: PollOutcome) => void;
+  fail: (error: unknown) => void;
+}
+
+interface SharedWait {
+  key: string;
+  deadline: number;
+  members: Set<Member>;
+  /** Aborting it tells the runner that nobody wants the answer any more. */
+  stop: AbortController;
+}
+
+/** Waits with the same key get the same answer: walls and cursors, and everything else the task reads by. */
+export function waitKey(task: PollTask): string {
+  const walls = task.walls.map(([wallId, after]) => `${wallId}:${after}`).sort();
+  return `${task.singleCursor ? 's' : 'w'}|${task.limit}|${task.wake}|${task.intervalMs}|${walls.join(',')}`;
+}
+
+export interface CoalescerStats {
+  /** Shared tasks now waiting (queued or running). */
+  shared_waits: number;
+  /** Requests now riding on a task another request started. */
+  riders: number;
+  /** Requests ever answered from a task another request started. */
+  coalesced: number;
+}
+
+export class WaitCoalescer {
+  readonly #runner: TaskRunner;
+  readonly #waits = new Map<string, SharedWait>();
+  #riders = 0;
+  #coalesced = 0;
+
+  constructor(runner: TaskRunner) {
+    this.#runner = runner;
+  }
+
+  /**
+   * Resolves as `runner.poll(task, signal)` would, through a shared task.
+   * `shape` runs once per shared answer (with data) before it is handed out.
+   * `task.cancel` is not used: a shared task gets a cell of its own.
+   */
+  async poll(task: PollTask, signal: AbortSignal, shape: (outcome: PollOutcome) => PollOutcome): Promise<PollOutcome> {
+    const key = waitKey(task);
+    for (;;) {
+      if (signal.aborted) return { outcome: 'cancelled' };
+      const outcome = await this.#once(key, task, signal, shape);
+      // The shared task's deadline came first: this request waits on, as it would have.
+      if (outcome.outcome === 'timeout' && Date.now() < task.deadline) continue;
+      return outcome;
+    }
+  }
+
+  stats(): CoalescerStats {
+    return { shared_waits: this.#waits.size, riders: this.#riders, coalesced: this.#coalesced };
+  }
+
+  #once(key: string, task: PollTask, signal: AbortSignal, shape: (outcome: PollOutcome) => PollOutcome): Promise<PollOutcome> {
+    let wait = this.#waits.get(key);
+    // Throws 503 (or "shutting down") exactly where a task of its own would be refused.
+    if (wait) this.#runner.ride();
+    return new Promise<PollOutcome>((resolve, reject) => {
+      let timer: NodeJS.Timeout | undefined;
+      const done = (): void => {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', onAbort);
+      };
+      const member: Member = {
+        deadline: task.deadline,
+        settle: (outcome) => {
+          done();
+          resolve(outcome);
+        },
+        fail: (error) => {
+          done();
+          reject(error);
+        },
+      };
+      const onAbort = (): void => {
+        this.#leave(wait!, member);
+        member.settle({ outcome: 'cancelled' });
+      };
+      if (wait) {
+        this.#riders++;
+        this.#coalesced++;
+      } else {
+        wait = this.#start(key, { ...task, cancel: createCancelCell() }, shape);
+      }
+      wait.members.add(member);
+      signal.addEventListener('abort', onAbort, { once: true });
+      if (task.deadline < wait.deadline) {
+        timer = setTimeout(() => {
+          this.#leave(wait!, member);
+          member.settle({ outcome: 'timeout' });
+        }, task.deadline - Date.now());
+      }
+    });
+  }
+
+  #start(key: string, task: PollTask, shape: (outcome: PollOutcome) => PollOutcome): SharedWait {
+    const wait: SharedWait = { key, deadline: task.deadline, members: new Set(), stop: new AbortController() };
+    this.#waits.set(key, wait);
+    this.#runner.poll(task, wait.stop.signal).then(
+      (outcome) => {
+        // Cut to size once, for everyone: the same object, so its bytes can be shared too.
+        const shared = outcome.outcome === 'data' ? shape(outcome) : outcome;
+        this.#end(wait, (member) => member.settle(shared));
+      },
+      (error: unknown) => this.#end(wait, (member) => member.fail(error)),
+    );
+    return wait;
+  }
+
+  #end(wait: SharedWait, answer: (member: Member) => void): void {
+    if (this.#waits.get(wait.key) === wait) this.#waits.delete(wait.key);
+    if (wait.stop.signal.aborted) return;
+    // The task's own count went with it; the riders' go now, before anyone is answered.
+    const members = [...wait.members];
+    wait.members.clear();
+    this.#unride(members.length - 1);
+    for (const member of members) answer(member);
+  }
+
+  #leave(wait: SharedWait, member: Member): void {
+    if (!wait.members.delete(member)) return;
+    if (wait.members.size > 0) {
+      // Someone else still wants the answer: one count fewer, the task goes on.
+      this.#unride(1);
+      return;
+    }
+    if (this.#waits.get(wait.key) === wait) this.#waits.delete(wait.key);
+    wait.stop.abort();
+  }
+
+  #unride(count: number): void {
+    for (let i = 0; i < count; i++) this.#runner.unride();
+    this.#riders -= count;
+  }
+}
