@@ -17,6 +17,22 @@ import type { MessageWaiter } from '../poll/message-waiter.js';
 import type { Metrics } from './metrics.js';
 import { recordOf } from './request-record.js';
 
+/** Polls that shared a wait share its answer object: its newest `created_at` is parsed once. */
+const newestOf = new WeakMap<object, number>();
+
+function newestStored(walls: Record<string, { posts: Array<{ created_at: string }> }>): number {
+  let newest = newestOf.get(walls);
+  if (newest === undefined) {
+    newest = 0;
+    for (const { posts } of Object.values(walls)) {
+      const last = posts[posts.length - 1];
+      if (last) newest = Math.max(newest, Date.parse(last.created_at));
+    }
+    newestOf.set(walls, newest);
+  }
+  return newest;
+}
+
 export function measureWaits(waiter: MessageWaiter, metrics: Metrics): MessageWaiter {
   return async (walls, deadline, signal, singleCursor, admit) => {
     const startedAt = Date.now();
@@ -34,11 +50,7 @@ export function measureWaits(waiter: MessageWaiter, metrics: Metrics): MessageWa
       }
     }
     if (outcome.outcome === 'data') {
-      let newest = 0;
-      for (const { posts } of Object.values(outcome.walls)) {
-        const last = posts[posts.length - 1];
-        if (last) newest = Math.max(newest, Date.parse(last.created_at));
-      }
+      const newest = newestStored(outcome.walls);
       if (newest >= startedAt) metrics.observeDelivery(singleCursor ? 'sse' : 'poll', Math.max(0, Date.now() - newest) / 1000);
     }
     return outcome;
