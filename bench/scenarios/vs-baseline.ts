@@ -8,6 +8,7 @@
  */
 import { join } from 'node:path';
 import { login, postMessage, until } from '../lib/client.js';
+import { nchanDelivery, nchanUnavailable, startNchan, type NchanServer } from '../lib/nchan.js';
 import { openRawPolls, pollRequest, streamRequest } from '../lib/raw-polls.js';
 import { fmt, type BenchSettings, type Scenario, type ScenarioResult } from '../lib/scenario.js';
 import { ROOT, startServer, type BenchServer } from '../lib/server.js';
@@ -19,7 +20,7 @@ const WALL = 2;
 const BATCH = 500;
 const POST_EVERY_MS = 50;
 
-type Contender = 'pollster' | 'baseline';
+type Contender = 'pollster' | 'baseline' | 'nchan';
 
 interface RunFigures {
   deliveryP50: number;
@@ -69,7 +70,53 @@ async function fanOut(server: BenchServer, count: number, kind: 'poll' | 'stream
   }
 }
 
+/** The same fan-out on Nchan: bare sockets on a channel of their own, RSS of the nginx process. */
+async function nchanFanOut(server: NchanServer, count: number, kind: 'poll' | 'stream'): Promise<{ p50: number; max: number; delivered: number; kbPerHeld: number }> {
+  const channel = `fan-${kind}-${Math.random().toString(36).slice(2, 8)}`;
+  const idle = server.rss();
+  const raw = await openRawPolls(server.url, server.subscribeRequest(channel, kind), count, async (sent) => {
+    const deadline = Date.now() + 60_000;
+    while ((await server.subscribers(channel)) < sent) {
+      if (Date.now() > deadline) throw new Error(`Nchan: ${sent} subscribers not held within 60 s`);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  }, BATCH);
+  try {
+    const held = server.rss();
+    const content = `fan-out ${Math.random()}`;
+    raw.markPosted(content);
+    await server.publish(channel, content);
+    const times = (await raw.results(60_000)).filter(Number.isFinite);
+    return { p50: round(percentile(times, 50)), max: round(times.length ? Math.max(...times) : NaN), delivered: times.length, kbPerHeld: (held - idle) / count / 1024 };
+  } finally {
+    raw.close();
+  }
+}
+
+async function measureNchan(settings: BenchSettings, polls: number): Promise<RunFigures> {
+  const server = await startNchan();
+  try {
+    const latencies = await nchanDelivery(server, 'delivery', settings.messages, POST_EVERY_MS);
+    const fan = await nchanFanOut(server, polls, 'poll');
+    const streams = await nchanFanOut(server, polls, 'stream');
+    return {
+      deliveryP50: percentile(latencies, 50),
+      deliveryP99: percentile(latencies, 99),
+      fanOutP50: fan.p50,
+      fanOutMax: fan.max,
+      delivered: fan.delivered,
+      streamP50: streams.p50,
+      streamMax: streams.max,
+      streamsDelivered: streams.delivered,
+      kbPerHeld: fan.kbPerHeld,
+    };
+  } finally {
+    await server.stop();
+  }
+}
+
 async function measure(contender: Contender, settings: BenchSettings, polls: number): Promise<RunFigures> {
+  if (contender === 'nchan') return measureNchan(settings, polls);
   // One post → one waiting poll, on the default configuration.
   const single = await start(contender, {});
   let delivery: { latencies: number[] };
@@ -117,9 +164,12 @@ export const vsBaseline: Scenario = {
   async run(settings: BenchSettings, log): Promise<ScenarioResult> {
     const runs = settings.quick ? 2 : Math.max(5, settings.runs);
     const polls = settings.heldPolls;
-    const figures: Record<Contender, RunFigures[]> = { pollster: [], baseline: [] };
+    const figures: Record<Contender, RunFigures[]> = { pollster: [], baseline: [], nchan: [] };
+    const nchanSkipped = nchanUnavailable();
+    if (nchanSkipped) log(`skipping Nchan: ${nchanSkipped}`);
+    const contenders: Contender[] = nchanSkipped ? ['pollster', 'baseline'] : ['pollster', 'baseline', 'nchan'];
     for (let run = 0; run < runs; run++) {
-      const order: Contender[] = run % 2 === 0 ? ['pollster', 'baseline'] : ['baseline', 'pollster'];
+      const order = run % 2 === 0 ? contenders : [...contenders].reverse();
       for (const contender of order) {
         const result = await measure(contender, settings, polls);
         figures[contender].push(result);
@@ -141,23 +191,38 @@ export const vsBaseline: Scenario = {
     const rows = metrics.map((metric) => {
       const ours = figures.pollster.map((f) => f[metric.key]);
       const theirs = figures.baseline.map((f) => f[metric.key]);
+      const nchan = figures.nchan.map((f) => f[metric.key]);
       // Run i of one beside run i of the other: they ran back to back.
       const ratios = ours.map((value, i) => value / theirs[i]!);
-      return { ...metric, ours, theirs, ratios, ratio: median(ratios) };
+      const nchanRatios = nchan.map((value, i) => ours[i]! / value);
+      return { ...metric, ours, theirs, nchan, ratios, ratio: median(ratios), nchanRatios };
     });
-    const all = [...figures.pollster, ...figures.baseline];
+    const all = [...figures.pollster, ...figures.baseline, ...figures.nchan];
     const delivered = Math.min(...all.map((f) => f.delivered));
     const streamed = Math.min(...all.map((f) => f.streamsDelivered));
     return {
       id: this.id,
       title: this.title,
-      method: `The evented baseline (bench/baseline/evented-server.ts) serves the same sessions, posts and long polls from memory, every wait a promise on its one thread. ${runs} runs; in each, Pollster and the baseline run back to back in alternating order, each on a fresh process: first one long-poll client on wall ${WALL} receiving ${settings.messages} posts ${POST_EVERY_MS} ms apart (Pollster on its default configuration), then ${polls} long polls, each on its own bare TCP socket (a pre-built request; the answer only searched for the post, so the client's cost per answer stays far below the servers'), opened in batches of ${BATCH}, and one post to them (Pollster with POLL_MODE=multiplex, MIN_THREADS=MAX_THREADS=2, TASKS_PER_THREAD=${Math.ceil(polls / 2)}), RSS from /stats before and with the polls held; then, on the same server, as many SSE streams (GET /check) on bare sockets and one post to them. Figures are medians over the runs with min–max; the ratio is taken run by run (Pollster ÷ the baseline of the same run) and then its median. Targets are issue 15's.`,
+      method: `The evented baseline (bench/baseline/evented-server.ts) serves the same sessions, posts and long polls from memory, every wait a promise on its one thread. ${nchanSkipped ? `Nchan skipped: ${nchanSkipped}.` : 'Nchan (bench/lib/nchan.ts: an nginx config the bench writes, one process, master_process off, publisher /pub, long-poll /sub and EventSource /sse subscribers with nchan_subscriber_first_message newest) runs the same three measures in each run, its one-poll client following Nchan\'s Last-Modified/Etag protocol and its memory the nginx process\'s RSS.'} ${runs} runs; in each, Pollster and the baseline run back to back in alternating order, each on a fresh process: first one long-poll client on wall ${WALL} receiving ${settings.messages} posts ${POST_EVERY_MS} ms apart (Pollster on its default configuration), then ${polls} long polls, each on its own bare TCP socket (a pre-built request; the answer only searched for the post, so the client's cost per answer stays far below the servers'), opened in batches of ${BATCH}, and one post to them (Pollster with POLL_MODE=multiplex, MIN_THREADS=MAX_THREADS=2, TASKS_PER_THREAD=${Math.ceil(polls / 2)}), RSS from /stats before and with the polls held; then, on the same server, as many SSE streams (GET /check) on bare sockets and one post to them. Figures are medians over the runs with min–max; the ratio is taken run by run (Pollster ÷ the baseline of the same run) and then its median. Targets are issue 15's.`,
       tables: [
         {
           title: `Pollster ÷ evented baseline, median of ${runs} interleaved runs (min–max)`,
           columns: ['measure', 'Pollster', 'baseline', 'Pollster ÷ baseline', 'target'],
           rows: rows.map((r) => [r.name, `${spread(r.ours, r.unit === 'KB' ? 1 : 2)} ${r.unit}`, `${spread(r.theirs, r.unit === 'KB' ? 1 : 2)} ${r.unit}`, `${spread(r.ratios)}×`, `≤ ${r.target}×`]),
         },
+        nchanSkipped
+          ? { title: 'Nchan: skipped', columns: ['why'], rows: [[nchanSkipped]] }
+          : {
+              title: `Beside Nchan 1.3.6 (nginx, one process, in-memory), same runs (min–max)`,
+              columns: ['measure', 'Nchan', 'baseline', 'Pollster', 'Pollster ÷ Nchan'],
+              rows: rows.map((r) => [
+                r.name,
+                `${spread(r.nchan, r.unit === 'KB' ? 1 : 2)} ${r.unit}`,
+                `${spread(r.theirs, r.unit === 'KB' ? 1 : 2)} ${r.unit}`,
+                `${spread(r.ours, r.unit === 'KB' ? 1 : 2)} ${r.unit}`,
+                `${spread(r.nchanRatios)}×`,
+              ]),
+            },
       ],
       targets: [
         ...rows.map((r) => ({ goal: `Issue 15: ${r.name} ≤ ${r.target} × the evented baseline`, measured: `${fmt(r.ratio)}× (${fmt(Math.min(...r.ratios))}–${fmt(Math.max(...r.ratios))})`, met: r.ratio <= r.target })),
@@ -184,7 +249,7 @@ export const vsBaseline: Scenario = {
           }),
         },
       ],
-      data: { runs, polls, figures, ratios: rows.map((r) => ({ measure: r.name, ratios: r.ratios, median: r.ratio })) },
+      data: { runs, polls, figures, nchanSkipped, ratios: rows.map((r) => ({ measure: r.name, ratios: r.ratios, median: r.ratio, vsNchan: r.nchanRatios })) },
     };
   },
 };
