@@ -88,7 +88,7 @@ export function createHttpServer(
       for (const [name, value] of Object.entries(cors(req.headers.origin))) res.setHeader(name, value);
       let url: URL;
       try {
-        url = new URL(req.url ?? '/', 'http://pollster.invalid');
+        url = parseTarget(req.url ?? '/');
       } catch {
         throw Errors.malformedRequest();
       }
@@ -186,4 +186,14 @@ export async function listen(server: Server, config: Config): Promise<string> {
   const { address, port } = server.address() as AddressInfo;
   const host = address.includes(':') ? `[${address}]` : address;
   return `http://${host}:${port}`;
+}
+
+/**
+ * The request target as a URL. A path is read as a path even when it starts
+ * with `//` (resolved against a base, `//evil/check` would become host
+ * `evil`, path `/check`); an absolute target (`http://host/ping`) is taken as
+ * it is, as HTTP/1.1 requires. Throws on what cannot be parsed.
+ */
+export function parseTarget(target: string): URL {
+  return target.startsWith('/') ? new URL(`http://pollster.invalid${target}`) : new URL(target, 'http://pollster.invalid');
 }
