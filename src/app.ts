@@ -69,6 +69,7 @@ export async function startPollster(
   });
   const lane = new JobLane({
     concurrency: config.helloConcurrency,
+    minThreads: config.minThreads,
     maxQueue: config.helloQueue,
     inline: config.pollMode === 'inline',
     board,

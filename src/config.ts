@@ -144,13 +144,14 @@ export const defaults = {
 } as const;
 
 /**
- * Polls and streams that can wait at once: running tasks plus the queue.
- * Fair-share defaults are fractions of it, so one client never holds most.
+ * Polls and streams that can be *served* at once: threads in `pool` mode,
+ * threads × tasks per thread in `multiplex`, one in `inline`. Fair-share
+ * defaults are fractions of it rather than of the queue: a client holding
+ * most of the queue still leaves the threads to others, one holding most of
+ * the threads does not (the hostile-neighbours bench showed it).
  */
-export function waitingCapacity(config: Pick<Config, 'pollMode' | 'maxThreads' | 'tasksPerThread' | 'maxQueue'>): number {
-  const running =
-    config.pollMode === 'inline' ? 1 : config.maxThreads * (config.pollMode === 'multiplex' ? config.tasksPerThread : 1);
-  return running + config.maxQueue;
+export function waitingSlots(config: Pick<Config, 'pollMode' | 'maxThreads' | 'tasksPerThread'>): number {
+  return config.pollMode === 'inline' ? 1 : config.maxThreads * (config.pollMode === 'multiplex' ? config.tasksPerThread : 1);
 }
 
 function trustList(env: Env): string[] {
@@ -196,7 +197,7 @@ export function loadConfig(env: Env = process.env): Config {
   const pollMode = oneOf(env, 'POLL_MODE', ['pool', 'inline', 'multiplex'] as const, 'pool');
   const maxQueue = integer(env, 'MAX_QUEUE', defaults.maxQueue, 0, 1_000_000);
   const tasksPerThread = integer(env, 'TASKS_PER_THREAD', defaults.tasksPerThread, 1, 100_000);
-  const waiting = waitingCapacity({ pollMode, maxThreads, tasksPerThread, maxQueue });
+  const slots = waitingSlots({ pollMode, maxThreads, tasksPerThread });
   // Sized like the pool, so MAX_THREADS still sets how many /hello jobs run at once.
   const helloConcurrency = integer(env, 'HELLO_CONCURRENCY', maxThreads, 1, 1024);
   return {
@@ -233,8 +234,8 @@ export function loadConfig(env: Env = process.env): Config {
     sseStallMs: integer(env, 'SSE_STALL_MS', defaults.sseStallMs, 1, 3_600_000),
     // 0 turns a cap off. A session may hold an eighth of what can wait, an
     // address a quarter; never fewer than 2, so a page can poll while it streams.
-    maxWaitsPerSession: integer(env, 'MAX_WAITS_PER_SESSION', Math.max(2, Math.floor(waiting / 8)), 0, 10_000_000),
-    maxWaitsPerClient: integer(env, 'MAX_WAITS_PER_CLIENT', Math.max(2, Math.floor(waiting / 4)), 0, 10_000_000),
+    maxWaitsPerSession: integer(env, 'MAX_WAITS_PER_SESSION', Math.max(4, Math.floor(slots / 4)), 0, 10_000_000),
+    maxWaitsPerClient: integer(env, 'MAX_WAITS_PER_CLIENT', Math.max(8, Math.floor(slots / 2)), 0, 10_000_000),
     trustProxy: trustList(env),
   };
 }

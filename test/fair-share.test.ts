@@ -114,11 +114,12 @@ describe('TRUST_PROXY', () => {
 });
 
 describe('fair-share defaults', () => {
-  it('derive from the mode\'s waiting capacity', () => {
-    // pool: 16 threads + 1000 queued; multiplex: 16 × 1000 + 1000.
-    expect(loadConfig({})).toMatchObject({ maxWaitsPerSession: 127, maxWaitsPerClient: 254, trustProxy: ['loopback'] });
-    expect(loadConfig({ POLL_MODE: 'multiplex' })).toMatchObject({ maxWaitsPerSession: 2125, maxWaitsPerClient: 4250 });
-    expect(loadConfig({ MAX_THREADS: '1', MAX_QUEUE: '0' })).toMatchObject({ maxWaitsPerSession: 2, maxWaitsPerClient: 2 });
+  it('derive from the slots that serve waits, not from the queue', () => {
+    // pool: 16 threads; multiplex: 16 × 1000 task slots; a queue of any size changes nothing.
+    expect(loadConfig({})).toMatchObject({ maxWaitsPerSession: 4, maxWaitsPerClient: 8, trustProxy: ['loopback'] });
+    expect(loadConfig({ MAX_THREADS: '64', MAX_QUEUE: '5' })).toMatchObject({ maxWaitsPerSession: 16, maxWaitsPerClient: 32 });
+    expect(loadConfig({ POLL_MODE: 'multiplex' })).toMatchObject({ maxWaitsPerSession: 4000, maxWaitsPerClient: 8000 });
+    expect(loadConfig({ POLL_MODE: 'inline' })).toMatchObject({ maxWaitsPerSession: 4, maxWaitsPerClient: 8 });
     expect(loadConfig({ TRUST_PROXY: 'loopback, 10.0.0.1' }).trustProxy).toEqual(['loopback', '10.0.0.1']);
     expect(loadConfig({ TRUST_PROXY: 'none' }).trustProxy).toEqual([]);
     expect(() => loadConfig({ TRUST_PROXY: '10.0.0.0/8' })).toThrow(

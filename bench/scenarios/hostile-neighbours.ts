@@ -135,7 +135,7 @@ function sizesFor(settings: BenchSettings) {
 async function runMode(mode: string, settings: BenchSettings, log: (line: string) => void): Promise<ModeFigures> {
   const sizes = sizesFor(settings);
   // The default pool size, all threads spawned at boot so spawning is not what /ping measures.
-  const server = await startServer({ POLL_MODE: mode, MIN_THREADS: '16', MAX_THREADS: '16' });
+  const server = await startServer({ POLL_MODE: mode, MIN_THREADS: '16', MAX_THREADS: '16' }, { fairShares: true });
   const stop = sharedAbort();
   const neighbours = sharedAbort();
   try {

@@ -59,7 +59,10 @@ export function createHttpServer(
     // Listen from the start: a client can leave while its body is still being read.
     const departed = new AbortController();
     const record = trackRequest(departed.signal);
-    const bytesBefore = req.socket.bytesWritten;
+    // Kept here: by the time 'close' fires, Node may have detached the socket
+    // from the request (req.socket is null then), and reading it crashed the process.
+    const socket = req.socket;
+    const bytesBefore = socket.bytesWritten;
     res.once('close', () => {
       if (!res.writableFinished) departed.abort();
       const status = res.headersSent ? res.statusCode : CLIENT_LEFT_STATUS;
@@ -75,7 +78,7 @@ export function createHttpServer(
           status,
           ms: Math.round(ms * 10) / 10,
           // Bytes put on the connection for this answer, headers included.
-          bytes: req.socket.bytesWritten - bytesBefore,
+          bytes: socket.bytesWritten - bytesBefore,
           ...(waited === undefined ? {} : { waited_ms: Math.round(waited * 10) / 10 }),
           ...(departed.signal.aborted ? { client_left: true } : {}),
         },
@@ -88,7 +91,7 @@ export function createHttpServer(
       for (const [name, value] of Object.entries(cors(req.headers.origin))) res.setHeader(name, value);
       let url: URL;
       try {
-        url = new URL(req.url ?? '/', 'http://pollster.invalid');
+        url = parseTarget(req.url ?? '/');
       } catch {
         throw Errors.malformedRequest();
       }
@@ -186,4 +189,14 @@ export async function listen(server: Server, config: Config): Promise<string> {
   const { address, port } = server.address() as AddressInfo;
   const host = address.includes(':') ? `[${address}]` : address;
   return `http://${host}:${port}`;
+}
+
+/**
+ * The request target as a URL. A path is read as a path even when it starts
+ * with `//` (resolved against a base, `//evil/check` would become host
+ * `evil`, path `/check`); an absolute target (`http://host/ping`) is taken as
+ * it is, as HTTP/1.1 requires. Throws on what cannot be parsed.
+ */
+export function parseTarget(target: string): URL {
+  return target.startsWith('/') ? new URL(`http://pollster.invalid${target}`) : new URL(target, 'http://pollster.invalid');
 }

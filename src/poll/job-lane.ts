@@ -19,6 +19,8 @@ import { TaskRunner } from './task-runner.js';
 export interface JobLaneOptions {
   /** Jobs that run at once: lane threads (or, inline, turns of the main thread). */
   concurrency: number;
+  /** Lane threads kept from start-up on (at most `concurrency`). */
+  minThreads: number;
   /** Jobs allowed to wait for the lane before new ones get 503. */
   maxQueue: number;
   /** Run jobs on the main thread (POLL_MODE=inline). */
@@ -47,7 +49,7 @@ export class JobLane {
   readonly #maxQueue: number;
 
   constructor(options: JobLaneOptions) {
-    this.#executor = options.inline ? new InlineJobExecutor() : new JobPoolExecutor(options.concurrency, options.onError);
+    this.#executor = options.inline ? new InlineJobExecutor() : new JobPoolExecutor(Math.min(options.minThreads, options.concurrency), options.concurrency, options.onError);
     this.#concurrency = options.concurrency;
     this.#maxQueue = options.maxQueue;
     this.#runner = new TaskRunner({
@@ -89,18 +91,20 @@ export class JobLane {
   }
 }
 
-/** Lane threads: one job each, spawned on demand, loading only `src/worker/jobs.ts`. */
+/** Lane threads: one job each, loading only `src/worker/jobs.ts`. */
 class JobPoolExecutor implements Executor {
   readonly #pool: Piscina;
 
-  constructor(threads: number, onError: (error: unknown) => void) {
+  constructor(minThreads: number, maxThreads: number, onError: (error: unknown) => void) {
     this.#pool = new Piscina({
       filename: workerFilename('jobs'),
-      // Not pre-spawned: /hello is a demo route, and a second pre-spawned pool
-      // would double start-up time and RSS. Idle threads stay 30 s, so a burst
-      // pays the spawn cost (≈4 ms of main thread per thread) once.
-      minThreads: 0,
-      maxThreads: threads,
+      // MIN_THREADS applies here as to the poll pool. Spawning runs on the main
+      // thread (≈4 ms each, more while loading): a /hello flood on a lane that
+      // spawns on demand stalled /ping for 190–320 ms in the hostile-neighbours
+      // bench, so MIN_THREADS=MAX_THREADS pre-spawns the lane too. Idle threads
+      // above it stay 30 s, so a burst pays the spawn cost once.
+      minThreads,
+      maxThreads,
       idleTimeout: 30_000,
       concurrentTasksPerWorker: 1,
       // The task runner queues; Piscina's queue stays empty.
