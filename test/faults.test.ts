@@ -61,7 +61,8 @@ describe('client departures', () => {
     const running = server.call('POST', '/poll', { session, body: { last_post_id: { 1: last } } });
     await eventually(() => server.pollster.stats().pool.busy === 1);
     const controller = new AbortController();
-    const queued = server.call('POST', '/poll', { session, body: { last_post_id: { 1: last } }, signal: controller.signal });
+    // Another cursor: the same one would share the running poll's task (issue 15; see coalescing.test.ts).
+    const queued = server.call('POST', '/poll', { session, body: { last_post_id: { 1: last + 1 } }, signal: controller.signal });
     await eventually(() => server.pollster.stats().pool.queued === 1);
     controller.abort();
     await expect(queued).rejects.toThrow();

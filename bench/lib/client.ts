@@ -52,10 +52,12 @@ export function postMessage(agent: Agent, origin: string, session: string, wall:
 /** Hold `count` long polls on `wall` that no post will answer until `release` aborts them. */
 export function holdPolls(agent: Agent, origin: string, session: string, wall: number, after: number, count: number, timeoutMs: number) {
   const controller = sharedAbort();
-  const polls = Array.from({ length: count }, () =>
+  // A cursor each (after, after + 1, …): identical polls would share one task
+  // (issue 15), and these are meant to hold a thread or a queue place each.
+  const polls = Array.from({ length: count }, (_, i) =>
     send(agent, origin, 'POST', '/poll', {
       session,
-      body: { last_post_id: { [wall]: after }, timeout_ms: timeoutMs },
+      body: { last_post_id: { [wall]: after + i }, timeout_ms: timeoutMs },
       timeoutMs: timeoutMs + 5000,
       signal: controller.signal,
     }).catch(() => null),

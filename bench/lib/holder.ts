@@ -43,7 +43,9 @@ export function keepPolls(
       const reply = await send(server.agent, server.url, 'POST', '/poll', {
         session,
         ...(headers ? { headers } : {}),
-        body: { last_post_id: { [wall]: cursor }, timeout_ms: options.pollTimeoutMs },
+        // A cursor each (cursor + index): identical polls would share one
+        // task (issue 15), and these are meant to hold a slot each.
+        body: { last_post_id: { [wall]: cursor + index }, timeout_ms: options.pollTimeoutMs },
         timeoutMs: Math.max(1000, deadline - Date.now()) + 5000,
         signal: controller.signal,
       }).catch(() => null);
