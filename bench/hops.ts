@@ -1,5 +1,5 @@
 /**
- * `npx tsx bench/hops.ts [--rounds 300]`: the delivery path of one post to
+ * `npx tsx bench/hops.ts [--rounds 300] [--idle 3]`: the delivery path of one post to
  * one waiting poll, hop by hop (issue 15), in one process with Pollster's
  * own parts — the store, the board, a Piscina pool of one thread, the task
  * runner — and no HTTP client in the way. Each round puts a poll on the
@@ -25,8 +25,10 @@ import { pollBody } from '../src/http/answer-bytes.js';
 import { parsePollRequest } from '../src/http/validate.js';
 import { percentile } from './lib/stats.js';
 
-const { values } = parseArgs({ options: { rounds: { type: 'string', default: '300' } } });
+const { values } = parseArgs({ options: { rounds: { type: 'string', default: '300' }, idle: { type: 'string', default: '3' } } });
 const rounds = Number(values.rounds);
+/** Quiet time before each post, ms: 50 is the delivery scenarios' spacing, where a sleeping vCPU must be woken. */
+const idleMs = Number(values.idle);
 const WALL = 1;
 
 const dir = mkdtempSync(join(tmpdir(), 'pollster-hops-'));
@@ -51,7 +53,7 @@ try {
     const task: PollTask = { walls: request.lastPostIds, deadline: Date.now() + 10_000, wake: 'notify', intervalMs: 100, limit: 100, cancel: createCancelCell() };
     const answer = runner.poll(task);
     // Long enough for the thread to take the task and sleep on the board.
-    await new Promise((resolve) => setTimeout(resolve, 3));
+    await new Promise((resolve) => setTimeout(resolve, idleMs));
     const t2 = performance.now();
     const message = store.postMessage(WALL, userId, `hop ${round}`);
     const t3 = performance.now();
@@ -77,7 +79,7 @@ try {
     hops['empty task round trip']!.push(us(e0, e1));
     hops['read (main thread)']!.push(us(e1, r1));
   }
-  console.log(`| hop (${rounds} rounds, µs) | p50 | p99 |\n|---|---|---|`);
+  console.log(`| hop (${rounds} rounds, ${idleMs} ms quiet before each post, µs) | p50 | p99 |\n|---|---|---|`);
   for (const [name, times] of Object.entries(hops)) {
     console.log(`| ${name} | ${percentile(times, 50).toFixed(1)} | ${percentile(times, 99).toFixed(1)} |`);
   }
