@@ -13,6 +13,7 @@ import type { TaskRunner } from '../poll/task-runner.js';
 import type { Store, User } from '../storage/store.js';
 import { Errors, HttpError } from './http-error.js';
 import type { RequestContext } from './routes.js';
+import { parseDecimal } from './validate.js';
 
 /** Sent first: how long the browser waits before reconnecting, ms. */
 export const RETRY_MS = 1000;
@@ -32,15 +33,16 @@ export interface CheckDeps {
 function parseCursor(raw: string | string[] | undefined | null): number | undefined {
   const text = Array.isArray(raw) ? raw[0] : raw;
   if (text === undefined || text === null || text === '') return undefined;
-  if (!/^\d{1,15}$/.test(text)) throw new HttpError(400, 'Last-Event-ID must be a non-negative integer');
-  return Number(text);
+  const cursor = parseDecimal(text);
+  if (cursor === null) throw new HttpError(400, 'Last-Event-ID must be a non-negative integer');
+  return cursor;
 }
 
 function parseWallList(raw: string | null): number[] | undefined {
   if (raw === null || raw === '') return undefined;
-  const ids = raw.split(',').map((part) => (/^\d{1,15}$/.test(part.trim()) ? Number(part.trim()) : NaN));
-  if (ids.some((id) => !Number.isSafeInteger(id) || id < 1)) throw Errors.invalidParameters();
-  return ids;
+  const ids = raw.split(',').map((part) => parseDecimal(part.trim()));
+  if (ids.some((id) => id === null || id < 1)) throw Errors.invalidParameters();
+  return ids as number[];
 }
 
 /** One poll answer as a single batch in id order (message ids are global). */

@@ -16,10 +16,11 @@ function isCount(value: unknown): value is number {
   return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
 }
 
-/** Digits only: "007", "1e3", "-1" and "1.0" are not ids. */
-function parseDecimal(text: string): number | null {
-  if (!/^\d{1,15}$/.test(text)) return null;
-  return Number(text);
+/** Digits only: "007", "1e3", "-1" and "1.0" are not ids; ids go up to 2^53−1 (16 digits). */
+export function parseDecimal(text: string): number | null {
+  if (!/^\d{1,16}$/.test(text)) return null;
+  const value = Number(text);
+  return Number.isSafeInteger(value) ? value : null;
 }
 
 export function parseWallId(raw: string | undefined): number {
