@@ -31,6 +31,10 @@ export interface Config {
   headersTimeoutMs: number;
   sseHeartbeatMs: number;
   dbPath: string;
+  /** `postgres://…`: keep everything in PostgreSQL instead of SQLite at `dbPath`. */
+  databaseUrl: string | null;
+  /** Most PostgreSQL connections this process's pool opens (the LISTEN connection is one more). */
+  pgPoolSize: number;
   corsOrigin: string;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   webConcurrency: number;
@@ -86,6 +90,7 @@ export const defaults = {
   requestTimeoutMs: 30_000,
   headersTimeoutMs: 10_000,
   dbPath: 'data/pollster.db',
+  pgPoolSize: 10,
   corsOrigin: '*',
 } as const;
 
@@ -105,6 +110,15 @@ export function loadConfig(env: Env = process.env): Config {
   if (!/^[\w.:-]+$/.test(host)) {
     throw new ConfigError(`HOST must be a hostname or IP address (got "${host}")`);
   }
+  const databaseUrl = env.DATABASE_URL?.trim() ? env.DATABASE_URL.trim() : null;
+  if (databaseUrl !== null && !/^postgres(ql)?:\/\/\S+$/.test(databaseUrl)) {
+    throw new ConfigError('DATABASE_URL must be a postgres:// or postgresql:// URL (or unset for SQLite at DB_PATH)');
+  }
+  const pollMode = oneOf(env, 'POLL_MODE', ['pool', 'inline', 'multiplex'] as const, 'pool');
+  if (databaseUrl !== null && pollMode === 'inline') {
+    // Inline blocks the main thread, where PostgreSQL's answers and notifications arrive.
+    throw new ConfigError('POLL_MODE=inline needs SQLite: use pool or multiplex with DATABASE_URL');
+  }
   return {
     port: integer(env, 'PORT', defaults.port, 0, 65535),
     host,
@@ -113,7 +127,7 @@ export function loadConfig(env: Env = process.env): Config {
     maxThreads,
     maxQueue: integer(env, 'MAX_QUEUE', defaults.maxQueue, 0, 1_000_000),
     tasksPerThread: integer(env, 'TASKS_PER_THREAD', defaults.tasksPerThread, 1, 100_000),
-    pollMode: oneOf(env, 'POLL_MODE', ['pool', 'inline', 'multiplex'] as const, 'pool'),
+    pollMode,
     wake: oneOf(env, 'WAKE', ['notify', 'sleep'] as const, 'notify'),
     pollIntervalMs: integer(env, 'POLL_INTERVAL_MS', defaults.pollIntervalMs, 1, 60_000),
     pollTimeoutMs: integer(env, 'POLL_TIMEOUT_MS', defaults.pollTimeoutMs, 1, 3_600_000),
@@ -123,6 +137,8 @@ export function loadConfig(env: Env = process.env): Config {
     requestTimeoutMs,
     headersTimeoutMs,
     dbPath: text(env, 'DB_PATH', defaults.dbPath),
+    databaseUrl,
+    pgPoolSize: integer(env, 'PG_POOL_SIZE', defaults.pgPoolSize, 1, 1000),
     corsOrigin: text(env, 'CORS_ORIGIN', defaults.corsOrigin),
     logLevel: oneOf(
       env,

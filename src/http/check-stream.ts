@@ -10,7 +10,8 @@ import type { Config } from '../config.js';
 import type { Message } from '../shared/types.js';
 import type { MessageWaiter } from '../poll/message-waiter.js';
 import type { TaskRunner } from '../poll/task-runner.js';
-import type { Store, User } from '../storage/store.js';
+import type { User } from '../storage/store.js';
+import type { Storage } from '../storage/storage.js';
 import { Errors, HttpError } from './http-error.js';
 import type { RequestContext } from './routes.js';
 import { parseDecimal } from './validate.js';
@@ -24,7 +25,7 @@ export class StreamCounter {
 
 export interface CheckDeps {
   config: Config;
-  store: Store;
+  store: Storage;
   runner: TaskRunner;
   waitForMessages: MessageWaiter;
   streams: StreamCounter;
@@ -52,14 +53,14 @@ export function mergeBatch(walls: Record<string, { posts: Message[] }>): Message
     .sort((a, b) => a.id - b.id);
 }
 
-export function createCheckHandler(deps: CheckDeps, sessionUser: (ctx: RequestContext) => User | undefined) {
+export function createCheckHandler(deps: CheckDeps, sessionUser: (ctx: RequestContext) => Promise<User | undefined>) {
   const { config, store, runner, waitForMessages, streams } = deps;
 
   return async function check(ctx: RequestContext): Promise<void> {
     const { req, res, query } = ctx;
-    const user = sessionUser(ctx);
+    const user = await sessionUser(ctx);
     if (!user) throw Errors.unauthorized();
-    const mine = store.wallsOf(user.id);
+    const mine = await store.wallsOf(user.id);
     const requested = parseWallList(query.get('walls'));
     const walls = requested ? mine.filter((wall) => requested.includes(wall.id)) : mine;
     if (walls.length === 0) throw Errors.invalidParameters();

@@ -10,6 +10,7 @@ import type { AddressInfo } from 'node:net';
 import Router from 'find-my-way';
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
+import { DatabaseUnavailableError } from '../storage/storage.js';
 import { Errors, HttpError } from './http-error.js';
 import { corsHeaders, sendError } from './respond.js';
 import type { Method, RequestContext, RouteHandler } from './routes.js';
@@ -57,6 +58,9 @@ export function createHttpServer(config: Config, routes: Array<[Method, string, 
       if (error instanceof HttpError) {
         if (error.status === 413) res.setHeader('Connection', 'close');
         sendError(res, error);
+      } else if (error instanceof DatabaseUnavailableError) {
+        // Expected while PostgreSQL restarts: one 503 with Retry-After, not a 500 and a stack trace.
+        sendError(res, Errors.databaseUnavailable());
       } else {
         logger.error({ err: error, method: req.method, url: req.url }, 'request failed');
         sendError(res, Errors.internal());

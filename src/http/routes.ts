@@ -1,14 +1,15 @@
 /**
  * Pollster's HTTP API. Handlers do only quick work on the main thread —
- * parse, a quick SQLite read or write, respond — and hand every wait for new
- * data to the task runner.
+ * parse, a quick SQLite read or write (or an awaited PostgreSQL one), respond —
+ * and hand every wait for new data to the task runner.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Config } from '../config.js';
 import { createCancelCell } from '../shared/board.js';
 import type { TaskRunner } from '../poll/task-runner.js';
 import type { MessageWaiter } from '../poll/message-waiter.js';
-import type { Store, User } from '../storage/store.js';
+import type { User } from '../storage/store.js';
+import type { Storage } from '../storage/storage.js';
 import { readJson } from './body.js';
 import { createCheckHandler, type StreamCounter } from './check-stream.js';
 import { Errors, HttpError } from './http-error.js';
@@ -32,7 +33,7 @@ export type Method = 'GET' | 'POST';
 
 export interface RouteDeps {
   config: Config;
-  store: Store;
+  store: Storage;
   /** Wake the polls waiting on `wallId` (in this process and any others). */
   publish: (wallId: number, messageId: number) => void;
   runner: TaskRunner;
@@ -52,30 +53,31 @@ export function bearerToken(req: IncomingMessage): string | undefined {
 export function createRoutes(deps: RouteDeps): Array<[Method, string, RouteHandler]> {
   const { config, store, publish, runner, waitForMessages } = deps;
 
-  function sessionUser(ctx: RequestContext, body?: unknown): User | undefined {
+  async function sessionUser(ctx: RequestContext, body?: unknown): Promise<User | undefined> {
     const id = bearerToken(ctx.req) ?? sessionIdFromBody(body) ?? ctx.query.get('session_id') ?? undefined;
     return id ? store.sessionUser(id) : undefined;
   }
 
-  function requireUser(ctx: RequestContext, body?: unknown): User {
-    const user = sessionUser(ctx, body);
+  async function requireUser(ctx: RequestContext, body?: unknown): Promise<User> {
+    const user = await sessionUser(ctx, body);
     if (!user) throw Errors.unauthorized();
     return user;
   }
 
-  function readableWall(user: User, rawId: string | undefined): number {
+  async function readableWall(user: User, rawId: string | undefined): Promise<number> {
     const wallId = parseWallId(rawId);
-    if (!store.wallExists(wallId)) throw Errors.wallNotFound();
-    if (!store.canRead(user.id, wallId)) throw Errors.forbiddenWall();
+    if (!(await store.wallExists(wallId))) throw Errors.wallNotFound();
+    if (!(await store.canRead(user.id, wallId))) throw Errors.forbiddenWall();
     return wallId;
   }
 
   async function poll(ctx: RequestContext): Promise<void> {
     const body = await readJson(ctx.req);
-    const user = sessionUser(ctx, body);
+    const user = await sessionUser(ctx, body);
     if (!user) throw Errors.invalidUser();
     const request = parsePollRequest(body);
-    const walls = request.lastPostIds.filter(([wallId]) => store.canRead(user.id, wallId));
+    const readable = await Promise.all(request.lastPostIds.map(([wallId]) => store.canRead(user.id, wallId)));
+    const walls = request.lastPostIds.filter((_, index) => readable[index]);
     if (walls.length === 0) throw Errors.invalidParameters();
     const timeoutMs = Math.min(request.timeoutMs ?? config.pollTimeoutMs, config.pollTimeoutMs);
     const outcome = await waitForMessages(walls, ctx.arrivedAt + timeoutMs, ctx.signal);
@@ -90,30 +92,30 @@ export function createRoutes(deps: RouteDeps): Array<[Method, string, RouteHandl
       '/sessions',
       async ({ req, res }) => {
         const name = parseUserName(await readJson(req));
-        const user = store.userByName(name);
+        const user = await store.userByName(name);
         if (!user) throw Errors.invalidUser();
-        const sessionId = store.createSession(user.id);
-        sendJson(res, 201, { session_id: sessionId, user: user.name, walls: store.wallsOf(user.id) });
+        const sessionId = await store.createSession(user.id);
+        sendJson(res, 201, { session_id: sessionId, user: user.name, walls: await store.wallsOf(user.id) });
       },
     ],
 
     [
       'GET',
       '/walls',
-      (ctx) => {
-        const user = requireUser(ctx);
-        sendJson(ctx.res, 200, { walls: store.wallsOf(user.id) });
+      async (ctx) => {
+        const user = await requireUser(ctx);
+        sendJson(ctx.res, 200, { walls: await store.wallsOf(user.id) });
       },
     ],
 
     [
       'GET',
       '/walls/:id/messages',
-      (ctx) => {
-        const user = requireUser(ctx);
-        const wallId = readableWall(user, ctx.params.id);
+      async (ctx) => {
+        const user = await requireUser(ctx);
+        const wallId = await readableWall(user, ctx.params.id);
         const { after, limit } = parsePage(ctx.query);
-        sendJson(ctx.res, 200, { messages: store.messagesAfter(wallId, after, limit) });
+        sendJson(ctx.res, 200, { messages: await store.messagesAfter(wallId, after, limit) });
       },
     ],
 
@@ -122,9 +124,9 @@ export function createRoutes(deps: RouteDeps): Array<[Method, string, RouteHandl
       '/walls/:id/messages',
       async (ctx) => {
         const body = await readJson(ctx.req);
-        const user = requireUser(ctx, body);
-        const wallId = readableWall(user, ctx.params.id);
-        const message = store.postMessage(wallId, user.id, parseContent(body));
+        const user = await requireUser(ctx, body);
+        const wallId = await readableWall(user, ctx.params.id);
+        const message = await store.postMessage(wallId, user.id, parseContent(body));
         publish(wallId, message.id);
         sendJson(ctx.res, 201, message);
       },
