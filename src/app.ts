@@ -13,6 +13,7 @@ import { createRoutes } from './http/routes.js';
 import { StreamCounter } from './http/check-stream.js';
 import type { PublishRelay } from './cluster/relay.js';
 import { ChangeWatcher } from './poll/change-watcher.js';
+import { CoalescedReads } from './poll/coalesced-reads.js';
 import { createBoardMessageWaiter, createMessageWaiter, type MessageWaiter } from './poll/message-waiter.js';
 import { PgListener } from './poll/pg-listener.js';
 import { InlineExecutor, PoolExecutor, type Executor } from './poll/executors.js';
@@ -70,7 +71,7 @@ export async function startPollster(
   const waitForMessages: MessageWaiter =
     backend.kind === 'sqlite'
       ? createMessageWaiter(config, board, backend.store, runner)
-      : createBoardMessageWaiter(config, board, backend.store, runner);
+      : createBoardMessageWaiter(config, board, new CoalescedReads(backend.store, board), runner);
   const routes = createRoutes({ config, store, publish, runner, waitForMessages, streams, stats });
   const server = createHttpServer(config, routes, logger);
 
