@@ -94,6 +94,18 @@ export const defaults = {
   corsOrigin: '*',
 } as const;
 
+/** Puma's config reads `PUMA_WORKERS`; Heroku-style hosts set `WEB_CONCURRENCY`. Either names the processes (issue 10). */
+function webConcurrency(env: Env): number {
+  const web = integer(env, 'WEB_CONCURRENCY', 1, 1, 64);
+  const puma = integer(env, 'PUMA_WORKERS', 1, 1, 64);
+  const webSet = env.WEB_CONCURRENCY !== undefined && env.WEB_CONCURRENCY.trim() !== '';
+  const pumaSet = env.PUMA_WORKERS !== undefined && env.PUMA_WORKERS.trim() !== '';
+  if (webSet && pumaSet && web !== puma) {
+    throw new ConfigError(`PUMA_WORKERS and WEB_CONCURRENCY name the same setting; set one, or both to the same value (got ${puma} and ${web})`);
+  }
+  return pumaSet ? puma : web;
+}
+
 export function loadConfig(env: Env = process.env): Config {
   const minThreads = integer(env, 'MIN_THREADS', defaults.minThreads, 0, 1024);
   const maxThreads = integer(env, 'MAX_THREADS', Math.max(defaults.maxThreads, minThreads), 1, 1024);
@@ -146,6 +158,6 @@ export function loadConfig(env: Env = process.env): Config {
       ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const,
       'info',
     ),
-    webConcurrency: integer(env, 'WEB_CONCURRENCY', 1, 1, 64),
+    webConcurrency: webConcurrency(env),
   };
 }

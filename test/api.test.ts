@@ -108,7 +108,7 @@ describe.each(backends(postgres))('HTTP API ($name)', (backend) => {
       path: string;
       body?: unknown;
       rawBody?: string;
-      auth?: 'demo' | 'alice' | 'none' | 'bogus';
+      auth?: 'demo' | 'alice' | 'bob' | 'none' | 'bogus';
       status: number;
       error: string;
     }> = [
@@ -116,11 +116,13 @@ describe.each(backends(postgres))('HTTP API ($name)', (backend) => {
       { name: 'empty content', method: 'POST', path: '/walls/1/messages', body: { content: '   ' }, auth: 'demo', status: 400, error: 'content must be 1 to 2000 characters' },
       { name: 'over-long content', method: 'POST', path: '/walls/1/messages', body: { content: 'x'.repeat(2001) }, auth: 'demo', status: 400, error: 'content must be 1 to 2000 characters' },
       { name: 'content of the wrong type', method: 'POST', path: '/walls/1/messages', body: { content: 7 }, auth: 'demo', status: 400, error: 'content must be a string' },
-      { name: 'missing session', method: 'GET', path: '/walls', auth: 'none', status: 401, error: 'Unauthorized' },
       { name: 'invalid session', method: 'GET', path: '/walls', auth: 'bogus', status: 401, error: 'Unauthorized' },
       { name: 'post without session', method: 'POST', path: '/walls/1/messages', body: { content: 'hi' }, auth: 'none', status: 401, error: 'Unauthorized' },
-      { name: 'a wall the user cannot read', method: 'GET', path: '/walls/2/messages', auth: 'alice', status: 403, error: 'Wall not readable' },
-      { name: 'posting to a wall the user cannot read', method: 'POST', path: '/walls/3/messages', body: { content: 'hi' }, auth: 'alice', status: 403, error: 'Wall not readable' },
+      { name: 'a wall the user cannot read (answers like a missing one)', method: 'GET', path: '/walls/2/messages', auth: 'alice', status: 404, error: 'Wall not found' },
+      { name: 'posting to a wall the user cannot read', method: 'POST', path: '/walls/3/messages', body: { content: 'hi' }, auth: 'alice', status: 404, error: 'Wall not found' },
+      { name: 'posting to a public wall the user is not a member of', method: 'POST', path: '/walls/1/messages', body: { content: 'hi' }, auth: 'bob', status: 403, error: 'Wall not writable' },
+      { name: 'anonymous history of a private wall', method: 'GET', path: '/walls/2/messages', auth: 'none', status: 404, error: 'Wall not found' },
+      { name: 'history with an unknown session', method: 'GET', path: '/walls/1/messages', auth: 'bogus', status: 401, error: 'Unauthorized' },
       { name: 'an unknown wall', method: 'GET', path: '/walls/999/messages', auth: 'demo', status: 404, error: 'Wall not found' },
       { name: 'a non-numeric wall id', method: 'GET', path: '/walls/abc/messages', auth: 'demo', status: 400, error: 'Wall id must be a positive integer' },
       { name: 'a negative after', method: 'GET', path: '/walls/1/messages?after=-1', auth: 'demo', status: 400, error: 'after must be a non-negative integer' },
@@ -133,7 +135,7 @@ describe.each(backends(postgres))('HTTP API ($name)', (backend) => {
     it.each(cases)('$name → $status', async ({ method, path, body, rawBody, auth, status, error }) => {
       const server = await start();
       const session =
-        auth === 'demo' || auth === 'alice' ? await server.login(auth) : auth === 'bogus' ? 'not-a-session' : undefined;
+        auth === 'demo' || auth === 'alice' || auth === 'bob' ? await server.login(auth) : auth === 'bogus' ? 'not-a-session' : undefined;
       const reply = await server.call(method, path, {
         ...(body !== undefined ? { body } : {}),
         ...(rawBody !== undefined ? { rawBody } : {}),

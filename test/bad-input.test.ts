@@ -32,6 +32,9 @@ describe('bad input', () => {
     const server = await startTestServer({ REQUEST_TIMEOUT_MS: '600', HEADERS_TIMEOUT_MS: '300', POLL_TIMEOUT_MS: '300' });
     const session = await server.login();
     const json = (body: unknown) => ({ session, body });
+    // Hostile form bodies (issue 10): bounded parsing, 400 or 413, never a slow server.
+    const form = (rawBody: string) => ({ rawBody, headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+    const sid = `session_id=${session}`;
     const cases: Array<{ name: string; send: () => Promise<{ status: number; error?: string }> }> = [
       ...(
         [
@@ -52,12 +55,34 @@ describe('bad input', () => {
           ['unknown wall', 'GET', '/walls/31337/messages', { session }, 404, 'Wall not found'],
           ['1 MiB body', 'POST', '/poll', { session, rawBody: 'x'.repeat(1024 * 1024) }, 413, 'Body too large'],
           ['1 MiB message', 'POST', '/walls/1/messages', { session, rawBody: JSON.stringify({ content: 'y'.repeat(1024 * 1024) }) }, 413, 'Body too large'],
+          ['form: 6,000 keys', 'POST', '/', form(Array.from({ length: 6000 }, (_, i) => `k${i}=1`).join('&')), 400, 'Malformed form body'],
+          ['form: 3,000 walls', 'POST', '/', form(`${sid}&${Array.from({ length: 3000 }, (_, i) => `last_post_id[${i + 1}]=0`).join('&')}`), 400, 'Malformed form body'],
+          ['form: 150 walls', 'POST', '/', form(`${sid}&${Array.from({ length: 150 }, (_, i) => `last_post_id[${i + 1}]=0`).join('&')}`), 400, 'Invalid parameters!'],
+          ['form: nesting 5,000 deep', 'POST', '/', form(`${sid}&a${'[b]'.repeat(5000)}=1`), 400, 'Malformed form body'],
+          ['form: nesting 3 deep', 'POST', '/', form(`${sid}&last_post_id[1][2][3]=1`), 400, 'Malformed form body'],
+          ['form: a 60,000-digit id', 'POST', '/', form(`${sid}&last_post_id[1]=${'9'.repeat(60_000)}`), 400, 'Invalid parameters!'],
+          ['form: a 60,000-digit wall key', 'POST', '/', form(`${sid}&last_post_id[${'9'.repeat(60_000)}]=1`), 400, 'Malformed form body'],
+          ['form: a repeated key', 'POST', '/', form(`${sid}&last_post_id[1]=1&last_post_id[1]=2`), 400, 'Malformed form body'],
+          ['form: two session ids', 'POST', '/', form(`${sid}&session_id=other&last_post_id[1]=1`), 400, 'Malformed form body'],
+          ['form: a value that is also a hash', 'POST', '/', form(`${sid}&last_post_id=1&last_post_id[1]=2`), 400, 'Malformed form body'],
+          ['form: an array', 'POST', '/', form(`${sid}&last_post_id[]=1`), 400, 'Malformed form body'],
+          ['form: unbalanced brackets', 'POST', '/', form(`${sid}&last_post_id[1=1`), 400, 'Malformed form body'],
+          ['form: an empty key', 'POST', '/', form(`${sid}&=1`), 400, 'Malformed form body'],
+          ['form: bad percent-encoding', 'POST', '/', form(`${sid}&last_post_id%5B1%5D=%zz`), 400, 'Malformed form body'],
+          ['form: a truncated escape', 'POST', '/', form(`${sid}&last_post_id[1]=1%4`), 400, 'Malformed form body'],
+          ['form: an escape that is not UTF-8', 'POST', '/', form(`${sid}&last_post_id[1]=%C0%AF`), 400, 'Malformed form body'],
+          ['form: __proto__ keys', 'POST', '/', form(`${sid}&__proto__[polluted]=1&last_post_id[__proto__]=1`), 400, 'Invalid parameters!'],
+          ['form: 64 KiB of ampersands', 'POST', '/', form('&'.repeat(60_000)), 400, 'Invalid parameters!'],
+          ['form: 1 MiB', 'POST', '/', form(`${sid}&content=${'z'.repeat(1024 * 1024)}`), 413, 'Body too large'],
+          ['form: a message post with a repeated content', 'POST', '/walls/1/messages', form(`${sid}&content=a&content=b`), 400, 'Malformed form body'],
+          ['form: multipart', 'POST', '/', { session, rawBody: '--x\r\n', headers: { 'content-type': 'multipart/form-data; boundary=x' } }, 415, 'Content-Type must be application/json or application/x-www-form-urlencoded (UTF-8)'],
         ] as const
       ).map(([name, method, path, options, expected, error]) => ({
         name,
         send: async () => {
           const reply = await server.call(method, path, options as never);
           expect(reply.status, name).toBe(expected);
+          if (reply.json !== undefined) expect(reply.json.errors?.[0], name).toBe(error);
           return { status: reply.status, error: reply.json?.errors?.[0] ?? error };
         },
       })),

@@ -83,7 +83,7 @@ describe.each(matrix)('POST /poll ($label)', ({ env, mainThreadFree, backend }) 
     const alice = await server.login('alice');
     const cases: Array<[unknown, string | undefined, string]> = [
       [{ last_post_id: { 1: 0 } }, 'nope', 'Invalid user!'],
-      [{ last_post_id: { 1: 0 } }, undefined, 'Invalid user!'],
+      [{ last_post_id: { 2: 0 } }, undefined, 'Invalid user!'],
       [{ last_post_id: { 2: 0, 3: 0 } }, alice, 'Invalid parameters!'],
       [{ last_post_id: {} }, alice, 'Invalid parameters!'],
       [{ last_post_id: [1, 2] }, alice, 'Invalid parameters!'],

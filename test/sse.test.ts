@@ -162,11 +162,11 @@ describe.each(matrix)('GET /check ($label)', ({ env, backend }) => {
     });
   });
 
-  it('refuses a missing session and a bad cursor', async () => {
+  it('refuses an unknown session and a bad cursor', async () => {
     const server = await start(env);
     const session = await server.login('alice');
-    const noSession = await server.call('GET', '/check');
-    expect(noSession.status).toBe(401);
+    const unknownSession = await server.call('GET', '/check?session_id=nope');
+    expect(unknownSession.status).toBe(401);
     const badCursor = await server.call('GET', `/check?session_id=${session}&last_event_id=abc`);
     expect(badCursor.status).toBe(400);
     expect(badCursor.json).toEqual({ errors: ['Last-Event-ID must be a non-negative integer'] });
@@ -254,7 +254,7 @@ describe('GET /stats in multiplex mode', () => {
 describe('GET /', () => {
   it('serves the chat page and its assets', async () => {
     const server = await startTestServer();
-    const page = await server.call('GET', '/');
+    const page = await server.call('GET', '/', { headers: { accept: 'text/html' } });
     expect(page.status).toBe(200);
     expect(page.headers['content-type']).toBe('text/html; charset=utf-8');
     expect(page.text).toContain('<title>Pollster</title>');

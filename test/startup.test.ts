@@ -37,7 +37,8 @@ describe('start-up', () => {
       const poll = call(agent, url, 'POST', '/poll', { session, body: { last_post_id: { 1: last }, timeout_ms: 5000 } });
       await call(agent, url, 'POST', '/walls/1/messages', { session, body: { content: 'built' } });
       expect((await poll).json.walls['1'].posts[0].content).toBe('built');
-      expect((await call(agent, url, 'GET', '/')).text).toContain('<title>Pollster</title>');
+      expect((await call(agent, url, 'GET', '/', { headers: { accept: 'text/html' } })).text).toContain('<title>Pollster</title>');
+      expect((await call(agent, url, 'GET', '/')).json).toEqual({ ack: 'huzzah!' });
     } finally {
       child.kill('SIGTERM');
       await agent.close();

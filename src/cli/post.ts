@@ -9,6 +9,7 @@
  */
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from '../config.js';
+import { codePointLength } from '../http/validate.js';
 import { PgStore } from '../storage/pg-store.js';
 import type { Storage } from '../storage/storage.js';
 import { MAX_CONTENT_LENGTH, Store } from '../storage/store.js';
@@ -35,7 +36,7 @@ if (!values.wall || !Number.isSafeInteger(wallId) || wallId < 1) fail('--wall mu
 if (!values.user) fail('--user is required');
 const content = positionals.join(' ').trim();
 if (!content) fail('message text is required');
-if (content.length > MAX_CONTENT_LENGTH) fail(`message text must be at most ${MAX_CONTENT_LENGTH} characters`);
+if (codePointLength(content) > MAX_CONTENT_LENGTH) fail(`message text must be at most ${MAX_CONTENT_LENGTH} characters`);
 
 let target: string;
 try {
@@ -61,7 +62,7 @@ try {
   const user = await store.userByName(values.user);
   if (!user) fail(`unknown user "${values.user}"`);
   if (!(await store.wallExists(wallId))) fail(`wall ${wallId} does not exist`);
-  if (!(await store.canRead(user.id, wallId))) fail(`${user.name} is not a member of wall ${wallId}`);
+  if (!(await store.canPost(user.id, wallId))) fail(`${user.name} is not a member of wall ${wallId}`);
   const message = await store.postMessage(wallId, user.id, content);
   process.stdout.write(`${JSON.stringify(message)}\n`);
 } finally {

@@ -41,7 +41,7 @@ function parseCursor(raw: string | string[] | undefined | null): number | undefi
 
 function parseWallList(raw: string | null): number[] | undefined {
   if (raw === null || raw === '') return undefined;
-  const ids = raw.split(',').map((part) => parseDecimal(part.trim()));
+  const ids = raw.split(',').map(parseDecimal);
   if (ids.some((id) => id === null || id < 1)) throw Errors.invalidParameters();
   return ids as number[];
 }
@@ -53,30 +53,41 @@ export function mergeBatch(walls: Record<string, { posts: Message[] }>): Message
     .sort((a, b) => a.id - b.id);
 }
 
-export function createCheckHandler(deps: CheckDeps, sessionUser: (ctx: RequestContext) => Promise<User | undefined>) {
+const STREAM_HEADERS = {
+  'Content-Type': 'text/event-stream; charset=utf-8',
+  'Cache-Control': 'no-cache, no-transform',
+  Connection: 'keep-alive',
+  // nginx would otherwise buffer the stream and deliver events late.
+  'X-Accel-Buffering': 'no',
+};
+
+/** `sessionUser` gives `null` for a request with no session; it throws for a bad one. */
+export function createCheckHandler(deps: CheckDeps, sessionUser: (ctx: RequestContext) => Promise<User | null>) {
   const { config, store, runner, waitForMessages, streams } = deps;
 
   return async function check(ctx: RequestContext): Promise<void> {
     const { req, res, query } = ctx;
     const user = await sessionUser(ctx);
-    if (!user) throw Errors.unauthorized();
-    const mine = await store.wallsOf(user.id);
     const requested = parseWallList(query.get('walls'));
-    const walls = requested ? mine.filter((wall) => requested.includes(wall.id)) : mine;
+    // By default a session streams its own walls, and no session the public
+    // ones, so the Rails page's bare `new EventSource('/check')` works (issue 10).
+    // `?walls=` may name any wall the client can read.
+    const walls = requested
+      ? (await store.readableWalls(user?.id ?? null)).filter((wall) => requested.includes(wall.id))
+      : await (user ? store.wallsOf(user.id) : store.publicWalls());
     if (walls.length === 0) throw Errors.invalidParameters();
     let cursor =
       parseCursor(req.headers['last-event-id']) ??
       parseCursor(query.get('last_event_id')) ??
       Math.max(...walls.map((wall) => wall.latest_message_id));
+    // HEAD: the headers a stream would get, and no stream, no thread (issue 14).
+    if (req.method === 'HEAD') {
+      res.writeHead(200, STREAM_HEADERS).end();
+      return;
+    }
     if (!runner.hasRoom()) throw Errors.serverBusy();
 
-    res.writeHead(200, {
-      'Content-Type': 'text/event-stream; charset=utf-8',
-      'Cache-Control': 'no-cache, no-transform',
-      Connection: 'keep-alive',
-      // nginx would otherwise buffer the stream and deliver events late.
-      'X-Accel-Buffering': 'no',
-    });
+    res.writeHead(200, STREAM_HEADERS);
     res.write(`retry: ${RETRY_MS}\n\n`);
     streams.open++;
     const heartbeat = setInterval(() => res.write(': ping\n\n'), config.sseHeartbeatMs);

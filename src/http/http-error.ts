@@ -21,7 +21,8 @@ export const Errors = {
   malformedJson: () => new HttpError(400, 'Malformed JSON'),
   bodyTooLarge: () => new HttpError(413, 'Body too large'),
   unauthorized: () => new HttpError(401, 'Unauthorized', { 'WWW-Authenticate': 'Bearer' }),
-  forbiddenWall: () => new HttpError(403, 'Wall not readable'),
+  /** A wall the user may read (it is public) but not post to. Walls they may not read answer wallNotFound. */
+  wallNotWritable: () => new HttpError(403, 'Wall not writable'),
   wallNotFound: () => new HttpError(404, 'Wall not found'),
   notFound: () => new HttpError(404, 'Not found'),
   methodNotAllowed: (allow: string[]) => new HttpError(405, 'Method not allowed', { Allow: allow.join(', ') }),

@@ -10,12 +10,12 @@ import type { TaskRunner } from '../poll/task-runner.js';
 import type { MessageWaiter } from '../poll/message-waiter.js';
 import type { User } from '../storage/store.js';
 import type { Storage } from '../storage/storage.js';
-import { readJson } from './body.js';
+import { readBody } from './body.js';
 import { createCheckHandler, type StreamCounter } from './check-stream.js';
 import { Errors, HttpError } from './http-error.js';
 import { sendJson } from './respond.js';
 import { staticRoutes } from './static-files.js';
-import { parseContent, parsePage, parsePollRequest, parseUserName, parseWallId, sessionIdFromBody } from './validate.js';
+import { parseContent, parseMs, parsePage, parsePollRequest, parseUserName, parseWallId, sessionIdFromBody } from './validate.js';
 
 export interface RequestContext {
   req: IncomingMessage;
@@ -64,21 +64,34 @@ export function createRoutes(deps: RouteDeps): Array<[Method, string, RouteHandl
     return user;
   }
 
-  async function readableWall(user: User, rawId: string | undefined): Promise<number> {
+  /**
+   * Who asks: a user, or `null` when the request carries no session at all
+   * (public walls only, issue 10). A session that is given but unknown is
+   * refused with `invalid()`, so a stale client learns to log in again.
+   */
+  async function viewer(ctx: RequestContext, invalid: () => HttpError, body?: unknown): Promise<User | null> {
+    const id = bearerToken(ctx.req) ?? sessionIdFromBody(body) ?? ctx.query.get('session_id') ?? undefined;
+    if (!id) return null;
+    const user = await store.sessionUser(id);
+    if (!user) throw invalid();
+    return user;
+  }
+
+  /** A wall the viewer may not read answers exactly like a missing one: no existence oracle (issue 14). */
+  async function readableWall(user: User | null, rawId: string | undefined): Promise<number> {
     const wallId = parseWallId(rawId);
-    if (!(await store.wallExists(wallId))) throw Errors.wallNotFound();
-    if (!(await store.canRead(user.id, wallId))) throw Errors.forbiddenWall();
+    if (!(await store.canRead(user?.id ?? null, wallId))) throw Errors.wallNotFound();
     return wallId;
   }
 
   async function poll(ctx: RequestContext): Promise<void> {
-    const body = await readJson(ctx.req);
-    const user = await sessionUser(ctx, body);
-    if (!user) throw Errors.invalidUser();
+    const body = await readBody(ctx.req);
+    const user = await viewer(ctx, Errors.invalidUser, body);
     const request = parsePollRequest(body);
-    const readable = await Promise.all(request.lastPostIds.map(([wallId]) => store.canRead(user.id, wallId)));
+    const readable = await Promise.all(request.lastPostIds.map(([wallId]) => store.canRead(user?.id ?? null, wallId)));
     const walls = request.lastPostIds.filter((_, index) => readable[index]);
-    if (walls.length === 0) throw Errors.invalidParameters();
+    // Without a session, no public wall left means the client needs one.
+    if (walls.length === 0) throw user ? Errors.invalidParameters() : Errors.invalidUser();
     const timeoutMs = Math.min(request.timeoutMs ?? config.pollTimeoutMs, config.pollTimeoutMs);
     const outcome = await waitForMessages(walls, ctx.arrivedAt + timeoutMs, ctx.signal);
     sendJson(ctx.res, 200, { walls: outcome.outcome === 'data' ? outcome.walls : {} });
@@ -91,7 +104,7 @@ export function createRoutes(deps: RouteDeps): Array<[Method, string, RouteHandl
       'POST',
       '/sessions',
       async ({ req, res }) => {
-        const name = parseUserName(await readJson(req));
+        const name = parseUserName(await readBody(req));
         const user = await store.userByName(name);
         if (!user) throw Errors.invalidUser();
         const sessionId = await store.createSession(user.id);
@@ -103,8 +116,8 @@ export function createRoutes(deps: RouteDeps): Array<[Method, string, RouteHandl
       'GET',
       '/walls',
       async (ctx) => {
-        const user = await requireUser(ctx);
-        sendJson(ctx.res, 200, { walls: await store.wallsOf(user.id) });
+        const user = await viewer(ctx, Errors.unauthorized);
+        sendJson(ctx.res, 200, { walls: await (user ? store.wallsOf(user.id) : store.publicWalls()) });
       },
     ],
 
@@ -112,7 +125,7 @@ export function createRoutes(deps: RouteDeps): Array<[Method, string, RouteHandl
       'GET',
       '/walls/:id/messages',
       async (ctx) => {
-        const user = await requireUser(ctx);
+        const user = await viewer(ctx, Errors.unauthorized);
         const wallId = await readableWall(user, ctx.params.id);
         const { after, limit } = parsePage(ctx.query);
         sendJson(ctx.res, 200, { messages: await store.messagesAfter(wallId, after, limit) });
@@ -123,9 +136,10 @@ export function createRoutes(deps: RouteDeps): Array<[Method, string, RouteHandl
       'POST',
       '/walls/:id/messages',
       async (ctx) => {
-        const body = await readJson(ctx.req);
+        const body = await readBody(ctx.req);
         const user = await requireUser(ctx, body);
         const wallId = await readableWall(user, ctx.params.id);
+        if (!(await store.canPost(user.id, wallId))) throw Errors.wallNotWritable();
         const message = await store.postMessage(wallId, user.id, parseContent(body));
         publish(wallId, message.id);
         sendJson(ctx.res, 201, message);
@@ -133,17 +147,19 @@ export function createRoutes(deps: RouteDeps): Array<[Method, string, RouteHandl
     ],
 
     ['POST', '/poll', poll],
+    // The Sinatra original's long poll: same route as its ping, form-encoded by jQuery.
+    ['POST', '/', poll],
 
     [
       'GET',
       '/hello',
       async (ctx) => {
-        const raw = ctx.query.get('ms');
-        const requested = raw === null || raw === '' ? HELLO_DEFAULT_MS : Number(raw);
-        if (!Number.isSafeInteger(requested) || requested < 0) {
-          throw new HttpError(400, 'ms must be a non-negative integer');
+        const ms = Math.min(parseMs(ctx.query.get('ms'), HELLO_DEFAULT_MS), config.pollTimeoutMs);
+        // HEAD answers at once and never takes a thread (issue 14).
+        if (ctx.req.method === 'HEAD') {
+          ctx.res.writeHead(200, { 'Content-Type': 'text/plain; charset=utf-8' }).end();
+          return;
         }
-        const ms = Math.min(requested, config.pollTimeoutMs);
         const outcome = await runner.sleep({ ms, cancel: createCancelCell() }, ctx.signal);
         if (outcome.outcome !== 'done') throw Errors.shuttingDown();
         ctx.res.writeHead(200, { 'Content-Type': 'text/plain; charset=utf-8' }).end('Hello!\n');
@@ -158,7 +174,7 @@ export function createRoutes(deps: RouteDeps): Array<[Method, string, RouteHandl
       },
     ],
 
-    ['GET', '/check', createCheckHandler(deps, (ctx) => sessionUser(ctx))],
+    ['GET', '/check', createCheckHandler(deps, (ctx) => viewer(ctx, Errors.unauthorized))],
 
     ['GET', '/stats', ({ res }) => sendJson(res, 200, deps.stats())],
 

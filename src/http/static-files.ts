@@ -6,6 +6,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { sendJson } from './respond.js';
 import type { RouteHandler } from './routes.js';
 
 const TYPES: Record<string, string> = {
@@ -17,7 +18,39 @@ const TYPES: Record<string, string> = {
 
 export const PUBLIC_DIR = fileURLToPath(new URL('../../public/', import.meta.url));
 
-/** `[path, handler]` for every file in public/, plus `/` for index.html. */
+/**
+ * The q-value `accept` gives `type`, from its most specific matching range
+ * (`text/html` over `text/*` over `*\/*`); 0 when nothing matches.
+ */
+function quality(accept: string, type: string): number {
+  const [major] = type.split('/');
+  let best = -1;
+  let q = 0;
+  for (const part of accept.split(',')) {
+    const [range = '', ...params] = part.split(';').map((piece) => piece.trim().toLowerCase());
+    const specificity = range === type ? 2 : range === `${major}/*` ? 1 : range === '*/*' ? 0 : -1;
+    if (specificity <= best) continue;
+    const qParam = params.find((param) => param.startsWith('q='));
+    const value = qParam === undefined ? 1 : Number(qParam.slice(2));
+    if (!(value >= 0 && value <= 1)) continue;
+    best = specificity;
+    q = value;
+  }
+  return q;
+}
+
+/**
+ * A browser asks for the page; the Sinatra original's clients `$.get('/')`
+ * and expect `{"ack":"huzzah!"}` (issue 10). HTML wins only when preferred
+ * strictly over JSON, so `*\/*` (jQuery, curl, fetch) gets the JSON.
+ */
+export function prefersHtml(accept: string | undefined): boolean {
+  if (!accept) return false;
+  const html = quality(accept, 'text/html');
+  return html > 0 && html > quality(accept, 'application/json');
+}
+
+/** `[path, handler]` for every file in public/, plus `/`: index.html for browsers, the ack for the rest. */
 export function staticRoutes(dir = PUBLIC_DIR): Array<[string, RouteHandler]> {
   const routes: Array<[string, RouteHandler]> = [];
   for (const name of readdirSync(dir)) {
@@ -34,7 +67,17 @@ export function staticRoutes(dir = PUBLIC_DIR): Array<[string, RouteHandler]> {
       res.end(content);
     };
     routes.push([`/${name}`, handler]);
-    if (name === 'index.html') routes.push(['/', handler]);
+    if (name === 'index.html') {
+      routes.push([
+        '/',
+        (ctx) => {
+          const vary = ctx.res.getHeader('Vary');
+          ctx.res.setHeader('Vary', vary ? `${String(vary)}, Accept` : 'Accept');
+          if (prefersHtml(ctx.req.headers.accept)) handler(ctx);
+          else sendJson(ctx.res, 200, { ack: 'huzzah!' });
+        },
+      ]);
+    }
   }
   return routes;
 }

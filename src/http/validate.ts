@@ -12,15 +12,37 @@ function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-function isCount(value: unknown): value is number {
-  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
-}
-
-/** Digits only: "007", "1e3", "-1" and "1.0" are not ids; ids go up to 2^53−1 (16 digits). */
+/**
+ * Canonical decimals only (issue 14): digits, no sign, no leading zero, no
+ * exponent or hex, at most 2^53−1 — "007", "01", "1e3", "0x10", "-1", " 5"
+ * and "1.0" are not numbers here. Ids may pass 2^31, so the cap is the safe
+ * integer limit, not 32 bits.
+ */
 export function parseDecimal(text: string): number | null {
-  if (!/^\d{1,16}$/.test(text)) return null;
+  if (!/^(?:0|[1-9]\d{0,15})$/.test(text)) return null;
   const value = Number(text);
   return Number.isSafeInteger(value) ? value : null;
+}
+
+/** A JSON number that is a safe non-negative integer, or a canonical decimal string (form bodies have only strings). */
+function parseCount(value: unknown): number | null {
+  if (typeof value === 'number') return Number.isSafeInteger(value) && value >= 0 ? value : null;
+  return typeof value === 'string' ? parseDecimal(value) : null;
+}
+
+/** Lone surrogates are not text: SQLite would store each as a 3-byte U+FFFD. */
+function isWellFormed(text: string): boolean {
+  return text.isWellFormed();
+}
+
+/** Length in code points, so an emoji counts once. Assumes well-formed text. */
+export function codePointLength(text: string): number {
+  let pairs = 0;
+  for (let i = 0; i < text.length; i++) {
+    const unit = text.charCodeAt(i);
+    if (unit >= 0xd800 && unit <= 0xdbff) pairs++;
+  }
+  return text.length - pairs;
 }
 
 export function parseWallId(raw: string | undefined): number {
@@ -31,15 +53,18 @@ export function parseWallId(raw: string | undefined): number {
 
 export function parseUserName(body: unknown): string {
   const user = isRecord(body) ? body.user : undefined;
-  if (typeof user !== 'string' || user.length === 0 || user.length > 100) throw Errors.invalidUser();
+  if (typeof user !== 'string' || !isWellFormed(user) || user.length === 0 || codePointLength(user) > 100) {
+    throw Errors.invalidUser();
+  }
   return user;
 }
 
 export function parseContent(body: unknown): string {
   const content = isRecord(body) ? body.content : undefined;
   if (typeof content !== 'string') throw new HttpError(400, 'content must be a string');
+  if (!isWellFormed(content)) throw new HttpError(400, 'content must be well-formed Unicode');
   const trimmed = content.trim();
-  if (trimmed.length === 0 || content.length > MAX_CONTENT_LENGTH) {
+  if (trimmed.length === 0 || codePointLength(content) > MAX_CONTENT_LENGTH) {
     throw new HttpError(400, `content must be 1 to ${MAX_CONTENT_LENGTH} characters`);
   }
   return trimmed;
@@ -65,7 +90,10 @@ export interface PollRequest {
   timeoutMs: number | undefined;
 }
 
-/** `{"last_post_id":{"1":56,"2":77},"timeout_ms":30000}` */
+/**
+ * `{"last_post_id":{"1":56,"2":77},"timeout_ms":30000}`, or the same as a form:
+ * `last_post_id[1]=56&last_post_id[2]=77&timeout_ms=30000`.
+ */
 export function parsePollRequest(body: unknown): PollRequest {
   if (!isRecord(body) || !isRecord(body.last_post_id)) throw Errors.invalidParameters();
   const entries = Object.entries(body.last_post_id);
@@ -73,12 +101,21 @@ export function parsePollRequest(body: unknown): PollRequest {
   const lastPostIds: Array<[number, number]> = [];
   for (const [key, value] of entries) {
     const wallId = parseDecimal(key);
-    if (wallId === null || wallId < 1 || !isCount(value)) throw Errors.invalidParameters();
-    lastPostIds.push([wallId, value]);
+    const lastId = parseCount(value);
+    if (wallId === null || wallId < 1 || lastId === null) throw Errors.invalidParameters();
+    lastPostIds.push([wallId, lastId]);
   }
-  const timeout = body.timeout_ms;
-  if (timeout !== undefined && !isCount(timeout)) throw Errors.invalidParameters();
+  const timeout = body.timeout_ms === undefined ? undefined : parseCount(body.timeout_ms);
+  if (timeout === null) throw Errors.invalidParameters();
   return { lastPostIds, timeoutMs: timeout };
+}
+
+/** `/hello?ms=`: absent or empty means `fallback`. */
+export function parseMs(raw: string | null, fallback: number): number {
+  if (raw === null || raw === '') return fallback;
+  const ms = parseDecimal(raw);
+  if (ms === null) throw new HttpError(400, 'ms must be a non-negative integer');
+  return ms;
 }
 
 export function sessionIdFromBody(body: unknown): string | undefined {

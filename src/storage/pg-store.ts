@@ -54,6 +54,7 @@ interface MessageRow {
   created_at: Date;
 }
 
+const WALL_COLUMNS = `w.id, w.name, COALESCE((SELECT max(id) FROM messages WHERE wall_id = w.id), 0) AS latest_message_id, w.public`;
 const MESSAGE_COLUMNS = `m.id, m.wall_id, u.name AS "user", m.content, m.created_at`;
 
 function toMessage(row: MessageRow): Message {
@@ -142,8 +143,19 @@ export class PgStore implements Storage {
 
   wallsOf(userId: number): Promise<WallSummary[]> {
     return this.#query<WallSummary>(
-      `SELECT w.id, w.name, COALESCE((SELECT max(id) FROM messages WHERE wall_id = w.id), 0) AS latest_message_id
-       FROM walls w JOIN memberships ms ON ms.wall_id = w.id WHERE ms.user_id = $1 ORDER BY w.id`,
+      `SELECT ${WALL_COLUMNS} FROM walls w JOIN memberships ms ON ms.wall_id = w.id WHERE ms.user_id = $1 ORDER BY w.id`,
+      [userId],
+    );
+  }
+
+  publicWalls(): Promise<WallSummary[]> {
+    return this.#query<WallSummary>(`SELECT ${WALL_COLUMNS} FROM walls w WHERE w.public ORDER BY w.id`);
+  }
+
+  readableWalls(userId: number | null): Promise<WallSummary[]> {
+    return this.#query<WallSummary>(
+      `SELECT ${WALL_COLUMNS} FROM walls w
+       WHERE w.public OR EXISTS (SELECT 1 FROM memberships WHERE wall_id = w.id AND user_id = $1) ORDER BY w.id`,
       [userId],
     );
   }
@@ -152,7 +164,16 @@ export class PgStore implements Storage {
     return (await this.#query('SELECT 1 FROM walls WHERE id = $1', [wallId])).length > 0;
   }
 
-  async canRead(userId: number, wallId: number): Promise<boolean> {
+  async canRead(userId: number | null, wallId: number): Promise<boolean> {
+    const rows = await this.#query(
+      `SELECT 1 FROM walls w WHERE w.id = $1
+       AND (w.public OR EXISTS (SELECT 1 FROM memberships WHERE wall_id = w.id AND user_id = $2))`,
+      [wallId, userId],
+    );
+    return rows.length > 0;
+  }
+
+  async canPost(userId: number, wallId: number): Promise<boolean> {
     return (await this.#query('SELECT 1 FROM memberships WHERE user_id = $1 AND wall_id = $2', [userId, wallId])).length > 0;
   }
 

@@ -12,9 +12,17 @@ export type MaybePromise<T> = T | Promise<T>;
 export interface Storage {
   readonly backend: 'sqlite' | 'postgres';
   userByName(name: string): MaybePromise<User | undefined>;
+  /** The walls `userId` is a member of. */
   wallsOf(userId: number): MaybePromise<WallSummary[]>;
+  /** The walls anyone may read without a session. */
+  publicWalls(): MaybePromise<WallSummary[]>;
+  /** Every wall `userId` may read: its own and the public ones (`null`: public only). */
+  readableWalls(userId: number | null): MaybePromise<WallSummary[]>;
   wallExists(wallId: number): MaybePromise<boolean>;
-  canRead(userId: number, wallId: number): MaybePromise<boolean>;
+  /** Members read a wall; so does anyone, `null` (no session) included, if it is public. */
+  canRead(userId: number | null, wallId: number): MaybePromise<boolean>;
+  /** Only members post, public wall or not. */
+  canPost(userId: number, wallId: number): MaybePromise<boolean>;
   createSession(userId: number): MaybePromise<string>;
   sessionUser(sessionId: string): MaybePromise<User | undefined>;
   /** Messages of `wallId` with id greater than `after`, oldest first. */

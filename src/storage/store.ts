@@ -11,8 +11,6 @@ import type { MessageSource } from '../shared/poll-wait.js';
 import { MessageReader } from './message-reader.js';
 import type { Storage } from './storage.js';
 
-const SCHEMA_VERSION = 1;
-
 /** Longest message, in characters; the API and the CLI both enforce it. */
 export const MAX_CONTENT_LENGTH = 2000;
 
@@ -28,6 +26,14 @@ export interface Wall {
 
 export interface WallSummary extends Wall {
   latest_message_id: number;
+  /** Readable without a session (issue 10); posting still needs membership. */
+  public: boolean;
+}
+
+type WallRow = Omit<WallSummary, 'public'> & { public: number };
+
+function toWallSummary(row: WallRow): WallSummary {
+  return { ...row, public: row.public === 1 };
 }
 
 export const SEED_WALLS = ['General', 'Ruby', 'Node', 'Random'];
@@ -44,13 +50,75 @@ export const SEED_MESSAGES: Array<[number, string, string]> = [
   [4, 'demo', 'Anything goes on the Random wall.'],
 ];
 
+function seed(db: Database.Database): void {
+  const insertWall = db.prepare('INSERT INTO walls (id, name) VALUES (?, ?)');
+  SEED_WALLS.forEach((name, index) => insertWall.run(index + 1, name));
+  const insertUser = db.prepare('INSERT INTO users (name) VALUES (?)');
+  const insertMembership = db.prepare('INSERT INTO memberships (user_id, wall_id) VALUES (?, ?)');
+  const userIds = new Map<string, number>();
+  for (const [name, walls] of SEED_USERS) {
+    const userId = Number(insertUser.run(name).lastInsertRowid);
+    userIds.set(name, userId);
+    for (const wallId of walls) insertMembership.run(userId, wallId);
+  }
+  const insertMessage = db.prepare(
+    'INSERT INTO messages (wall_id, user_id, content, created_at) VALUES (?, ?, ?, ?)',
+  );
+  const now = Date.now();
+  for (const [wallId, user, content] of SEED_MESSAGES) insertMessage.run(wallId, userIds.get(user)!, content, now);
+}
+
+/**
+ * Schema steps in order; step N brings `user_version` to N. Append new steps,
+ * never edit a released one.
+ */
+const MIGRATIONS: Array<(db: Database.Database) => void> = [
+  // 1: the original schema and the demo data.
+  (db) => {
+    db.exec(`
+      CREATE TABLE IF NOT EXISTS users (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
+      CREATE TABLE IF NOT EXISTS walls (id INTEGER PRIMARY KEY, name TEXT NOT NULL);
+      CREATE TABLE IF NOT EXISTS memberships (
+        user_id INTEGER NOT NULL REFERENCES users(id),
+        wall_id INTEGER NOT NULL REFERENCES walls(id),
+        PRIMARY KEY (user_id, wall_id)
+      );
+      CREATE TABLE IF NOT EXISTS sessions (
+        id TEXT PRIMARY KEY,
+        user_id INTEGER NOT NULL REFERENCES users(id),
+        created_at INTEGER NOT NULL
+      );
+      -- AUTOINCREMENT: ids are never reused, so a client's cursor stays valid.
+      CREATE TABLE IF NOT EXISTS messages (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        wall_id INTEGER NOT NULL REFERENCES walls(id),
+        user_id INTEGER NOT NULL REFERENCES users(id),
+        content TEXT NOT NULL,
+        created_at INTEGER NOT NULL
+      );
+      CREATE INDEX IF NOT EXISTS messages_wall_id ON messages (wall_id, id);
+    `);
+    seed(db);
+  },
+  // 2: public walls, readable without a session (issue 10). The demo's General is one.
+  (db) => {
+    db.exec('ALTER TABLE walls ADD COLUMN public INTEGER NOT NULL DEFAULT 0');
+    db.prepare("UPDATE walls SET public = 1 WHERE id = 1 AND name = 'General'").run();
+  },
+];
+
+const SCHEMA_VERSION = MIGRATIONS.length;
+
 export class Store implements MessageSource, Storage {
   readonly backend = 'sqlite' as const;
   readonly #db: Database.Database;
   readonly #userByName: Database.Statement<[string], User>;
-  readonly #wallsOfUser: Database.Statement<[number], WallSummary>;
+  readonly #wallsOfUser: Database.Statement<[number], WallRow>;
+  readonly #publicWalls: Database.Statement<[], WallRow>;
+  readonly #readableWalls: Database.Statement<[number], WallRow>;
   readonly #wallExists: Database.Statement<[number], { id: number }>;
   readonly #isMember: Database.Statement<[number, number], { ok: number }>;
+  readonly #canRead: Database.Statement<[number, number], { ok: number }>;
   readonly #insertSession: Database.Statement<[string, number, number]>;
   readonly #sessionUser: Database.Statement<[string], User>;
   readonly #messages: MessageReader;
@@ -70,12 +138,22 @@ export class Store implements MessageSource, Storage {
     this.#migrate();
 
     this.#userByName = this.#db.prepare('SELECT id, name FROM users WHERE name = ?');
+    const wallColumns = `w.id, w.name, COALESCE((SELECT MAX(id) FROM messages WHERE wall_id = w.id), 0) AS latest_message_id, w.public`;
     this.#wallsOfUser = this.#db.prepare(
-      `SELECT w.id, w.name, COALESCE((SELECT MAX(id) FROM messages WHERE wall_id = w.id), 0) AS latest_message_id
-       FROM walls w JOIN memberships ms ON ms.wall_id = w.id WHERE ms.user_id = ? ORDER BY w.id`,
+      `SELECT ${wallColumns} FROM walls w JOIN memberships ms ON ms.wall_id = w.id WHERE ms.user_id = ? ORDER BY w.id`,
+    );
+    this.#publicWalls = this.#db.prepare(`SELECT ${wallColumns} FROM walls w WHERE w.public = 1 ORDER BY w.id`);
+    this.#readableWalls = this.#db.prepare(
+      `SELECT ${wallColumns} FROM walls w
+       WHERE w.public = 1 OR EXISTS (SELECT 1 FROM memberships WHERE wall_id = w.id AND user_id = ?) ORDER BY w.id`,
     );
     this.#wallExists = this.#db.prepare('SELECT id FROM walls WHERE id = ?');
     this.#isMember = this.#db.prepare('SELECT 1 AS ok FROM memberships WHERE user_id = ? AND wall_id = ?');
+    // User id 0 never exists: an anonymous reader sees public walls only.
+    this.#canRead = this.#db.prepare(
+      `SELECT 1 AS ok FROM walls w WHERE w.id = ?
+       AND (w.public = 1 OR EXISTS (SELECT 1 FROM memberships WHERE wall_id = w.id AND user_id = ?))`,
+    );
     this.#insertSession = this.#db.prepare('INSERT INTO sessions (id, user_id, created_at) VALUES (?, ?, ?)');
     this.#sessionUser = this.#db.prepare(
       'SELECT u.id, u.name FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = ?',
@@ -90,72 +168,56 @@ export class Store implements MessageSource, Storage {
     );
   }
 
+  /**
+   * Runs every step above the database's `user_version`, each in its own
+   * IMMEDIATE transaction that re-reads the version under the write lock, so
+   * processes starting together never run a step twice.
+   */
   #migrate(): void {
-    const version = this.#db.pragma('user_version', { simple: true }) as number;
-    if (version > SCHEMA_VERSION) {
-      throw new Error(`database schema version ${version} is newer than this Pollster (${SCHEMA_VERSION})`);
+    const version = (): number => this.#db.pragma('user_version', { simple: true }) as number;
+    if (version() > SCHEMA_VERSION) {
+      throw new Error(`database schema version ${version()} is newer than this Pollster (${SCHEMA_VERSION})`);
     }
-    if (version === SCHEMA_VERSION) return;
-    this.#db.transaction(() => {
-      this.#db.exec(`
-        CREATE TABLE IF NOT EXISTS users (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
-        CREATE TABLE IF NOT EXISTS walls (id INTEGER PRIMARY KEY, name TEXT NOT NULL);
-        CREATE TABLE IF NOT EXISTS memberships (
-          user_id INTEGER NOT NULL REFERENCES users(id),
-          wall_id INTEGER NOT NULL REFERENCES walls(id),
-          PRIMARY KEY (user_id, wall_id)
-        );
-        CREATE TABLE IF NOT EXISTS sessions (
-          id TEXT PRIMARY KEY,
-          user_id INTEGER NOT NULL REFERENCES users(id),
-          created_at INTEGER NOT NULL
-        );
-        -- AUTOINCREMENT: ids are never reused, so a client's cursor stays valid.
-        CREATE TABLE IF NOT EXISTS messages (
-          id INTEGER PRIMARY KEY AUTOINCREMENT,
-          wall_id INTEGER NOT NULL REFERENCES walls(id),
-          user_id INTEGER NOT NULL REFERENCES users(id),
-          content TEXT NOT NULL,
-          created_at INTEGER NOT NULL
-        );
-        CREATE INDEX IF NOT EXISTS messages_wall_id ON messages (wall_id, id);
-      `);
-      this.#seed();
-      this.#db.pragma(`user_version = ${SCHEMA_VERSION}`);
-    }).immediate();
-  }
-
-  #seed(): void {
-    const insertWall = this.#db.prepare('INSERT INTO walls (id, name) VALUES (?, ?)');
-    SEED_WALLS.forEach((name, index) => insertWall.run(index + 1, name));
-    const insertUser = this.#db.prepare('INSERT INTO users (name) VALUES (?)');
-    const insertMembership = this.#db.prepare('INSERT INTO memberships (user_id, wall_id) VALUES (?, ?)');
-    const userIds = new Map<string, number>();
-    for (const [name, walls] of SEED_USERS) {
-      const userId = Number(insertUser.run(name).lastInsertRowid);
-      userIds.set(name, userId);
-      for (const wallId of walls) insertMembership.run(userId, wallId);
-    }
-    const insertMessage = this.#db.prepare(
-      'INSERT INTO messages (wall_id, user_id, content, created_at) VALUES (?, ?, ?, ?)',
-    );
-    const now = Date.now();
-    for (const [wallId, user, content] of SEED_MESSAGES) insertMessage.run(wallId, userIds.get(user)!, content, now);
+    MIGRATIONS.forEach((step, index) => {
+      const target = index + 1;
+      this.#db.transaction(() => {
+        if (version() >= target) return;
+        step(this.#db);
+        this.#db.pragma(`user_version = ${target}`);
+      }).immediate();
+    });
   }
 
   userByName(name: string): User | undefined {
     return this.#userByName.get(name);
   }
 
+  /** The walls `userId` is a member of. */
   wallsOf(userId: number): WallSummary[] {
-    return this.#wallsOfUser.all(userId);
+    return this.#wallsOfUser.all(userId).map(toWallSummary);
+  }
+
+  /** The walls anyone may read without a session. */
+  publicWalls(): WallSummary[] {
+    return this.#publicWalls.all().map(toWallSummary);
+  }
+
+  /** Every wall `userId` may read: its own and the public ones (`null`: public only). */
+  readableWalls(userId: number | null): WallSummary[] {
+    return this.#readableWalls.all(userId ?? 0).map(toWallSummary);
   }
 
   wallExists(wallId: number): boolean {
     return this.#wallExists.get(wallId) !== undefined;
   }
 
-  canRead(userId: number, wallId: number): boolean {
+  /** Members read a wall; so does anyone, `null` (no session) included, if it is public. */
+  canRead(userId: number | null, wallId: number): boolean {
+    return this.#canRead.get(wallId, userId ?? 0) !== undefined;
+  }
+
+  /** Only members post, public wall or not. */
+  canPost(userId: number, wallId: number): boolean {
     return this.#isMember.get(userId, wallId) !== undefined;
   }
 
