@@ -15,11 +15,12 @@ import { emDefer } from './scenarios/em-defer.js';
 import { fanOut } from './scenarios/fan-out.js';
 import { heldPolls } from './scenarios/held-polls.js';
 import { hosts } from './scenarios/hosts.js';
+import { hostsNetns } from './scenarios/hosts-netns.js';
 import { poolCapacity } from './scenarios/pool-capacity.js';
 import { shortVsLong } from './scenarios/short-vs-long.js';
 import { stuckPolls } from './scenarios/stuck-polls.js';
 
-const scenarios: Scenario[] = [stuckPolls, deliveryLatency, fanOut, poolCapacity, emDefer, shortVsLong, heldPolls, hosts];
+const scenarios: Scenario[] = [stuckPolls, deliveryLatency, fanOut, poolCapacity, emDefer, shortVsLong, heldPolls, hosts, hostsNetns];
 
 function list(text: string | undefined, fallback: number[]): number[] {
   if (!text) return fallback;

@@ -10,7 +10,6 @@
  *     in id order, exactly once.
  * Writes bench/results/soak-hosts.json; exits 1 if a check fails.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -19,6 +18,7 @@ import { Agent } from 'undici';
 import { freePort, startPgCluster } from '../test/helpers/pg-cluster.js';
 import { login, postMessage, send, sharedAbort } from './lib/client.js';
 import { openEvents } from './lib/events.js';
+import { HostProcess as Host } from './lib/host-process.js';
 import { buildServer, ROOT } from './lib/server.js';
 
 const { values } = parseArgs({ options: { seconds: { type: 'string', default: '60' } } });
@@ -36,48 +36,6 @@ const started = Date.now();
 const log = (line: string): void => void process.stdout.write(`[${((Date.now() - started) / 1000).toFixed(0).padStart(4)} s] ${line}\n`);
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const random = (max: number) => Math.floor(Math.random() * max);
-
-/** A Pollster host on a fixed port, so a restart keeps its address. */
-class Host {
-  readonly url: string;
-  #child: ChildProcess | null = null;
-
-  constructor(readonly name: string, readonly port: number, readonly env: Record<string, string>) {
-    this.url = `http://127.0.0.1:${port}`;
-  }
-
-  async start(): Promise<void> {
-    const child = spawn(process.execPath, [join(ROOT, 'dist/main.js')], {
-      cwd: ROOT,
-      env: { ...process.env, HOST: '127.0.0.1', PORT: String(this.port), LOG_LEVEL: 'info', ...this.env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    this.#child = child;
-    let output = '';
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`${this.name} did not start: ${output}`)), 30_000);
-      child.once('exit', () => reject(new Error(`${this.name} exited: ${output}`)));
-      child.stderr!.on('data', (chunk) => (output += chunk));
-      child.stdout!.on('data', (chunk) => {
-        output += chunk;
-        if (output.includes('pollster listening')) {
-          clearTimeout(timer);
-          resolve();
-        }
-      });
-    });
-  }
-
-  async kill(signal: NodeJS.Signals): Promise<void> {
-    const child = this.#child;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise((resolve) => child.once('exit', resolve));
-    child.kill(signal);
-    const killer = setTimeout(() => child.kill('SIGKILL'), 5000);
-    await exited;
-    clearTimeout(killer);
-  }
-}
 
 type Seen = Map<number, number[]>;
 const agent = new Agent({ connections: null, headersTimeout: 0, bodyTimeout: 0 });
@@ -143,7 +101,7 @@ try {
   const databaseUrl = await cluster.createDatabase();
   const env = { DATABASE_URL: databaseUrl, MAX_THREADS: '8', MIN_THREADS: '8', POLL_MODE: 'multiplex', SSE_MAX_MS: '10000', PG_POOL_SIZE: '8' };
   for (const name of ['A', 'B']) {
-    const host = new Host(name, await freePort(), env);
+    const host = new Host(name, '127.0.0.1', await freePort(), env);
     await host.start();
     hosts.push(host);
   }
@@ -235,7 +193,7 @@ try {
   log(JSON.stringify(summary));
 } finally {
   await db?.end().catch(() => {});
-  for (const host of hosts) await host.kill('SIGTERM');
+  for (const host of hosts) await host.stop();
   await agent.close();
   await cluster.destroy();
 }

@@ -11,7 +11,8 @@ import Database from 'better-sqlite3';
 import pg from 'pg';
 import { login, postMessage, send, until } from '../lib/client.js';
 import { fmt, type BenchSettings, type Scenario, type ScenarioResult } from '../lib/scenario.js';
-import { startServer, type BenchServer } from '../lib/server.js';
+import type { Agent } from 'undici';
+import { startServer } from '../lib/server.js';
 import { summarize, type LatencySummary } from '../lib/stats.js';
 import { startPgCluster, type PgCluster } from '../../test/helpers/pg-cluster.js';
 
@@ -19,10 +20,17 @@ const WALL = 1;
 const GAP_MS = 50;
 
 type Backend = 'sqlite' | 'postgres';
-type Writer = (content: string) => Promise<unknown>;
+export type Writer = (content: string) => Promise<unknown>;
+
+/** A running Pollster the scenario talks to (a bench server, or one in a network namespace). */
+export interface HostClient {
+  url: string;
+  agent: Agent;
+  stats(): Promise<any>;
+}
 
 /** One waiting long poll on `server`, re-armed after every answer; `onPost` sees each message. */
-function receive(server: BenchServer, session: string, after: number, onPost: (content: string) => void) {
+function receive(server: HostClient, session: string, after: number, onPost: (content: string) => void) {
   const controller = new AbortController();
   const loop = (async () => {
     let cursor = after;
@@ -46,7 +54,7 @@ function receive(server: BenchServer, session: string, after: number, onPost: (c
 }
 
 /** Post→receipt latency of `count` messages written one at a time by `write`. */
-async function delivery(poller: BenchServer, session: string, after: number, count: number, write: Writer): Promise<number[]> {
+async function delivery(poller: HostClient, session: string, after: number, count: number, write: Writer): Promise<number[]> {
   const latencies: number[] = [];
   let waiting: { content: string; sentAt: number; done: () => void } | null = null;
   const stop = receive(poller, session, after, (content) => {
@@ -72,7 +80,7 @@ async function delivery(poller: BenchServer, session: string, after: number, cou
 }
 
 /** One post on A to `polls` long polls spread evenly over A and B. */
-async function fanOut(a: BenchServer, b: BenchServer, session: string, after: number, polls: number) {
+async function fanOut(a: HostClient, b: HostClient, session: string, after: number, polls: number) {
   let postedAt = 0;
   let content = '';
   const replies = Array.from({ length: polls }, (_, i) => {
@@ -95,14 +103,34 @@ async function fanOut(a: BenchServer, b: BenchServer, session: string, after: nu
   return { ...summarize(times.filter(Number.isFinite)), delivered: times.filter(Number.isFinite).length };
 }
 
-interface Row {
-  backend: Backend;
+export interface Row {
+  backend: string;
   path: string;
   summary: LatencySummary;
 }
 
-async function runBackend(backend: Backend, cluster: PgCluster | null, settings: BenchSettings, log: (line: string) => void) {
+/** Delivery on one host, across hosts and from another program's INSERT, then a fan-out over both. */
+export async function measurePair(label: string, a: HostClient, b: HostClient, insert: Writer, settings: BenchSettings, log: (line: string) => void) {
   const rows: Row[] = [];
+  const { session } = await login(a.agent, a.url);
+  const latest = async () => (await login(a.agent, a.url)).latest.get(WALL)!;
+  const paths: Array<[string, HostClient, Writer]> = [
+    ['post on A → poll on A', a, (c) => postMessage(a.agent, a.url, session, WALL, c)],
+    ['post on A → poll on B', b, (c) => postMessage(a.agent, a.url, session, WALL, c)],
+    ['INSERT by another program → poll on A', a, insert],
+  ];
+  for (const [path, poller, write] of paths) {
+    const summary = summarize(await delivery(poller, session, await latest(), settings.messages, write));
+    log(`${label}: ${path}: ${summary.count}/${settings.messages}, p50 ${fmt(summary.p50)} ms, p99 ${fmt(summary.p99)} ms`);
+    rows.push({ backend: label, path, summary });
+  }
+  const polls = settings.quick ? 200 : 1000;
+  const fan = await fanOut(a, b, session, await latest(), polls);
+  log(`${label}: fan-out to ${polls} polls on 2 hosts: ${fan.delivered}/${polls}, max ${fmt(fan.max)} ms`);
+  return { rows, fan: { backend: label, polls, ...fan } };
+}
+
+async function runBackend(backend: Backend, cluster: PgCluster | null, settings: BenchSettings, log: (line: string) => void) {
   const databaseUrl = backend === 'postgres' ? await cluster!.createDatabase() : null;
   const shared: Record<string, string> = databaseUrl ? { DATABASE_URL: databaseUrl } : {};
   const common = { MAX_THREADS: '4', MIN_THREADS: '4', POLL_MODE: 'multiplex', TASKS_PER_THREAD: '1000', MAX_QUEUE: '10000' };
@@ -124,22 +152,7 @@ async function runBackend(backend: Backend, cluster: PgCluster | null, settings:
     other = { write: async (content) => insert.run(WALL, content, Date.now()), close: async () => void db.close() };
   }
   try {
-    const { session } = await login(a.agent, a.url);
-    const latest = async () => (await login(a.agent, a.url)).latest.get(WALL)!;
-    const paths: Array<[string, BenchServer, Writer]> = [
-      ['post on A → poll on A', a, (c) => postMessage(a.agent, a.url, session, WALL, c)],
-      ['post on A → poll on B', b, (c) => postMessage(a.agent, a.url, session, WALL, c)],
-      ['INSERT by another program → poll on A', a, other.write],
-    ];
-    for (const [path, poller, write] of paths) {
-      const summary = summarize(await delivery(poller, session, await latest(), settings.messages, write));
-      log(`${backend}: ${path}: ${summary.count}/${settings.messages}, p50 ${fmt(summary.p50)} ms, p99 ${fmt(summary.p99)} ms`);
-      rows.push({ backend, path, summary });
-    }
-    const polls = settings.quick ? 200 : 1000;
-    const fan = await fanOut(a, b, session, await latest(), polls);
-    log(`${backend}: fan-out to ${polls} polls on 2 hosts: ${fan.delivered}/${polls}, max ${fmt(fan.max)} ms`);
-    return { rows, fan: { backend, polls, ...fan } };
+    return await measurePair(backend, a, b, other.write, settings, log);
   } finally {
     await other.close();
     await b.stop();
@@ -160,7 +173,7 @@ export const hosts: Scenario = {
       log(skipped);
     }
     const rows: Row[] = [];
-    const fans: Array<{ backend: Backend; polls: number; delivered: number } & LatencySummary> = [];
+    const fans: Array<{ backend: string; polls: number; delivered: number } & LatencySummary> = [];
     try {
       for (const backend of ['sqlite', 'postgres'] as const) {
         if (backend === 'postgres' && !cluster) continue;

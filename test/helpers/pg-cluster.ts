@@ -9,7 +9,7 @@
  * as the `postgres` OS user (Debian's package creates it), which owns the dir.
  */
 import { execFile } from 'node:child_process';
-import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { appendFileSync, chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
@@ -54,7 +54,18 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
-export async function startPgCluster(): Promise<PgCluster> {
+export interface PgClusterOptions {
+  /** Prefix for every PostgreSQL command, e.g. `['ip', 'netns', 'exec', 'ns1']` to run it in a network namespace. */
+  wrap?: string[];
+  /** Address to listen on and put in URLs (default 127.0.0.1). */
+  host?: string;
+  /** A CIDR allowed to connect without a password besides loopback (pg_hba `trust`). */
+  trustNetwork?: string;
+}
+
+export async function startPgCluster(options: PgClusterOptions = {}): Promise<PgCluster> {
+  const host = options.host ?? '127.0.0.1';
+  const wrap = options.wrap ?? [];
   const bin = postgresBinDir();
   if (!bin) throw new Error(MISSING_POSTGRES);
   const asRoot = userInfo().uid === 0;
@@ -69,26 +80,26 @@ export async function startPgCluster(): Promise<PgCluster> {
   }
   const data = join(dir, 'data');
   const pgTool = (tool: string, args: string[]): Promise<unknown> => {
-    const [file, argv] = asRoot
-      ? ['runuser', ['-u', 'postgres', '--', join(bin, tool), ...args]]
-      : [join(bin, tool), args];
-    return run(file, argv, { cwd: dir, timeout: 60_000 }).catch((error: Error & { stderr?: string }) => {
+    const command = asRoot ? ['runuser', '-u', 'postgres', '--', join(bin, tool), ...args] : [join(bin, tool), ...args];
+    const [file, ...argv] = [...wrap, ...command];
+    return run(file!, argv, { cwd: dir, timeout: 60_000 }).catch((error: Error & { stderr?: string }) => {
       throw new Error(`${tool} failed: ${error.stderr?.trim() || error.message}`);
     });
   };
 
   try {
     await pgTool('initdb', ['-D', data, '-U', 'postgres', '--auth=trust', '--no-sync', '-E', 'UTF8', '--locale=C']);
+    if (options.trustNetwork) appendFileSync(join(data, 'pg_hba.conf'), `host all all ${options.trustNetwork} trust\n`);
   } catch (error) {
     rmSync(dir, { recursive: true, force: true });
     throw error;
   }
   const port = await freePort();
   // Durability settings off: the cluster lives for one test file.
-  const options = [
+  const serverOptions = [
     `-p ${port}`,
     `-k ${dir}`,
-    '-c listen_addresses=127.0.0.1',
+    `-c listen_addresses=${host}`,
     '-c fsync=off',
     '-c synchronous_commit=off',
     '-c full_page_writes=off',
@@ -96,7 +107,7 @@ export async function startPgCluster(): Promise<PgCluster> {
   ].join(' ');
   let running = false;
   const start = async (): Promise<void> => {
-    await pgTool('pg_ctl', ['-D', data, '-l', join(dir, 'server.log'), '-o', options, '-w', '-t', '30', 'start']);
+    await pgTool('pg_ctl', ['-D', data, '-l', join(dir, 'server.log'), '-o', serverOptions, '-w', '-t', '30', 'start']);
     running = true;
   };
   const stop = async (mode: 'fast' | 'immediate' = 'fast'): Promise<void> => {
@@ -104,7 +115,7 @@ export async function startPgCluster(): Promise<PgCluster> {
     await pgTool('pg_ctl', ['-D', data, '-m', mode, '-w', '-t', '30', 'stop']);
     running = false;
   };
-  const url = (database = 'postgres'): string => `postgres://postgres@127.0.0.1:${port}/${database}`;
+  const url = (database = 'postgres'): string => `postgres://postgres@${host}:${port}/${database}`;
   const admin = async <T>(work: (client: pg.Client) => Promise<T>): Promise<T> => {
     const client = new pg.Client({ connectionString: url() });
     await client.connect();
