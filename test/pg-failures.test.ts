@@ -147,3 +147,19 @@ describe('start-up and config', () => {
     expect(loadConfig({})).toMatchObject({ databaseUrl: null, pgPoolSize: 10 });
   });
 });
+
+describe('text PostgreSQL cannot hold', () => {
+  it('U+0000 in content is refused with 400, and in a user name or session it matches nothing (no 500)', async () => {
+    for (const env of [{}, { DATABASE_URL: await postgres.freshDatabase() }]) {
+      const server = await startTestServer(env);
+      const session = await server.login();
+      const post = await server.call('POST', '/walls/1/messages', { session, body: { content: 'a\u0000b' } });
+      expect(post.status).toBe(400);
+      expect(post.json).toEqual({ errors: ['content must not contain U+0000'] });
+      const login = await server.call('POST', '/sessions', { body: { user: 'demo\u0000' } });
+      expect(login.json).toEqual({ errors: ['Invalid user!'] });
+      const walls = await server.call('GET', '/walls?session_id=x%00y');
+      expect(walls.status).toBe(401);
+    }
+  });
+});

@@ -138,6 +138,8 @@ export class PgStore implements Storage {
   }
 
   async userByName(name: string): Promise<User | undefined> {
+    // text cannot hold U+0000, so no such row exists (and PostgreSQL would refuse the parameter).
+    if (name.includes('\u0000')) return undefined;
     return (await this.#query<User>('SELECT id, name FROM users WHERE name = $1', [name]))[0];
   }
 
@@ -184,6 +186,7 @@ export class PgStore implements Storage {
   }
 
   async sessionUser(sessionId: string): Promise<User | undefined> {
+    if (sessionId.includes('\u0000')) return undefined;
     const rows = await this.#query<User>(
       'SELECT u.id, u.name FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = $1',
       [sessionId],
