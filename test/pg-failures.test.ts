@@ -150,7 +150,8 @@ describe('start-up and config', () => {
 
 describe('text PostgreSQL cannot hold', () => {
   it('U+0000 in content is refused with 400, and in a user name or session it matches nothing (no 500)', async () => {
-    for (const env of [{}, { DATABASE_URL: await postgres.freshDatabase() }]) {
+    const envs: Array<Record<string, string>> = [{}, { DATABASE_URL: await postgres.freshDatabase() }];
+    for (const env of envs) {
       const server = await startTestServer(env);
       const session = await server.login();
       const post = await server.call('POST', '/walls/1/messages', { session, body: { content: 'a\u0000b' } });
