@@ -109,6 +109,38 @@ describe('PostgreSQL down and back', () => {
   });
 });
 
+describe('a LISTEN connection that dies silently', () => {
+  it('is noticed by its heartbeat, replaced, and caught up', async () => {
+    const url = await postgres.freshDatabase();
+    const server = await startTestServer({ DATABASE_URL: url });
+    const session = await server.login('bob');
+    const last = await latestId(server, session, 3);
+    const poll = server.call('POST', '/poll', { session, body: { last_post_id: { 3: last }, timeout_ms: 25_000 }, timeoutMs: 30_000 });
+    await eventually(() => server.pollster.stats().waiting_polls === 1);
+    // Freeze the listener's server process: its socket stays open, nothing
+    // arrives on it, as when a network path dies without a FIN.
+    const database = new URL(url).pathname.slice(1);
+    const { rows } = await sql(
+      url,
+      `SELECT pid FROM pg_stat_activity WHERE application_name = 'pollster-listener' AND datname = '${database}'`,
+    );
+    const frozen = Number(rows[0].pid);
+    process.kill(frozen, 'SIGSTOP');
+    onTestFinished(() => {
+      try {
+        process.kill(frozen, 'SIGCONT');
+      } catch {
+        // Already gone.
+      }
+    });
+    await sql(url, "INSERT INTO messages (wall_id, user_id, content) VALUES (3, 3, 'nobody hears this NOTIFY')");
+    const reply = await poll;
+    expect(reply.json.walls['3'].posts.map((p: { content: string }) => p.content)).toEqual(['nobody hears this NOTIFY']);
+    expect((server.pollster.stats() as any).database.reconnects).toBeGreaterThanOrEqual(1);
+    process.kill(frozen, 'SIGCONT');
+  });
+});
+
 describe('start-up and config', () => {
   it('an unreachable DATABASE_URL fails start-up with one clear line', async () => {
     const port = await freePort();

@@ -16,6 +16,13 @@ import { CONNECT_TIMEOUT_MS, NOTIFY_CHANNEL, newestPerWall, pgTypes } from '../s
 
 const FIRST_RETRY_MS = 100;
 const MAX_RETRY_MS = 5000;
+/**
+ * A connection that dies without a FIN (a host or network gone) would look
+ * alive for hours of TCP keep-alive defaults; a cheap query this often, with
+ * a timeout, notices within seconds and triggers the reconnect and catch-up.
+ */
+const HEARTBEAT_MS = 10_000;
+const HEARTBEAT_TIMEOUT_MS = 5000;
 
 export class PgListener {
   readonly #url: string;
@@ -24,6 +31,7 @@ export class PgListener {
   #client: pg.Client | null = null;
   #retryMs = FIRST_RETRY_MS;
   #timer: NodeJS.Timeout | null = null;
+  #heartbeat: NodeJS.Timeout | null = null;
   #stopped = false;
   #listening = false;
   #reconnects = 0;
@@ -48,6 +56,8 @@ export class PgListener {
     this.#stopped = true;
     if (this.#timer) clearTimeout(this.#timer);
     this.#timer = null;
+    if (this.#heartbeat) clearInterval(this.#heartbeat);
+    this.#heartbeat = null;
     const client = this.#client;
     this.#client = null;
     this.#listening = false;
@@ -59,7 +69,9 @@ export class PgListener {
       connectionString: this.#url,
       application_name: 'pollster-listener',
       connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+      query_timeout: HEARTBEAT_TIMEOUT_MS,
       keepAlive: true,
+      keepAliveInitialDelayMillis: HEARTBEAT_MS,
       types: pgTypes,
     });
     // Both may fire for one failure; #lost() handles each client once, and
@@ -91,6 +103,14 @@ export class PgListener {
     }
     this.#listening = true;
     this.#retryMs = FIRST_RETRY_MS;
+    this.#heartbeat ??= setInterval(() => this.#beat(), HEARTBEAT_MS);
+    this.#heartbeat.unref();
+  }
+
+  #beat(): void {
+    const client = this.#client;
+    if (!client || !this.#listening) return;
+    client.query('SELECT 1').catch((error: Error) => this.#lost(client, error));
   }
 
   #notified(payload: string | undefined): void {
