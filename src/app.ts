@@ -6,7 +6,7 @@
 import cluster from 'node:cluster';
 import { existsSync, unlinkSync } from 'node:fs';
 import type { Server } from 'node:http';
-import pino, { type Logger } from 'pino';
+import type { Logger } from 'pino';
 import type { Config } from './config.js';
 import { createHttpServer, listen } from './http/http-server.js';
 import { createRoutes } from './http/routes.js';
@@ -22,6 +22,11 @@ import { Board, createCancelCell } from './shared/board.js';
 import { PgStore } from './storage/pg-store.js';
 import type { Storage } from './storage/storage.js';
 import { Store } from './storage/store.js';
+import { SessionPruner } from './storage/session-pruner.js';
+import { SessionWaits } from './http/session-waits.js';
+import { Metrics } from './observability/metrics.js';
+import { measureWaits } from './observability/measured-waiter.js';
+import { createLogger } from './observability/logger.js';
 
 export interface Pollster {
   server: Server;
@@ -40,7 +45,7 @@ const SHUTDOWN_GRACE_MS = 1500;
 
 export async function startPollster(
   config: Config,
-  logger: Logger = pino({ level: config.logLevel }),
+  logger: Logger = createLogger(config.logLevel),
   relay?: PublishRelay,
 ): Promise<Pollster> {
   const board = new Board();
@@ -58,6 +63,7 @@ export async function startPollster(
     capacity,
     maxQueue: config.maxQueue,
     onPollCount: (polls) => watcher?.setActive(polls > 0),
+    onQueueWait: (ms) => metrics.observeQueueWait(ms / 1000),
   });
 
   relay?.onRemote((wallId, messageId) => board.publish(wallId, messageId));
@@ -67,19 +73,54 @@ export async function startPollster(
   };
   const streams = new StreamCounter();
   const startedAt = Date.now();
+  const metrics = new Metrics(() => stats());
   const stats = (): PollsterStats => collectStats(config, runner, executor, backend, board, streams, startedAt);
-  const waitForMessages: MessageWaiter =
+  const waiter: MessageWaiter =
     backend.kind === 'sqlite'
       ? createMessageWaiter(config, board, backend.store, runner)
       : createBoardMessageWaiter(config, board, new CoalescedReads(backend.store, board), runner);
-  const routes = createRoutes({ config, store, publish, runner, waitForMessages, streams, stats });
-  const server = createHttpServer(config, routes, logger);
+  const waitForMessages = measureWaits(waiter, metrics);
+  const sessionWaits = new SessionWaits();
+  relay?.onRemoteLogout((sessionId) => sessionWaits.endSession(sessionId));
+  relay?.serveMetrics(() => metrics.registry.getMetricsAsJSON());
+  const logout = async (sessionId: string): Promise<boolean> => {
+    const existed = await store.deleteSession(sessionId);
+    if (existed) {
+      sessionWaits.endSession(sessionId);
+      relay?.announceLogout(sessionId);
+    }
+    return existed;
+  };
+  // Under cluster any process may get the scrape; the primary sums them all.
+  const metricsText = async (): Promise<{ contentType: string; text: string }> => ({
+    contentType: metrics.contentType,
+    text: relay ? await relay.clusterMetrics() : await metrics.text(),
+  });
+  const routes = createRoutes({
+    config,
+    store,
+    publish,
+    runner,
+    waitForMessages,
+    streams,
+    stats,
+    metrics: metricsText,
+    sessionWaits,
+    logout,
+  });
+  const server = createHttpServer(config, routes, logger, metrics);
+  const pruner = new SessionPruner(store, config.sessionTtlS, {
+    onPruned: (count) => metrics.countPrunedSessions(count),
+    onError: (error) => logger.error({ err: error }, 'session pruning failed'),
+  });
+  pruner.start();
 
   const url = await listen(server, config);
   logger.info({ url, mode: config.pollMode, wake: config.wake, maxThreads: config.maxThreads }, 'pollster listening');
 
   let closing: Promise<void> | undefined;
   async function shutDown(): Promise<void> {
+    pruner.stop();
     server.close();
     // Waiting polls are answered (empty) as their tasks see the cancel flag.
     await runner.close(SHUTDOWN_GRACE_MS);
@@ -169,7 +210,7 @@ type Backend =
 
 async function openBackend(config: Config, board: Board, logger: Logger): Promise<Backend> {
   if (!config.databaseUrl) {
-    const store = new Store(config.dbPath);
+    const store = new Store(config.dbPath, { sessionTtlS: config.sessionTtlS });
     const watcher = new ChangeWatcher(store, board, config.watchIntervalMs);
     watcher.refresh();
     return { kind: 'sqlite', store, watcher, close: () => store.close() };
@@ -177,6 +218,7 @@ async function openBackend(config: Config, board: Board, logger: Logger): Promis
   const store = await PgStore.open({
     url: config.databaseUrl,
     poolSize: config.pgPoolSize,
+    sessionTtlS: config.sessionTtlS,
     onIdleError: (error) => logger.debug({ err: error }, 'an idle PostgreSQL connection failed'),
   });
   const listener = new PgListener(config.databaseUrl, board, logger);

@@ -35,7 +35,14 @@ export interface Config {
   databaseUrl: string | null;
   /** Most PostgreSQL connections this process's pool opens (the LISTEN connection is one more). */
   pgPoolSize: number;
+  /** `*`, or a comma-separated list of origins `scheme://host[:port]`. */
   corsOrigin: string;
+  /** Session lifetime since its last use (sliding), seconds. */
+  sessionTtlS: number;
+  /** When set, `/stats` and `/metrics` require `Authorization: Bearer <token>`. */
+  metricsToken: string | null;
+  /** One `info` line per finished request. */
+  accessLog: boolean;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   webConcurrency: number;
 }
@@ -75,6 +82,36 @@ function text(env: Env, key: string, fallback: string): string {
   return raw.trim();
 }
 
+/**
+ * `*` or ASCII origins, as browsers send them in `Origin`: a lower-case
+ * scheme, a host name (IDN in punycode) or bracketed IPv6, an optional port.
+ * Anything else could inject into a header (CRLF) or crash the first
+ * response (non-Latin-1), so it stops start-up.
+ */
+const ORIGIN = /^[a-z][a-z0-9+.-]*:\/\/(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/;
+
+function corsOrigin(env: Env): string {
+  const raw = env.CORS_ORIGIN;
+  if (raw === undefined || raw.trim() === '') return defaults.corsOrigin;
+  if (raw.trim() === '*') return '*';
+  const origins = raw.split(',').map((part) => part.trim());
+  if (origins.some((origin) => !ORIGIN.test(origin) || Number(/:(\d+)$/.exec(origin)?.[1] ?? 0) > 65535)) {
+    throw new ConfigError(
+      `CORS_ORIGIN must be * or a comma-separated list of origins scheme://host[:port] in ASCII (got ${JSON.stringify(raw)})`,
+    );
+  }
+  return origins.join(',');
+}
+
+function metricsToken(env: Env): string | null {
+  const raw = env.METRICS_TOKEN;
+  if (raw === undefined || raw === '') return null;
+  if (!/^[\x21-\x7e]{16,512}$/.test(raw)) {
+    throw new ConfigError('METRICS_TOKEN must be 16 to 512 printable ASCII characters without spaces');
+  }
+  return raw;
+}
+
 export const defaults = {
   port: 3000,
   host: '127.0.0.1',
@@ -92,6 +129,7 @@ export const defaults = {
   dbPath: 'data/pollster.db',
   pgPoolSize: 10,
   corsOrigin: '*',
+  sessionTtlS: 86_400,
 } as const;
 
 /** Puma's config reads `PUMA_WORKERS`; Heroku-style hosts set `WEB_CONCURRENCY`. Either names the processes (issue 10). */
@@ -151,7 +189,10 @@ export function loadConfig(env: Env = process.env): Config {
     dbPath: text(env, 'DB_PATH', defaults.dbPath),
     databaseUrl,
     pgPoolSize: integer(env, 'PG_POOL_SIZE', defaults.pgPoolSize, 1, 1000),
-    corsOrigin: text(env, 'CORS_ORIGIN', defaults.corsOrigin),
+    corsOrigin: corsOrigin(env),
+    sessionTtlS: integer(env, 'SESSION_TTL_S', defaults.sessionTtlS, 1, 315_360_000),
+    metricsToken: metricsToken(env),
+    accessLog: oneOf(env, 'ACCESS_LOG', ['on', 'off'] as const, 'on') === 'on',
     logLevel: oneOf(
       env,
       'LOG_LEVEL',

@@ -4,11 +4,11 @@
  * cleanly on SIGTERM or SIGINT. The only place that calls `process.exit`.
  */
 import cluster from 'node:cluster';
-import { pino } from 'pino';
 import { startPollster, type Pollster } from './app.js';
 import { runPrimary } from './cluster/primary.js';
 import { workerRelay } from './cluster/relay.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
+import { createLogger } from './observability/logger.js';
 
 function readConfig(): Config {
   try {
@@ -24,7 +24,7 @@ function readConfig(): Config {
 
 async function start(config: Config): Promise<Pollster> {
   try {
-    return await startPollster(config, pino({ level: config.logLevel }), workerRelay());
+    return await startPollster(config, createLogger(config.logLevel), workerRelay());
   } catch (error) {
     const { code, message } = error as NodeJS.ErrnoException;
     const where = config.socket ?? `${config.host}:${config.port}`;
@@ -37,7 +37,7 @@ async function start(config: Config): Promise<Pollster> {
 
 const config = readConfig();
 if (config.webConcurrency > 1 && cluster.isPrimary) {
-  runPrimary(config, pino({ level: config.logLevel }), (code) => process.exit(code));
+  runPrimary(config, createLogger(config.logLevel), (code) => process.exit(code));
 } else {
   await serve(config);
 }

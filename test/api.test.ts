@@ -93,7 +93,7 @@ describe.each(backends(postgres))('HTTP API ($name)', (backend) => {
     const preflight = await server.call('OPTIONS', '/anything/at/all');
     expect(preflight.status).toBe(204);
     expect(preflight.headers['access-control-allow-origin']).toBe('https://chat.example');
-    expect(preflight.headers['access-control-allow-methods']).toBe('GET, POST, OPTIONS');
+    expect(preflight.headers['access-control-allow-methods']).toBe('GET, POST, DELETE, OPTIONS');
     expect(preflight.headers['access-control-allow-headers']).toBe(
       'Content-Type, Authorization, X-CSRF-Token, Last-Event-ID',
     );

@@ -5,10 +5,12 @@
  */
 import { join } from 'node:path';
 import { Agent } from 'undici';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { postFromCli } from './helpers/cli.js';
 import { spawnServer } from './helpers/process.js';
+import { sampleValue } from './helpers/prometheus.js';
 import { call, eventually, tempDir, type CallOptions, type Reply } from './helpers/server.js';
+import { openStream, type SseStream } from './helpers/sse.js';
 
 /** Each call on a connection of its own, so the cluster spreads them round-robin. */
 function fresh(url: string, method: string, path: string, options: CallOptions = {}): Promise<Reply> {
@@ -91,5 +93,57 @@ describe('WEB_CONCURRENCY', () => {
 
     server.child.kill('SIGTERM');
     expect(await server.exited).toBe(0);
+  }, 60_000);
+
+  it('sums every process in /metrics (AggregatorRegistry in the primary), and a logout ends streams in every process', async () => {
+    const dir = tempDir();
+    const server = await spawnServer({
+      WEB_CONCURRENCY: '2',
+      MIN_THREADS: '2',
+      MAX_THREADS: '2',
+      DB_PATH: join(dir, 'p.db'),
+      SSE_MAX_MS: '60000',
+    });
+    await eventually(async () => (await statsByPid(server.url)).size === 2, 15_000);
+
+    const pings = 10;
+    for (let i = 0; i < pings; i++) expect((await fresh(server.url, 'GET', '/ping')).status).toBe(200);
+    // Whichever process takes the scrape, it shows both processes' figures.
+    for (let i = 0; i < 4; i++) {
+      const reply = await fresh(server.url, 'GET', '/metrics');
+      expect(reply.status).toBe(200);
+      expect(sampleValue(reply.text, 'pollster_cluster_processes')).toBe(2);
+      expect(sampleValue(reply.text, 'pollster_pool_threads')).toBe(4);
+      expect(sampleValue(reply.text, 'pollster_http_requests_total', { route: '/ping', status: '200' })).toBe(pings);
+      expect(sampleValue(reply.text, 'process_resident_memory_bytes')).toBeGreaterThan(0);
+    }
+
+    // One session, a stream in each process; logging out in one ends both.
+    const session = (await fresh(server.url, 'POST', '/sessions', { body: { user: 'demo' } })).json.session_id;
+    const streams: SseStream[] = [];
+    const agents: Agent[] = [];
+    onTestFinished(async () => {
+      streams.forEach((stream) => stream.close());
+      await Promise.all(agents.map((agent) => agent.close()));
+    });
+    for (let i = 0; i < 12; i++) {
+      const agent = new Agent({ pipelining: 0 });
+      agents.push(agent);
+      streams.push(await openStream(agent, `${server.url}/check?session_id=${session}`));
+      let open: number[] = [];
+      await eventually(async () => {
+        open = [...(await statsByPid(server.url)).values()].map((s) => s.open_streams);
+        return open.reduce((a, b) => a + b, 0) === streams.length;
+      }, 10_000);
+      if (open.length === 2 && open.every((n) => n > 0)) break;
+    }
+    const logout = await fresh(server.url, 'DELETE', '/sessions', { session });
+    expect(logout.status).toBe(204);
+    const started = Date.now();
+    await Promise.all(streams.map((stream) => stream.ended));
+    expect(Date.now() - started).toBeLessThan(5000);
+    const stats = [...(await statsByPid(server.url)).values()];
+    expect(stats.map((s) => s.open_streams)).toEqual([0, 0]);
+    expect((await fresh(server.url, 'GET', '/walls', { session })).status).toBe(401);
   }, 60_000);
 });

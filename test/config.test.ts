@@ -15,7 +15,43 @@ describe('loadConfig', () => {
       pollTimeoutMs: 60_000,
       dbPath: 'data/pollster.db',
       corsOrigin: '*',
+      sessionTtlS: 86_400,
+      metricsToken: null,
+      accessLog: true,
     });
+  });
+
+  it.each([
+    ['*', '*'],
+    ['https://chat.example', 'https://chat.example'],
+    ['https://chat.example:8443, http://localhost:3000', 'https://chat.example:8443,http://localhost:3000'],
+    ['http://[::1]:3000', 'http://[::1]:3000'],
+    ['https://xn--bcher-kva.example', 'https://xn--bcher-kva.example'],
+  ])('CORS_ORIGIN %j is accepted', (raw, origin) => {
+    expect(loadConfig({ CORS_ORIGIN: raw }).corsOrigin).toBe(origin);
+  });
+
+  it.each([
+    'https://chat.example\r\nSet-Cookie: x=1',
+    'https://bücher.example',
+    'https://chat.example/path',
+    'chat.example',
+    'https://chat.example:99999',
+    'https://chat.example,',
+    '*, https://chat.example',
+    'null',
+  ])('CORS_ORIGIN %j stops start-up with one line', (raw) => {
+    const value = raw.replace('\\r\\n', '\r\n');
+    expect(() => loadConfig({ CORS_ORIGIN: value })).toThrow(ConfigError);
+    // One line: JSON quoting turns a CR or LF in the value into \r, \n.
+    expect(() => loadConfig({ CORS_ORIGIN: value })).toThrow(
+      /^CORS_ORIGIN must be \* or a comma-separated list of origins scheme:\/\/host\[:port\] in ASCII \(got ".*"\)$/,
+    );
+  });
+
+  it('never repeats METRICS_TOKEN in its error', () => {
+    expect(() => loadConfig({ METRICS_TOKEN: 'secret' })).toThrow(/^METRICS_TOKEN must be/);
+    expect(() => loadConfig({ METRICS_TOKEN: 'secret' })).not.toThrow(/secret/);
   });
 
   it.each([
@@ -28,6 +64,10 @@ describe('loadConfig', () => {
     [{ MAX_QUEUE: '-1' }, 'MAX_QUEUE must be an integer from 0 to 1000000 (got "-1")'],
     [{ POLL_TIMEOUT_MS: '0' }, 'POLL_TIMEOUT_MS must be an integer from 1 to 3600000 (got "0")'],
     [{ HOST: 'bad host' }, 'HOST must be a hostname or IP address (got "bad host")'],
+    [{ ACCESS_LOG: 'yes' }, 'ACCESS_LOG must be one of on, off (got "yes")'],
+    [{ SESSION_TTL_S: '0' }, 'SESSION_TTL_S must be an integer from 1 to 315360000 (got "0")'],
+    [{ METRICS_TOKEN: 'short' }, 'METRICS_TOKEN must be 16 to 512 printable ASCII characters without spaces'],
+    [{ METRICS_TOKEN: 'a token with spaces in it' }, 'METRICS_TOKEN must be 16 to 512 printable ASCII characters without spaces'],
   ])('%o is refused', (env, message) => {
     expect(() => loadConfig(env)).toThrow(new ConfigError(message));
   });

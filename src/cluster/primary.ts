@@ -1,13 +1,15 @@
 /**
  * Puma's `workers`: the primary forks WEB_CONCURRENCY processes that share
  * the port (each with its own Piscina pool of MIN_THREADS..MAX_THREADS),
- * relays post announcements between them, and restarts any that dies.
+ * relays post announcements and logouts between them, sums their metrics
+ * for `/metrics`, and restarts any that dies.
  */
 import cluster, { type Worker } from 'node:cluster';
 import { existsSync, unlinkSync } from 'node:fs';
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
-import { isPublished } from './relay.js';
+import { MetricsAggregation } from './metrics-aggregation.js';
+import { isLoggedOut, isMetricsReport, isMetricsRequest, isPublished, type MetricsAnswer } from './relay.js';
 
 /** A process that dies this soon after its start counts as failing to start. */
 const QUICK_DEATH_MS = 2000;
@@ -20,6 +22,10 @@ export function runPrimary(config: Config, logger: Logger, exit: (code: number) 
   let stopping = false;
   let quickDeaths = 0;
   const startedAt = new Map<Worker, number>();
+  /** Processes that are serving requests: the ones whose metrics are collected. */
+  const listening = new Set<Worker>();
+  const aggregation = new MetricsAggregation();
+  cluster.on('listening', (worker) => listening.add(worker));
 
   const fork = (): void => {
     const worker = cluster.fork();
@@ -27,15 +33,29 @@ export function runPrimary(config: Config, logger: Logger, exit: (code: number) 
   };
 
   cluster.on('message', (from, message: unknown) => {
-    if (!isPublished(message)) return;
-    for (const worker of Object.values(cluster.workers ?? {})) {
-      if (worker && worker !== from && worker.isConnected()) worker.send(message);
+    if (isMetricsReport(message)) {
+      aggregation.report(from, message.collectId, message.metrics);
+    } else if (isMetricsRequest(message)) {
+      const { requestId } = message;
+      aggregation.collect([...listening]).then(
+        (text) => from.isConnected() && from.send({ type: 'pollster:metrics-answer', requestId, text } satisfies MetricsAnswer),
+        (error: unknown) => {
+          logger.error({ err: error }, 'metrics aggregation failed');
+          if (from.isConnected()) from.send({ type: 'pollster:metrics-answer', requestId, error: 'aggregation failed' } satisfies MetricsAnswer);
+        },
+      );
+    } else if (isPublished(message) || isLoggedOut(message)) {
+      for (const worker of Object.values(cluster.workers ?? {})) {
+        if (worker && worker !== from && worker.isConnected()) worker.send(message);
+      }
     }
   });
 
   cluster.on('exit', (worker, code, signal) => {
     const lived = Date.now() - (startedAt.get(worker) ?? 0);
     startedAt.delete(worker);
+    listening.delete(worker);
+    aggregation.forget(worker);
     if (stopping) return;
     logger.error({ pid: worker.process.pid, code, signal }, 'worker process died; starting another');
     quickDeaths = lived < QUICK_DEATH_MS ? quickDeaths + 1 : 0;

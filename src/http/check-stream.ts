@@ -14,6 +14,8 @@ import type { User } from '../storage/store.js';
 import type { Storage } from '../storage/storage.js';
 import { Errors, HttpError } from './http-error.js';
 import type { RequestContext } from './routes.js';
+import type { SessionWaits } from './session-waits.js';
+import { linkedSignal } from '../observability/request-record.js';
 import { parseDecimal } from './validate.js';
 
 /** Sent first: how long the browser waits before reconnecting, ms. */
@@ -29,6 +31,8 @@ export interface CheckDeps {
   runner: TaskRunner;
   waitForMessages: MessageWaiter;
   streams: StreamCounter;
+  /** Logout ends the session's open streams through this. */
+  sessionWaits: SessionWaits;
 }
 
 function parseCursor(raw: string | string[] | undefined | null): number | undefined {
@@ -62,8 +66,12 @@ const STREAM_HEADERS = {
 };
 
 /** `sessionUser` gives `null` for a request with no session; it throws for a bad one. */
-export function createCheckHandler(deps: CheckDeps, sessionUser: (ctx: RequestContext) => Promise<User | null>) {
-  const { config, store, runner, waitForMessages, streams } = deps;
+export function createCheckHandler(
+  deps: CheckDeps,
+  sessionUser: (ctx: RequestContext) => Promise<User | null>,
+  sessionIdOf: (ctx: RequestContext) => string | undefined,
+) {
+  const { config, store, runner, waitForMessages, streams, sessionWaits } = deps;
 
   return async function check(ctx: RequestContext): Promise<void> {
     const { req, res, query } = ctx;
@@ -91,7 +99,11 @@ export function createCheckHandler(deps: CheckDeps, sessionUser: (ctx: RequestCo
     res.write(`retry: ${RETRY_MS}\n\n`);
     streams.open++;
     const heartbeat = setInterval(() => res.write(': ping\n\n'), config.sseHeartbeatMs);
-    const signal = ctx.signal;
+    // Logout (DELETE /sessions) ends the stream as cleanly as SSE_MAX_MS does.
+    const loggedOut = new AbortController();
+    const sessionId = user ? sessionIdOf(ctx) : undefined;
+    const unregister = sessionId ? sessionWaits.add(sessionId, () => loggedOut.abort()) : () => {};
+    const signal = linkedSignal(ctx.signal, loggedOut.signal);
     const endsAt = ctx.arrivedAt + config.sseMaxMs;
     try {
       while (!signal.aborted && Date.now() < endsAt) {
@@ -111,6 +123,7 @@ export function createCheckHandler(deps: CheckDeps, sessionUser: (ctx: RequestCo
       if (!(error instanceof HttpError)) throw error;
     } finally {
       clearInterval(heartbeat);
+      unregister();
       streams.open--;
       res.end();
     }

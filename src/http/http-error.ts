@@ -19,6 +19,7 @@ export const Errors = {
   invalidUser: () => new HttpError(400, 'Invalid user!'),
   invalidParameters: () => new HttpError(400, 'Invalid parameters!'),
   malformedJson: () => new HttpError(400, 'Malformed JSON'),
+  malformedRequest: () => new HttpError(400, 'Malformed request'),
   bodyTooLarge: () => new HttpError(413, 'Body too large'),
   unauthorized: () => new HttpError(401, 'Unauthorized', { 'WWW-Authenticate': 'Bearer' }),
   /** A wall the user may read (it is public) but not post to. Walls they may not read answer wallNotFound. */

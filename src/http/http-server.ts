@@ -1,18 +1,22 @@
 /**
- * The `node:http` server: routing, CORS, request timeouts, and the one place
- * where errors become responses — an HttpError with its status and message,
- * anything else logged and answered 500. Nothing throws past `handle`.
+ * The `node:http` server: routing, CORS, request timeouts, the access log,
+ * and the one place where errors become responses — an HttpError with its
+ * status and message, anything else logged and answered 500. Nothing throws
+ * past `handle`.
  */
 import cluster from 'node:cluster';
 import { existsSync, unlinkSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { performance } from 'node:perf_hooks';
 import Router from 'find-my-way';
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
+import type { Metrics } from '../observability/metrics.js';
+import { trackRequest, waitedMs } from '../observability/request-record.js';
 import { DatabaseUnavailableError } from '../storage/storage.js';
 import { Errors, HttpError } from './http-error.js';
-import { corsHeaders, sendError } from './respond.js';
+import { createCors, sendError } from './respond.js';
 import type { Method, RequestContext, RouteHandler } from './routes.js';
 
 const CLIENT_ERROR_STATUS: Record<string, string> = {
@@ -20,31 +24,88 @@ const CLIENT_ERROR_STATUS: Record<string, string> = {
   ERR_HTTP_REQUEST_TIMEOUT: '408 Request Timeout',
 };
 
-export function createHttpServer(config: Config, routes: Array<[Method, string, RouteHandler]>, logger: Logger): Server {
+const METHODS = ['GET', 'POST', 'DELETE'] as const;
+
+/** Errors that mean the client went away mid-request, not that Pollster failed. */
+const DISCONNECT_CODES = new Set(['ECONNRESET', 'ECONNABORTED', 'EPIPE', 'ERR_STREAM_PREMATURE_CLOSE']);
+
+/**
+ * Logged as the status of a request whose client left before any answer was
+ * sent (nginx's "client closed request").
+ */
+export const CLIENT_LEFT_STATUS = 499;
+
+interface RouteEntry {
+  handler: RouteHandler;
+  /** The pattern it was registered with: what logs and metrics show. */
+  route: string;
+}
+
+export function createHttpServer(
+  config: Config,
+  routes: Array<[Method, string, RouteHandler]>,
+  logger: Logger,
+  metrics?: Metrics,
+): Server {
   const router = Router({ ignoreTrailingSlash: true });
-  for (const [method, path, handler] of routes) router.on(method, path, () => {}, handler);
-  const cors = corsHeaders(config.corsOrigin);
+  for (const [method, path, handler] of routes) {
+    const entry: RouteEntry = { handler, route: path };
+    router.on(method, path, () => {}, entry);
+  }
+  const cors = createCors(config.corsOrigin);
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const arrivedAt = Date.now();
-    for (const [name, value] of Object.entries(cors)) res.setHeader(name, value);
+    const started = performance.now();
     // Listen from the start: a client can leave while its body is still being read.
     const departed = new AbortController();
+    const record = trackRequest(departed.signal);
+    const bytesBefore = req.socket.bytesWritten;
     res.once('close', () => {
       if (!res.writableFinished) departed.abort();
+      const status = res.headersSent ? res.statusCode : CLIENT_LEFT_STATUS;
+      const now = performance.now();
+      const ms = now - started;
+      const waited = waitedMs(record, now);
+      metrics?.observeRequest(req.method ?? '', record.route, status, ms / 1000);
+      if (!config.accessLog) return;
+      logger.info(
+        {
+          method: req.method,
+          route: record.route,
+          status,
+          ms: Math.round(ms * 10) / 10,
+          // Bytes put on the connection for this answer, headers included.
+          bytes: req.socket.bytesWritten - bytesBefore,
+          ...(waited === undefined ? {} : { waited_ms: Math.round(waited * 10) / 10 }),
+          ...(departed.signal.aborted ? { client_left: true } : {}),
+        },
+        'request',
+      );
     });
+    const method = req.method === 'HEAD' ? 'GET' : (req.method ?? '');
     try {
+      // Inside the try: a header value Node refuses must become a 500, not a crash.
+      for (const [name, value] of Object.entries(cors(req.headers.origin))) res.setHeader(name, value);
+      let url: URL;
+      try {
+        url = new URL(req.url ?? '/', 'http://pollster.invalid');
+      } catch {
+        throw Errors.malformedRequest();
+      }
       if (req.method === 'OPTIONS') {
+        const any = METHODS.map((m) => router.find(m, url.pathname)).find(Boolean);
+        if (any) record.route = (any.store as RouteEntry).route;
         res.writeHead(204).end();
         return;
       }
-      const url = new URL(req.url ?? '/', 'http://pollster.invalid');
-      const method = req.method === 'HEAD' ? 'GET' : req.method;
-      const found = method === 'GET' || method === 'POST' ? router.find(method, url.pathname) : null;
+      const found = (METHODS as readonly string[]).includes(method) ? router.find(method as Method, url.pathname) : null;
       if (!found) {
-        const allow = (['GET', 'POST'] as const).filter((m) => router.find(m, url.pathname));
+        const allow = METHODS.filter((m) => router.find(m, url.pathname));
         throw allow.length ? Errors.methodNotAllowed([...allow, 'OPTIONS']) : Errors.notFound();
       }
+      const entry = found.store as RouteEntry;
+      record.route = entry.route;
       const ctx: RequestContext = {
         req,
         res,
@@ -53,19 +114,35 @@ export function createHttpServer(config: Config, routes: Array<[Method, string, 
         arrivedAt,
         signal: departed.signal,
       };
-      await (found.store as RouteHandler)(ctx);
+      await entry.handler(ctx);
     } catch (error) {
       if (error instanceof HttpError) {
         if (error.status === 413) res.setHeader('Connection', 'close');
         sendError(res, error);
+      } else if (departed.signal.aborted || DISCONNECT_CODES.has((error as NodeJS.ErrnoException).code ?? '')) {
+        // An aborted body or a client that left: nothing to answer, nothing
+        // wrong with the server. No URL: it can carry ?session_id=.
+        logger.debug({ method: req.method, route: record.route, code: (error as NodeJS.ErrnoException).code }, 'client went away');
       } else if (error instanceof DatabaseUnavailableError) {
         // Expected while PostgreSQL restarts: one 503 with Retry-After, not a 500 and a stack trace.
-        sendError(res, Errors.databaseUnavailable());
+        if (res.headersSent) res.destroy();
+        else sendError(res, Errors.databaseUnavailable());
       } else {
-        logger.error({ err: error, method: req.method, url: req.url }, 'request failed');
-        sendError(res, Errors.internal());
+        // Route pattern, not req.url: the URL can carry ?session_id=. The
+        // stack goes to the log only; the client gets the generic message.
+        logger.error({ err: error, method: req.method, route: record.route }, 'request failed');
+        // Once headers are out, a 500 can no longer be sent: cut the
+        // connection so the client sees a failure, not a silent truncation.
+        if (res.headersSent) res.destroy();
+        else sendError(res, Errors.internal());
       }
     }
+  }
+
+  function respondToCrash(res: ServerResponse, error: unknown): void {
+    logger.error({ err: error }, 'error response failed');
+    // Headers may be half set or the body half sent: the connection is the only safe answer left.
+    res.destroy();
   }
 
   // The timeouts bound how long a client may take to *send* its request, not
@@ -78,7 +155,7 @@ export function createHttpServer(config: Config, routes: Array<[Method, string, 
       // Node checks those timeouts on this interval (30 s by default).
       connectionsCheckingInterval: Math.min(1000, config.headersTimeoutMs / 2),
     },
-    (req, res) => void handle(req, res),
+    (req, res) => void handle(req, res).catch((error: unknown) => respondToCrash(res, error)),
   );
   server.on('clientError', (error: NodeJS.ErrnoException, socket) => {
     if (!socket.writable || socket.destroyed) {

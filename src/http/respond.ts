@@ -17,13 +17,29 @@ export function sendError(res: ServerResponse, error: HttpError): void {
   sendJson(res, error.status, { errors: [error.message] }, error.headers);
 }
 
-/** The CORS headers every response carries, preflight or not. */
-export function corsHeaders(origin: string): Record<string, string> {
-  return {
-    'Access-Control-Allow-Origin': origin,
-    'Access-Control-Allow-Methods': 'GET, POST, OPTIONS',
+/**
+ * The CORS headers every response carries, preflight or not. `origins` is
+ * `*` or a comma-separated list (validated by loadConfig). With one origin it
+ * is always sent; with several, the request's `Origin` is echoed when listed,
+ * and a browser on any other origin gets no `Access-Control-Allow-Origin`.
+ */
+export function createCors(origins: string): (requestOrigin: string | undefined) => Record<string, string> {
+  const common = {
+    'Access-Control-Allow-Methods': 'GET, POST, DELETE, OPTIONS',
     'Access-Control-Allow-Headers': 'Content-Type, Authorization, X-CSRF-Token, Last-Event-ID',
     'Access-Control-Max-Age': '600',
-    ...(origin === '*' ? {} : { Vary: 'Origin' }),
   };
+  if (origins === '*') {
+    const headers = { 'Access-Control-Allow-Origin': '*', ...common };
+    return () => headers;
+  }
+  const list = origins.split(',');
+  if (list.length === 1) {
+    const headers = { 'Access-Control-Allow-Origin': origins, ...common, Vary: 'Origin' };
+    return () => headers;
+  }
+  const allowed = new Set(list);
+  const refused = { ...common, Vary: 'Origin' };
+  return (requestOrigin) =>
+    requestOrigin && allowed.has(requestOrigin) ? { 'Access-Control-Allow-Origin': requestOrigin, ...refused } : refused;
 }

@@ -12,6 +12,9 @@ import type { User } from '../storage/store.js';
 import type { Storage } from '../storage/storage.js';
 import { readBody } from './body.js';
 import { createCheckHandler, type StreamCounter } from './check-stream.js';
+import type { SessionWaits } from './session-waits.js';
+import { requireMetricsToken } from '../observability/metrics-token.js';
+import { linkedSignal } from '../observability/request-record.js';
 import { Errors, HttpError } from './http-error.js';
 import { sendJson } from './respond.js';
 import { staticRoutes } from './static-files.js';
@@ -29,7 +32,7 @@ export interface RequestContext {
 }
 
 export type RouteHandler = (ctx: RequestContext) => Promise<void> | void;
-export type Method = 'GET' | 'POST';
+export type Method = 'GET' | 'POST' | 'DELETE';
 
 export interface RouteDeps {
   config: Config;
@@ -40,6 +43,12 @@ export interface RouteDeps {
   waitForMessages: MessageWaiter;
   streams: StreamCounter;
   stats: () => unknown;
+  /** Prometheus text for `/metrics` (every process's figures under WEB_CONCURRENCY). */
+  metrics: () => Promise<{ contentType: string; text: string }>;
+  /** Open streams and held polls by session, so logout can end them. */
+  sessionWaits: SessionWaits;
+  /** Log a session out in every process: delete it and end its streams. */
+  logout: (sessionId: string) => Promise<boolean>;
 }
 
 const HELLO_DEFAULT_MS = 10_000;
@@ -53,8 +62,12 @@ export function bearerToken(req: IncomingMessage): string | undefined {
 export function createRoutes(deps: RouteDeps): Array<[Method, string, RouteHandler]> {
   const { config, store, publish, runner, waitForMessages } = deps;
 
+  function sessionIdOf(ctx: RequestContext, body?: unknown): string | undefined {
+    return bearerToken(ctx.req) ?? sessionIdFromBody(body) ?? ctx.query.get('session_id') ?? undefined;
+  }
+
   async function sessionUser(ctx: RequestContext, body?: unknown): Promise<User | undefined> {
-    const id = bearerToken(ctx.req) ?? sessionIdFromBody(body) ?? ctx.query.get('session_id') ?? undefined;
+    const id = sessionIdOf(ctx, body);
     return id ? store.sessionUser(id) : undefined;
   }
 
@@ -70,7 +83,7 @@ export function createRoutes(deps: RouteDeps): Array<[Method, string, RouteHandl
    * refused with `invalid()`, so a stale client learns to log in again.
    */
   async function viewer(ctx: RequestContext, invalid: () => HttpError, body?: unknown): Promise<User | null> {
-    const id = bearerToken(ctx.req) ?? sessionIdFromBody(body) ?? ctx.query.get('session_id') ?? undefined;
+    const id = sessionIdOf(ctx, body);
     if (!id) return null;
     const user = await store.sessionUser(id);
     if (!user) throw invalid();
@@ -93,8 +106,17 @@ export function createRoutes(deps: RouteDeps): Array<[Method, string, RouteHandl
     // Without a session, no public wall left means the client needs one.
     if (walls.length === 0) throw user ? Errors.invalidParameters() : Errors.invalidUser();
     const timeoutMs = Math.min(request.timeoutMs ?? config.pollTimeoutMs, config.pollTimeoutMs);
-    const outcome = await waitForMessages(walls, ctx.arrivedAt + timeoutMs, ctx.signal);
-    sendJson(ctx.res, 200, { walls: outcome.outcome === 'data' ? outcome.walls : {} });
+    // A logout answers the session's held polls at once, as a stale session would be.
+    const sessionId = user ? sessionIdOf(ctx, body) : undefined;
+    const loggedOut = new AbortController();
+    const unregister = sessionId ? deps.sessionWaits.add(sessionId, () => loggedOut.abort()) : () => {};
+    try {
+      const outcome = await waitForMessages(walls, ctx.arrivedAt + timeoutMs, linkedSignal(ctx.signal, loggedOut.signal));
+      if (loggedOut.signal.aborted) throw Errors.invalidUser();
+      sendJson(ctx.res, 200, { walls: outcome.outcome === 'data' ? outcome.walls : {} });
+    } finally {
+      unregister();
+    }
   }
 
   return [
@@ -174,9 +196,44 @@ export function createRoutes(deps: RouteDeps): Array<[Method, string, RouteHandl
       },
     ],
 
-    ['GET', '/check', createCheckHandler(deps, (ctx) => viewer(ctx, Errors.unauthorized))],
+    [
+      'DELETE',
+      '/sessions',
+      async (ctx) => {
+        const id = sessionIdOf(ctx, await readBody(ctx.req));
+        if (!id || !(await deps.logout(id))) throw Errors.unauthorized();
+        ctx.res.writeHead(204).end();
+      },
+    ],
 
-    ['GET', '/stats', ({ res }) => sendJson(res, 200, deps.stats())],
+    [
+      'GET',
+      '/check',
+      createCheckHandler(
+        deps,
+        (ctx) => viewer(ctx, Errors.unauthorized),
+        (ctx) => sessionIdOf(ctx),
+      ),
+    ],
+
+    [
+      'GET',
+      '/stats',
+      ({ req, res }) => {
+        requireMetricsToken(req, config.metricsToken);
+        sendJson(res, 200, deps.stats());
+      },
+    ],
+
+    [
+      'GET',
+      '/metrics',
+      async ({ req, res }) => {
+        requireMetricsToken(req, config.metricsToken);
+        const { contentType, text } = await deps.metrics();
+        res.writeHead(200, { 'Content-Type': contentType, 'Cache-Control': 'no-store' }).end(text);
+      },
+    ],
 
     ...staticRoutes().map(([path, handler]): [Method, string, RouteHandler] => ['GET', path, handler]),
   ];

@@ -33,6 +33,8 @@ export interface RunnerOptions {
   maxQueue: number;
   /** Called whenever the number of polls waiting (queued or running) changes. */
   onPollCount?: (polls: number) => void;
+  /** Called with each task's time in the queue (ms) as a thread takes it: the `/metrics` histogram. */
+  onQueueWait?: (ms: number) => void;
 }
 
 export interface RunnerStats {
@@ -54,6 +56,7 @@ export class TaskRunner {
   readonly #capacity: number;
   readonly #maxQueue: number;
   readonly #onPollCount: (polls: number) => void;
+  readonly #onQueueWait: (ms: number) => void;
   readonly #queue = new Set<Job>();
   readonly #running = new Set<Job>();
   readonly #queueWait = createHistogram();
@@ -70,6 +73,7 @@ export class TaskRunner {
     this.#capacity = options.capacity;
     this.#maxQueue = options.maxQueue;
     this.#onPollCount = options.onPollCount ?? (() => {});
+    this.#onQueueWait = options.onQueueWait ?? (() => {});
   }
 
   /** Run a poll; resolves `{ outcome: 'cancelled' }` if `signal` aborts first. */
@@ -114,7 +118,9 @@ export class TaskRunner {
       const job = this.#queue.values().next().value as Job;
       this.#queue.delete(job);
       this.#running.add(job);
-      this.#queueWait.record(Math.max(1, Math.round((performance.now() - job.queuedAt) * 1000)));
+      const waitedMs = performance.now() - job.queuedAt;
+      this.#queueWait.record(Math.max(1, Math.round(waitedMs * 1000)));
+      this.#onQueueWait(waitedMs);
       const run = job.kind === 'poll' ? this.#executor.poll(job.task) : this.#executor.sleep(job.task);
       run.then(
         (outcome) => this.#finish(job, outcome, null),

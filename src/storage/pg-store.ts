@@ -42,6 +42,8 @@ export const pgTypes = {
 export interface PgStoreOptions {
   url: string;
   poolSize: number;
+  /** A session's lifetime since its last use (SESSION_TTL_S); default one day. */
+  sessionTtlS?: number;
   /** Idle connections that fail (the server restarted) are reported here instead of crashing the process. */
   onIdleError?: (error: Error) => void;
 }
@@ -85,10 +87,12 @@ export function isUnavailable(error: unknown): boolean {
 export class PgStore implements Storage {
   readonly backend = 'postgres' as const;
   readonly #pool: pg.Pool;
+  readonly #sessionTtlMs: number;
   #closed = false;
 
-  private constructor(pool: pg.Pool) {
+  private constructor(pool: pg.Pool, sessionTtlS: number) {
     this.#pool = pool;
+    this.#sessionTtlMs = sessionTtlS * 1000;
   }
 
   static pool(options: PgStoreOptions): pg.Pool {
@@ -125,7 +129,7 @@ export class PgStore implements Storage {
       }
       throw error;
     }
-    return new PgStore(pool);
+    return new PgStore(pool, options.sessionTtlS ?? 86_400);
   }
 
   async #query<R extends pg.QueryResultRow>(text: string, values: unknown[] = []): Promise<R[]> {
@@ -179,19 +183,45 @@ export class PgStore implements Storage {
     return (await this.#query('SELECT 1 FROM memberships WHERE user_id = $1 AND wall_id = $2', [userId, wallId])).length > 0;
   }
 
-  async createSession(userId: number): Promise<string> {
+  async createSession(userId: number, now = Date.now()): Promise<string> {
     const id = randomBytes(24).toString('base64url');
-    await this.#query('INSERT INTO sessions (id, user_id, created_at) VALUES ($1, $2, $3)', [id, userId, Date.now()]);
+    await this.#query('INSERT INTO sessions (id, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)', [
+      id,
+      userId,
+      now,
+      now + this.#sessionTtlMs,
+    ]);
     return id;
   }
 
-  async sessionUser(sessionId: string): Promise<User | undefined> {
+  /** As the SQLite store: expiry slides, written only once it lags by a refresh step. */
+  async sessionUser(sessionId: string, now = Date.now()): Promise<User | undefined> {
     if (sessionId.includes('\u0000')) return undefined;
-    const rows = await this.#query<User>(
-      'SELECT u.id, u.name FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = $1',
-      [sessionId],
+    const rows = await this.#query<User & { expires_at: number }>(
+      'SELECT u.id, u.name, s.expires_at FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = $1 AND s.expires_at > $2',
+      [sessionId, now],
     );
-    return rows[0];
+    const row = rows[0];
+    if (!row) return undefined;
+    const renewed = now + this.#sessionTtlMs;
+    if (renewed - row.expires_at >= Math.min(60_000, this.#sessionTtlMs / 100)) {
+      await this.#query('UPDATE sessions SET expires_at = $1 WHERE id = $2', [renewed, sessionId]);
+    }
+    return { id: row.id, name: row.name };
+  }
+
+  async deleteSession(sessionId: string): Promise<boolean> {
+    if (sessionId.includes('\u0000')) return false;
+    return (await this.#query('DELETE FROM sessions WHERE id = $1 RETURNING 1', [sessionId])).length > 0;
+  }
+
+  async pruneSessions(limit: number, now = Date.now()): Promise<number> {
+    // Bounded: one call never locks many rows, however many expired.
+    const rows = await this.#query(
+      'DELETE FROM sessions WHERE id IN (SELECT id FROM sessions WHERE expires_at <= $1 LIMIT $2) RETURNING 1',
+      [now, limit],
+    );
+    return rows.length;
   }
 
   async messagesAfter(wallId: number, after: number, limit: number): Promise<Message[]> {
@@ -292,8 +322,10 @@ const SCHEMA_1 = `
     id text PRIMARY KEY,
     user_id bigint NOT NULL REFERENCES users(id),
     created_at bigint NOT NULL,
-    expires_at bigint
+    -- epoch ms; slides forward on use (SESSION_TTL_S)
+    expires_at bigint NOT NULL
   );
+  CREATE INDEX IF NOT EXISTS sessions_expires_at ON sessions (expires_at);
   -- Numbered by the messages_number trigger, never reused: a cursor stays valid.
   CREATE SEQUENCE IF NOT EXISTS messages_id_seq AS bigint;
   CREATE TABLE IF NOT EXISTS messages (

@@ -24,7 +24,12 @@ export interface Storage {
   /** Only members post, public wall or not. */
   canPost(userId: number, wallId: number): MaybePromise<boolean>;
   createSession(userId: number): MaybePromise<string>;
+  /** The user of a live session; each use slides its expiry (SESSION_TTL_S). */
   sessionUser(sessionId: string): MaybePromise<User | undefined>;
+  /** Log out: true when the session existed. */
+  deleteSession(sessionId: string): MaybePromise<boolean>;
+  /** Delete up to `limit` expired sessions; resolves with how many went. */
+  pruneSessions(limit: number): MaybePromise<number>;
   /** Messages of `wallId` with id greater than `after`, oldest first. */
   messagesAfter(wallId: number, after: number, limit: number): MaybePromise<Message[]>;
   /** Messages of any of `wallIds` with id greater than `after`, oldest first, from one snapshot. */

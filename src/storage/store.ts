@@ -68,11 +68,17 @@ function seed(db: Database.Database): void {
   for (const [wallId, user, content] of SEED_MESSAGES) insertMessage.run(wallId, userIds.get(user)!, content, now);
 }
 
+/** What a schema step may need beyond the database itself. */
+interface MigrationContext {
+  /** SESSION_TTL_S in ms: step 3 gives sessions made before it an expiry. */
+  sessionTtlMs: number;
+}
+
 /**
  * Schema steps in order; step N brings `user_version` to N. Append new steps,
  * never edit a released one.
  */
-const MIGRATIONS: Array<(db: Database.Database) => void> = [
+const MIGRATIONS: Array<(db: Database.Database, context: MigrationContext) => void> = [
   // 1: the original schema and the demo data.
   (db) => {
     db.exec(`
@@ -105,6 +111,13 @@ const MIGRATIONS: Array<(db: Database.Database) => void> = [
     db.exec('ALTER TABLE walls ADD COLUMN public INTEGER NOT NULL DEFAULT 0');
     db.prepare("UPDATE walls SET public = 1 WHERE id = 1 AND name = 'General'").run();
   },
+  // 3: sessions expire (issue 11). `expires_at` is epoch ms; sessions made
+  // before this step get created_at + SESSION_TTL_S. The index serves pruning.
+  (db, { sessionTtlMs }) => {
+    db.exec('ALTER TABLE sessions ADD COLUMN expires_at INTEGER');
+    db.prepare('UPDATE sessions SET expires_at = created_at + ?').run(sessionTtlMs);
+    db.exec('CREATE INDEX sessions_expires_at ON sessions (expires_at)');
+  },
 ];
 
 const SCHEMA_VERSION = MIGRATIONS.length;
@@ -119,13 +132,19 @@ export class Store implements MessageSource, Storage {
   readonly #wallExists: Database.Statement<[number], { id: number }>;
   readonly #isMember: Database.Statement<[number, number], { ok: number }>;
   readonly #canRead: Database.Statement<[number, number], { ok: number }>;
-  readonly #insertSession: Database.Statement<[string, number, number]>;
-  readonly #sessionUser: Database.Statement<[string], User>;
+  readonly #insertSession: Database.Statement<[string, number, number, number]>;
+  readonly #sessionUser: Database.Statement<[string, number], User & { expires_at: number }>;
+  readonly #extendSession: Database.Statement<[number, string]>;
+  readonly #deleteSession: Database.Statement<[string]>;
+  readonly #pruneSessions: Database.Statement<[number, number]>;
+  readonly #sessionTtlMs: number;
   readonly #messages: MessageReader;
   readonly #insertMessage: Database.Statement<[number, number, string, number]>;
   readonly #newestSince: Database.Statement<[number], { wall_id: number; newest: number }>;
 
-  constructor(path: string) {
+  /** `sessionTtlS`: a session's lifetime since its last use (SESSION_TTL_S). */
+  constructor(path: string, { sessionTtlS = 86_400 }: { sessionTtlS?: number } = {}) {
+    this.#sessionTtlMs = sessionTtlS * 1000;
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
     this.#db = new Database(path);
     // WAL lets every worker thread read while this connection writes.
@@ -154,9 +173,17 @@ export class Store implements MessageSource, Storage {
       `SELECT 1 AS ok FROM walls w WHERE w.id = ?
        AND (w.public = 1 OR EXISTS (SELECT 1 FROM memberships WHERE wall_id = w.id AND user_id = ?))`,
     );
-    this.#insertSession = this.#db.prepare('INSERT INTO sessions (id, user_id, created_at) VALUES (?, ?, ?)');
+    this.#insertSession = this.#db.prepare(
+      'INSERT INTO sessions (id, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)',
+    );
     this.#sessionUser = this.#db.prepare(
-      'SELECT u.id, u.name FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = ?',
+      'SELECT u.id, u.name, s.expires_at FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = ? AND s.expires_at > ?',
+    );
+    this.#extendSession = this.#db.prepare('UPDATE sessions SET expires_at = ? WHERE id = ?');
+    this.#deleteSession = this.#db.prepare('DELETE FROM sessions WHERE id = ?');
+    // Bounded: one call never holds the write lock for long, however many expired.
+    this.#pruneSessions = this.#db.prepare(
+      'DELETE FROM sessions WHERE rowid IN (SELECT rowid FROM sessions WHERE expires_at <= ? LIMIT ?)',
     );
     this.#messages = new MessageReader(this.#db);
     this.#insertMessage = this.#db.prepare(
@@ -182,7 +209,7 @@ export class Store implements MessageSource, Storage {
       const target = index + 1;
       this.#db.transaction(() => {
         if (version() >= target) return;
-        step(this.#db);
+        step(this.#db, { sessionTtlMs: this.#sessionTtlMs });
         this.#db.pragma(`user_version = ${target}`);
       }).immediate();
     });
@@ -221,14 +248,38 @@ export class Store implements MessageSource, Storage {
     return this.#isMember.get(userId, wallId) !== undefined;
   }
 
-  createSession(userId: number): string {
+  createSession(userId: number, now = Date.now()): string {
     const id = randomBytes(24).toString('base64url');
-    this.#insertSession.run(id, userId, Date.now());
+    this.#insertSession.run(id, userId, now, now + this.#sessionTtlMs);
     return id;
   }
 
-  sessionUser(sessionId: string): User | undefined {
-    return this.#sessionUser.get(sessionId);
+  /**
+   * The user of a live session, or undefined for an unknown, expired or
+   * deleted one. Expiry slides: each use moves it to `now + SESSION_TTL_S`,
+   * but only once it has fallen behind by a refresh step (a minute, or 1% of
+   * the TTL if that is shorter), so a busy client does not write on every
+   * request. A session therefore lives between TTL − step and TTL after its
+   * last use.
+   */
+  sessionUser(sessionId: string, now = Date.now()): User | undefined {
+    const row = this.#sessionUser.get(sessionId, now);
+    if (!row) return undefined;
+    const renewed = now + this.#sessionTtlMs;
+    if (renewed - row.expires_at >= Math.min(60_000, this.#sessionTtlMs / 100)) {
+      this.#extendSession.run(renewed, sessionId);
+    }
+    return { id: row.id, name: row.name };
+  }
+
+  /** Log out: true when the session existed. */
+  deleteSession(sessionId: string): boolean {
+    return this.#deleteSession.run(sessionId).changes > 0;
+  }
+
+  /** Delete up to `limit` expired sessions; returns how many went. */
+  pruneSessions(limit: number, now = Date.now()): number {
+    return this.#pruneSessions.run(now, limit).changes;
   }
 
   /** Messages of `wallId` with id greater than `after`, oldest first. */

@@ -1,0 +1,136 @@
+/**
+ * `GET /metrics`: Prometheus figures for one Pollster process. Each Pollster
+ * has its own prom-client Registry (tests run several servers in one
+ * process); under `WEB_CONCURRENCY` the primary sums every process's
+ * registry (see `src/cluster/metrics-aggregation.ts`).
+ *
+ * Point-in-time figures (threads, busy, queued, held polls, open streams) and
+ * the task counters are read from `/stats` when Prometheus scrapes, so the hot
+ * paths pay nothing for them; histograms and request counters are observed as
+ * things happen.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { PollsterStats } from '../app.js';
+
+/** Seconds; from well under a millisecond (a wake on loopback) to a minute (POLL_TIMEOUT_MS). */
+const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
+
+/** Outcomes of blocking tasks, as `/stats` counts them. */
+const TASK_OUTCOMES = ['completed', 'cancelled', 'rejected', 'failed'] as const;
+
+export class Metrics {
+  readonly registry = new Registry();
+  readonly #httpRequests: Counter<'method' | 'route' | 'status'>;
+  readonly #httpDuration: Histogram<'method' | 'route'>;
+  readonly #queueWait: Histogram;
+  readonly #delivery: Histogram<'transport'>;
+  readonly #sessionsPruned: Counter;
+
+  constructor(stats: () => PollsterStats) {
+    const registers = [this.registry];
+    collectDefaultMetrics({ register: this.registry });
+
+    // One sample of /stats per scrape, shared by every figure below: the
+    // registry calls each collect() synchronously, one after another.
+    let sample: PollsterStats | undefined;
+    const current = (): PollsterStats => {
+      if (!sample) {
+        sample = stats();
+        queueMicrotask(() => (sample = undefined));
+      }
+      return sample;
+    };
+    const gauge = (name: string, help: string, read: (s: PollsterStats) => number): void => {
+      new Gauge({
+        name,
+        help,
+        registers,
+        collect() {
+          this.set(read(current()));
+        },
+      });
+    };
+    gauge('pollster_pool_threads', 'Worker threads in the pool now (0 in inline mode).', (s) => s.pool.threads);
+    gauge('pollster_pool_capacity', 'Tasks that may run at once: threads, times tasks per thread in multiplex mode.', (s) => s.pool.capacity);
+    gauge('pollster_pool_busy', 'Tasks running on the pool now (polls, stream batches, /hello jobs).', (s) => s.pool.busy);
+    gauge('pollster_pool_queued', "Tasks waiting in Pollster's queue for a free slot.", (s) => s.pool.queued);
+    gauge('pollster_polls_held', 'Long polls and stream batches waiting for messages (queued or running).', (s) => s.waiting_polls);
+    gauge('pollster_streams_open', 'Open /check streams.', (s) => s.open_streams);
+    // TODO(merge, issue 14 points 1-2): the /hello lane's running and queued
+    // jobs go here with gauge() (pollster_hello_running, pollster_hello_queued),
+    // and /stats' sse_stalled as a counter read from the sample, like
+    // pollster_tasks_total below (pollster_sse_stalled_total).
+    new Counter({
+      name: 'pollster_tasks_total',
+      help: 'Blocking tasks by outcome: completed, cancelled (client left or shutdown), rejected (queue full), failed.',
+      labelNames: ['outcome'],
+      registers,
+      collect() {
+        const pool = current().pool;
+        this.reset();
+        for (const outcome of TASK_OUTCOMES) this.inc({ outcome }, pool[outcome]);
+      },
+    });
+
+    this.#queueWait = new Histogram({
+      name: 'pollster_queue_wait_seconds',
+      help: "Time a blocking task spent in Pollster's queue before a thread took it.",
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
+    this.#delivery = new Histogram({
+      name: 'pollster_delivery_seconds',
+      help: 'Post to answer: age of the newest message in a poll answer or stream batch, from its created_at, when it was stored while the client waited.',
+      labelNames: ['transport'],
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
+    // Series exist (at zero) before the first observation, so rate() has a start.
+    this.#delivery.zero({ transport: 'poll' });
+    this.#delivery.zero({ transport: 'sse' });
+    this.#httpRequests = new Counter({
+      name: 'pollster_http_requests_total',
+      help: 'Finished HTTP requests by method, route pattern and status.',
+      labelNames: ['method', 'route', 'status'],
+      registers,
+    });
+    this.#httpDuration = new Histogram({
+      name: 'pollster_http_request_duration_seconds',
+      help: 'Time from arrival to the end of the response (a long poll or a stream counts its wait).',
+      labelNames: ['method', 'route'],
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
+    this.#sessionsPruned = new Counter({
+      name: 'pollster_sessions_pruned_total',
+      help: 'Expired sessions deleted by the periodic pruning.',
+      registers,
+    });
+  }
+
+  observeRequest(method: string, route: string, status: number, seconds: number): void {
+    this.#httpRequests.inc({ method, route, status: String(status) });
+    this.#httpDuration.observe({ method, route }, seconds);
+  }
+
+  observeQueueWait(seconds: number): void {
+    this.#queueWait.observe(seconds);
+  }
+
+  observeDelivery(transport: 'poll' | 'sse', seconds: number): void {
+    this.#delivery.observe({ transport }, seconds);
+  }
+
+  countPrunedSessions(count: number): void {
+    if (count > 0) this.#sessionsPruned.inc(count);
+  }
+
+  /** This process's figures in Prometheus text format. */
+  text(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+}

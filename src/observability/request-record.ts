@@ -1,0 +1,54 @@
+/**
+ * What Pollster learns about one request while it runs, for its access-log
+ * line and its metrics. The message waiter only knows a request by its abort
+ * signal, so records are found by that signal; a WeakMap lets each record go
+ * with its request.
+ */
+
+export interface RequestRecord {
+  /** The route pattern (`/walls/:id/messages`), never the raw URL: URLs can carry `?session_id=`. */
+  route: string;
+  /** Time spent waiting for messages (a long poll, or every batch of a stream), ms. */
+  waitedMs: number;
+  /** Waits counted in `waitedMs`: 1 for a poll, one per batch for a stream. */
+  waits: number;
+  /** `performance.now()` when the wait under way began; null between waits. */
+  waitingSince: number | null;
+}
+
+/**
+ * Total wait so far, ms, counting a wait still under way (the response can
+ * close — a client leaving — before its wait settles); undefined for a
+ * request that never waited.
+ */
+export function waitedMs(record: RequestRecord, now: number): number | undefined {
+  if (record.waits === 0 && record.waitingSince === null) return undefined;
+  return record.waitedMs + (record.waitingSince === null ? 0 : now - record.waitingSince);
+}
+
+/** The route label of a request that matched no route. */
+export const UNMATCHED_ROUTE = 'unmatched';
+
+const records = new WeakMap<AbortSignal, RequestRecord>();
+
+export function trackRequest(signal: AbortSignal): RequestRecord {
+  const record: RequestRecord = { route: UNMATCHED_ROUTE, waitedMs: 0, waits: 0, waitingSince: null };
+  records.set(signal, record);
+  return record;
+}
+
+export function recordOf(signal: AbortSignal): RequestRecord | undefined {
+  return records.get(signal);
+}
+
+/**
+ * A signal that aborts with `request` or with `stop`, keeping the request's
+ * record: for a handler that must end a wait itself (a logout ending a
+ * stream) without losing the wait times its access-log line reports.
+ */
+export function linkedSignal(request: AbortSignal, stop: AbortSignal): AbortSignal {
+  const signal = AbortSignal.any([request, stop]);
+  const record = records.get(request);
+  if (record) records.set(signal, record);
+  return signal;
+}
