@@ -1,7 +1,8 @@
 /**
  * The PostgreSQL store offers what the SQLite store does: public walls for
- * anonymous readers, posting for members only, and the schema and seed a
- * fresh database gets (and keeps on a second start).
+ * anonymous readers, posting for members only, sessions that expire and end
+ * on logout, and the schema and seed a fresh database gets (and keeps on a
+ * second start).
  */
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
@@ -26,6 +27,34 @@ describe('PostgreSQL store', () => {
     expect(notMember.status).toBe(403);
     const member = await server.call('POST', '/walls/2/messages', { session: bob, body: { content: 'a member' } });
     expect(member.status).toBe(201);
+  });
+
+  it('ends sessions on logout and after SESSION_TTL_S without use; prunes expired ones', async () => {
+    const url = await postgres.freshDatabase();
+    const server = await startTestServer({ DATABASE_URL: url, SESSION_TTL_S: '1' });
+    const session = await server.login();
+    expect((await server.call('GET', '/walls', { session })).status).toBe(200);
+    expect((await server.call('DELETE', '/sessions', { session })).status).toBe(204);
+    expect((await server.call('GET', '/walls', { session })).status).toBe(401);
+    expect((await server.call('DELETE', '/sessions', { session })).status).toBe(401);
+
+    const idle = await server.login();
+    await new Promise((resolve) => setTimeout(resolve, 1200));
+    expect((await server.call('GET', '/walls', { session: idle })).status).toBe(401);
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    try {
+      // The pruner runs every second with this TTL.
+      const deadline = Date.now() + 5000;
+      let left = 1;
+      while (left > 0 && Date.now() < deadline) {
+        left = (await client.query('SELECT count(*)::int AS n FROM sessions WHERE expires_at <= $1', [Date.now()])).rows[0].n;
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+      expect(left).toBe(0);
+    } finally {
+      await client.end();
+    }
   });
 
   it('creates the schema once, seeds an empty database once, and numbers messages with bigint ids', async () => {
