@@ -41,3 +41,22 @@ export async function load(origin: string, options: LoadOptions): Promise<LoadRe
     requests: result.requests.total,
   };
 }
+
+/** Medians of several rounds: one short round beside thousands of sockets is noisy. */
+export async function loadMedian(origin: string, options: LoadOptions, rounds: number): Promise<LoadResult> {
+  const results: LoadResult[] = [];
+  for (let i = 0; i < Math.max(1, rounds); i++) results.push(await load(origin, options));
+  const mid = (pick: (r: LoadResult) => number): number => {
+    const sorted = results.map(pick).sort((a, b) => a - b);
+    const middle = Math.floor(sorted.length / 2);
+    return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+  };
+  return {
+    rps: mid((r) => r.rps),
+    p50: mid((r) => r.p50),
+    p99: mid((r) => r.p99),
+    errors: results.reduce((sum, r) => sum + r.errors, 0),
+    non2xx: results.reduce((sum, r) => sum + r.non2xx, 0),
+    requests: results.reduce((sum, r) => sum + r.requests, 0),
+  };
+}

@@ -17,7 +17,7 @@ export interface Environment {
 export function describeEnvironment(argv: string[]): Environment {
   return {
     date: new Date().toISOString(),
-    command: ['npm run bench', ...(argv.length ? ['--', ...argv] : [])].join(' '),
+    command: ['npm run bench', ...(argv.length ? ['--', ...argv.map((arg) => (/[\s"]/.test(arg) ? JSON.stringify(arg) : arg))] : [])].join(' '),
     node: process.version,
     cpus: cpus().length,
     cpuModel: cpus()[0]?.model ?? 'unknown',
@@ -37,9 +37,16 @@ function markdownTable(table: Table): string {
   return lines.join('\n');
 }
 
-export function writeReport(dir: string, environment: Environment, settings: BenchSettings, results: ScenarioResult[]): string {
+export interface ReportExtras {
+  /** Lines for the header: the configurations compared, or the server measured. */
+  header?: string[];
+  /** Scenarios not run, and why. */
+  skipped?: Array<{ title: string; reason: string }>;
+}
+
+export function writeReport(dir: string, environment: Environment, settings: BenchSettings, results: ScenarioResult[], extras: ReportExtras = {}): string {
   mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, 'results.json'), `${JSON.stringify({ environment, settings, results }, null, 2)}\n`);
+  writeFileSync(join(dir, 'results.json'), `${JSON.stringify({ environment, settings, ...extras, results }, null, 2)}\n`);
   const targets = results.flatMap((r) => r.targets.map((t) => ({ scenario: r.title, ...t })));
   const parts = [
     '# Pollster benchmark report',
@@ -48,15 +55,23 @@ export function writeReport(dir: string, environment: Environment, settings: Ben
     `- Command: \`${environment.command}\``,
     `- Node ${environment.node} on ${environment.platform}, ${environment.cpus} × ${environment.cpuModel}, ${environment.memoryGiB} GiB`,
     `- Settings: ${Object.entries(settings).map(([k, v]) => `${k}=${Array.isArray(v) ? v.join(',') : v}`).join(', ')}`,
-    '- Load generator (autocannon, undici) and server share the same machine and its cores; all traffic is on loopback.',
-    '',
-    '## Targets',
-    '',
-    '| scenario | target | measured | holds? |',
-    '| --- | --- | --- | --- |',
-    ...targets.map((t) => `| ${t.scenario} | ${t.goal} | ${t.measured} | ${t.met ? 'yes' : '**no**'} |`),
+    ...(extras.header ?? []).map((line) => `- ${line}`),
+    '- Load generator (autocannon, undici) and server share the same machine and its cores; all traffic is on loopback unless the header says otherwise.',
     '',
   ];
+  if (extras.skipped?.length) {
+    parts.push('## Skipped', '', '| scenario | why |', '| --- | --- |', ...extras.skipped.map((s) => `| ${s.title} | ${s.reason} |`), '');
+  }
+  if (targets.length) {
+    parts.push(
+      '## Targets',
+      '',
+      '| scenario | target | measured | holds? |',
+      '| --- | --- | --- | --- |',
+      ...targets.map((t) => `| ${t.scenario} | ${t.goal} | ${t.measured} | ${t.met ? 'yes' : '**no**'} |`),
+      '',
+    );
+  }
   for (const result of results) {
     parts.push(`## ${result.title}`, '', result.method, '');
     for (const table of result.tables) parts.push(markdownTable(table), '');

@@ -1,4 +1,5 @@
 /** What every scenario gets and gives back; the report is built from these. */
+import type { BenchServer } from './server.js';
 
 export interface BenchSettings {
   quick: boolean;
@@ -44,10 +45,58 @@ export interface ScenarioResult {
   data: unknown;
 }
 
+/**
+ * Where a comparison gets its server: a child process started with one
+ * configuration (`--configs`), or the server the user already runs (`--url`).
+ */
+export interface ServerSource {
+  /** The configuration as the user wrote it, or the URL. */
+  label: string;
+  /** The server is the user's own: post to `wall` only, never restart it, no CLI writes. */
+  external: boolean;
+  /** The one wall an external run posts and polls on. */
+  wall: number | undefined;
+  /** The user to log in as. */
+  user: string;
+  /**
+   * A server to measure. `defaults` are the settings the scenario needs to
+   * work (long timeouts, room in the queue); the bench's own environment and
+   * the configuration override them, and an external server ignores them.
+   */
+  open(defaults?: Record<string, string>): Promise<BenchServer>;
+}
+
+/** One configuration's figures, to be set beside the others'. */
+export interface Measured {
+  /** Columns after "configuration". */
+  columns: string[];
+  rows: Array<Array<string | number>>;
+  /** This configuration's bars in the scenario's chart, by series name. */
+  bars: Array<{ name: string; value: number }>;
+  /** Parts of the scenario left out for this source, and why. */
+  notes?: string[];
+  data: unknown;
+}
+
+/** How a scenario runs once per configuration, or against a running server. */
+export interface Comparison {
+  /** Why the scenario cannot run against a server the bench did not start; absent when it can. */
+  notFromOutside?: string;
+  method(settings: BenchSettings, external: boolean): string;
+  chart: { title: string; yLabel: string; log?: boolean };
+  measure(source: ServerSource, settings: BenchSettings, log: (line: string) => void): Promise<Measured>;
+}
+
 export interface Scenario {
   id: string;
   title: string;
   run(settings: BenchSettings, log: (line: string) => void): Promise<ScenarioResult>;
+  /** Absent: the scenario compares its own fixed settings and runs only in the default suite. */
+  compare?: Comparison;
+  /** Why `--configs` leaves this scenario out (it has no `compare`). */
+  notPerConfiguration?: string;
+  /** Why `--url` leaves this scenario out, when it has no `compare`. */
+  notFromOutside?: string;
 }
 
 export const fmt = (value: number, digits = 2): string =>

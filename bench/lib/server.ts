@@ -1,9 +1,10 @@
 /**
  * Starts Pollster as its own process — the built `dist/main.js` that
  * `npm start` runs — with the env vars a scenario compares, waits until
- * `/ping` answers, and stops it afterwards.
+ * `/ping` answers, and stops it afterwards. Every server started is
+ * announced with its URL, so a user can open its page and watch the pool.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,6 +22,16 @@ export function buildServer(): void {
   if (result.status !== 0) throw new Error(`build failed:\n${result.stdout}${result.stderr}`);
 }
 
+/** Where the URL of each child server goes (run.ts prints it). */
+let announce: (line: string) => void = () => {};
+
+export function onServerStarted(print: (line: string) => void): void {
+  announce = print;
+}
+
+/** Variables the bench sets on every child: its own port, address and database; the listen line it reads. */
+export const BENCH_OWNED = ['PORT', 'HOST', 'SOCKET', 'DB_PATH', 'LOG_LEVEL'] as const;
+
 export interface BenchServer {
   url: string;
   dbPath: string;
@@ -31,29 +42,66 @@ export interface BenchServer {
   stop(): Promise<void>;
 }
 
-export async function startServer(env: Record<string, string>): Promise<BenchServer> {
+export interface StartOptions {
+  /** Node arguments of the server; default the built Pollster. */
+  args?: string[];
+  /** What the announcement calls it. */
+  name?: string;
+}
+
+/** Children still running: killed if the bench itself is stopped (Ctrl-C, a test's timeout). */
+const running = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const child of running) child.kill('SIGKILL');
+});
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    for (const child of running) child.kill('SIGKILL');
+    process.kill(process.pid, signal);
+  });
+}
+
+export async function startServer(env: Record<string, string>, options: StartOptions = {}): Promise<BenchServer> {
   const dir = mkdtempSync(join(tmpdir(), 'pollster-bench-'));
   const dbPath = join(dir, 'pollster.db');
-  const child = spawn(process.execPath, [join(ROOT, 'dist/main.js')], {
+  const child = spawn(process.execPath, options.args ?? [join(ROOT, 'dist/main.js')], {
     cwd: ROOT,
-    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', DB_PATH: dbPath, LOG_LEVEL: 'info', ...env },
+    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', SOCKET: '', DB_PATH: dbPath, LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  running.add(child);
+  child.once('exit', () => running.delete(child));
   let output = '';
   child.stderr.on('data', (chunk) => (output += chunk));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const url = await new Promise<string>((resolve, reject) => {
+  const listening = new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`server did not start: ${output}`)), 30_000);
-    child.once('exit', () => reject(new Error(`server exited: ${output}`)));
-    child.stdout.on('data', (chunk) => {
+    child.once('exit', () => {
+      clearTimeout(timer);
+      reject(new Error(`server exited: ${output}`));
+    });
+    const onData = (chunk: Buffer): void => {
       output += chunk;
       const match = /"url":"(http:[^"]+)"/.exec(output);
       if (match) {
         clearTimeout(timer);
+        // From here on the access log is only drained: keeping it would grow
+        // without bound and slow the bench down as it ran.
+        child.stdout.off('data', onData);
+        child.stdout.resume();
         resolve(match[1]!);
       }
-    });
+    };
+    child.stdout.on('data', onData);
   });
+  let url: string;
+  try {
+    url = await listening;
+  } catch (error) {
+    child.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+    throw error;
+  }
   const agent = new Agent({ connections: null, keepAliveTimeout: 30_000, headersTimeout: 0, bodyTimeout: 0 });
   // Wait until it answers, as undici's benchmarks/wait.js does.
   const deadline = Date.now() + 10_000;
@@ -65,6 +113,9 @@ export async function startServer(env: Record<string, string>): Promise<BenchSer
     }
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
+  const settings = Object.entries(env).map(([key, value]) => `${key}=${value}`).join(' ');
+  // Pollster's page shows its pool live; the baseline has no page.
+  announce(`${options.name ?? 'pollster'} at ${url}${settings ? ` (${settings})` : ''}${options.args ? '' : ': open it to watch the pool'}`);
   return {
     url,
     dbPath,

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { login, postMessage, send, until, within } from '../lib/client.js';
 import { openEvents } from '../lib/events.js';
-import { fmt, type BenchSettings, type Scenario, type ScenarioResult } from '../lib/scenario.js';
+import { fmt, type BenchSettings, type Comparison, type Scenario, type ScenarioResult } from '../lib/scenario.js';
 import { ROOT, startServer, type BenchServer } from '../lib/server.js';
 import { median, summarize, type LatencySummary } from '../lib/stats.js';
 import { barChart } from '../lib/svg-chart.js';
@@ -22,10 +22,10 @@ const POST_EVERY_MS = 50;
 const BUSY_EVERY_MS = 5;
 const WALL = 1;
 
-/** Keep one client receiving wall 1 by `transport`; returns a stop function. */
-async function receive(server: BenchServer, session: string, after: number, transport: Transport, onMessages: (m: Message[]) => void) {
+/** Keep one client receiving `wall` by `transport`; returns a stop function. */
+async function receive(server: BenchServer, session: string, after: number, transport: Transport, onMessages: (m: Message[]) => void, wall = WALL) {
   if (transport === 'SSE') {
-    const stream = await openEvents(server.agent, server.url, `/check?walls=${WALL}&last_event_id=${after}`, session, onMessages);
+    const stream = await openEvents(server.agent, server.url, `/check?walls=${wall}&last_event_id=${after}`, session, onMessages);
     return async () => {
       stream.close();
       await stream.done;
@@ -34,14 +34,17 @@ async function receive(server: BenchServer, session: string, after: number, tran
   const controller = new AbortController();
   const loop = (async () => {
     let cursor = after;
-    while (!controller.signal.aborted) {
+    // Bounded: a run posts at most a few hundred messages.
+    for (let polls = 0; polls < 100_000 && !controller.signal.aborted; polls++) {
       const reply = await send(server.agent, server.url, 'POST', '/poll', {
         session,
-        body: { last_post_id: { [WALL]: cursor }, timeout_ms: 10_000 },
+        body: { last_post_id: { [wall]: cursor }, timeout_ms: 10_000 },
         timeoutMs: 20_000,
         signal: controller.signal,
       }).catch(() => null);
-      const posts: Message[] = reply?.json?.walls?.[WALL]?.posts ?? [];
+      // A failed or refused poll must not turn into a busy loop against the server.
+      if (reply === null || reply.status !== 200) await new Promise((resolve) => setTimeout(resolve, 100));
+      const posts: Message[] = reply?.json?.walls?.[wall]?.posts ?? [];
       if (posts.length) {
         onMessages(posts);
         cursor = posts[posts.length - 1]!.id;
@@ -58,37 +61,71 @@ async function receive(server: BenchServer, session: string, after: number, tran
 async function deliveryRun(env: Record<string, string>, transport: Transport, messages: number, everyMs: number): Promise<{ latencies: number[]; postRtts: number[] }> {
   const server = await startServer({ MAX_THREADS: '4', MIN_THREADS: '4', ...env });
   try {
-    const { session, latest } = await login(server.agent, server.url);
-    const sentAt = new Map<string, number>();
-    const latencies: number[] = [];
-    const postRtts: number[] = [];
-    let allReceived!: () => void;
-    const done = new Promise<void>((resolve) => (allReceived = resolve));
-    const stop = await receive(server, session, latest.get(WALL)!, transport, (posts) => {
+    return await deliverOn(server, 'demo', WALL, transport, messages, everyMs);
+  } finally {
+    await server.stop();
+  }
+}
+
+/** One receiver on `wall` of a running server, `messages` posts `everyMs` apart; the server may have other clients. */
+export async function deliverOn(
+  server: BenchServer,
+  user: string,
+  wall: number,
+  transport: Transport,
+  messages: number,
+  everyMs: number,
+): Promise<{ latencies: number[]; postRtts: number[] }> {
+  const { session, latest } = await login(server.agent, server.url, user);
+  const sentAt = new Map<string, number>();
+  const latencies: number[] = [];
+  const postRtts: number[] = [];
+  let allReceived!: () => void;
+  const done = new Promise<void>((resolve) => (allReceived = resolve));
+  // Unique per run: someone else's messages on the wall are not ours to time.
+  const tag = `bench ${Math.random().toString(36).slice(2, 8)}`;
+  // The receiver is ready once a probe post reaches it: other clients (and a
+  // previous receiver still being dropped) make /stats counts ambiguous.
+  const probe = `${tag} ready`;
+  let probed!: () => void;
+  const ready = new Promise<void>((resolve) => (probed = resolve));
+  const stop = await receive(
+    server,
+    session,
+    latest.get(wall)!,
+    transport,
+    (posts) => {
       const now = performance.now();
       for (const post of posts) {
+        if (post.content === probe) probed();
         const sent = sentAt.get(post.content);
         if (sent === undefined) continue;
         sentAt.delete(post.content);
         latencies.push(now - sent);
       }
       if (latencies.length === messages) allReceived();
-    });
-    await until(server.stats, (s) => s.waiting_polls === 1);
-    for (let i = 0; i < messages; i++) {
-      const started = performance.now();
-      sentAt.set(`m${i}`, started);
-      await postMessage(server.agent, server.url, session, WALL, `m${i}`);
-      postRtts.push(performance.now() - started);
-      await new Promise((resolve) => setTimeout(resolve, Math.max(0, everyMs - (performance.now() - started))));
-    }
-    await within(done, 15_000, undefined);
+    },
+    wall,
+  );
+  await new Promise((resolve) => setTimeout(resolve, everyMs));
+  await postMessage(server.agent, server.url, session, wall, probe);
+  if (!(await within(ready.then(() => true), 10_000, false))) {
     await stop();
-    if (latencies.length !== messages) throw new Error(`${transport}: received ${latencies.length} of ${messages}`);
-    return { latencies, postRtts };
-  } finally {
-    await server.stop();
+    throw new Error(`${transport}: the receiver did not get the probe post within 10 s`);
   }
+  await new Promise((resolve) => setTimeout(resolve, everyMs));
+  for (let i = 0; i < messages; i++) {
+    const started = performance.now();
+    const content = `${tag} m${i}`;
+    sentAt.set(content, started);
+    await postMessage(server.agent, server.url, session, wall, content);
+    postRtts.push(performance.now() - started);
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, everyMs - (performance.now() - started))));
+  }
+  await within(done, 15_000, undefined);
+  await stop();
+  if (latencies.length !== messages) throw new Error(`${transport}: received ${latencies.length} of ${messages}`);
+  return { latencies, postRtts };
 }
 
 /** Messages written by `node dist/cli/post.js`, timed from the CLI's own created_at. */
@@ -118,9 +155,48 @@ async function cliRun(writes: number): Promise<number[]> {
   }
 }
 
+/** One configuration, or the user's server: its own WAKE, by long poll and by SSE. */
+const comparison: Comparison = {
+  method: (settings, external) =>
+    `One client waits on ${external ? 'the bench wall' : `wall ${WALL}`} (long poll in a loop, or an SSE stream) while the bench posts a message there every ${POST_EVERY_MS} ms, ${settings.messages} messages per run; latency runs from the start of the POST until the receiver has the message. The server's own WAKE applies (shown from /stats). Medians over ${settings.runs} run(s) of each run's p50/p99/max.`,
+  chart: { title: 'Post-to-receipt latency, p50 (ms)', yLabel: 'ms', log: true },
+  async measure(source, settings, log) {
+    const server = await source.open();
+    try {
+      const wake: string = (await server.stats()).wake;
+      const rows: Array<Array<string | number>> = [];
+      const bars: Array<{ name: string; value: number }> = [];
+      for (const transport of ['long poll', 'SSE'] as const) {
+        const runs: LatencySummary[] = [];
+        const rtts: number[] = [];
+        for (let run = 0; run < settings.runs; run++) {
+          const { latencies, postRtts } = await deliverOn(server, source.user, source.wall ?? WALL, transport, settings.messages, POST_EVERY_MS);
+          runs.push(summarize(latencies));
+          rtts.push(summarize(postRtts).p50);
+        }
+        const p50 = median(runs.map((r) => r.p50));
+        const p99 = median(runs.map((r) => r.p99));
+        rows.push([wake, transport, runs.reduce((sum, r) => sum + r.count, 0), fmt(p50), fmt(p99), fmt(median(runs.map((r) => r.max))), fmt(median(rtts))]);
+        bars.push({ name: `${transport} p50`, value: p50 });
+        log(`WAKE=${wake}, ${transport}: p50 ${fmt(p50)} ms, p99 ${fmt(p99)} ms`);
+      }
+      return {
+        columns: ['WAKE', 'transport', 'messages', 'p50 ms', 'p99 ms', 'max ms', 'the POST alone, p50'],
+        rows,
+        bars,
+        notes: source.external ? ['CLI writes: they go straight into the database file, which a server started elsewhere does not share with the bench.'] : [],
+        data: rows,
+      };
+    } finally {
+      await server.stop();
+    }
+  },
+};
+
 export const deliveryLatency: Scenario = {
   id: 'delivery-latency',
   title: 'Delivery latency: WAKE=notify vs WAKE=sleep',
+  compare: comparison,
   async run(settings: BenchSettings, log): Promise<ScenarioResult> {
     const variants: Array<{ wake: 'notify' | 'sleep'; transport: Transport; everyMs: number }> = [
       { wake: 'notify', transport: 'long poll', everyMs: POST_EVERY_MS },

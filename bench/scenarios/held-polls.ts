@@ -140,6 +140,8 @@ async function measureModel(model: string, env: Record<string, string>, polls: n
 export const heldPolls: Scenario = {
   id: 'held-polls',
   title: 'Capacity beyond the thread count: multiplex vs pool',
+  notPerConfiguration: 'compares its own two models (multiplex on 2 threads against a 256-thread pool), each sized to hold every connection',
+  notFromOutside: 'opens 11,000 connections and needs the server sized for them (TASKS_PER_THREAD, MAX_QUEUE, open files); it measures RSS growth of a fresh process',
   async run(settings: BenchSettings, log): Promise<ScenarioResult> {
     const polls = settings.heldPolls;
     const streams = settings.heldStreams;

@@ -100,6 +100,8 @@ async function buildNet(machines: string[]): Promise<Net> {
 export const hostsNetns: Scenario = {
   id: 'hosts-netns',
   title: 'Several hosts on simulated separate machines (network namespaces)',
+  notPerConfiguration: 'builds its own network namespaces, PostgreSQL and two hosts, with fixed settings',
+  notFromOutside: 'starts its own hosts inside network namespaces',
   async run(settings: BenchSettings, log): Promise<ScenarioResult> {
     const base = { id: this.id, title: this.title, charts: [], targets: [] };
     const reason = await whyNot();

@@ -163,6 +163,8 @@ async function runBackend(backend: Backend, cluster: PgCluster | null, settings:
 export const hosts: Scenario = {
   id: 'hosts',
   title: 'Several hosts on one database: PostgreSQL and SQLite',
+  notPerConfiguration: 'starts two hosts and its own PostgreSQL cluster, with fixed settings',
+  notFromOutside: 'starts two hosts of its own on one database',
   async run(settings: BenchSettings, log): Promise<ScenarioResult> {
     let cluster: PgCluster | null = null;
     let skipped = '';

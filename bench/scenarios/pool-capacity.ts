@@ -43,6 +43,8 @@ async function timeCancellations(server: Awaited<ReturnType<typeof startServer>>
 export const poolCapacity: Scenario = {
   id: 'pool-capacity',
   title: 'Pool capacity and memory per thread',
+  notPerConfiguration: 'sweeps MAX_THREADS itself (with MAX_QUEUE = MAX_THREADS) to find the cost of a thread; use --threads',
+  notFromOutside: 'fills the queue until the server answers 503 and restarts it at each pool size: on your server that would turn your users away',
   async run(settings: BenchSettings, log): Promise<ScenarioResult> {
     const rows: Array<{ threads: number; offered: number; running: number; queued: number; rejected: number; rssIdleMiB: number; rssHeldMiB: number }> = [];
     const cancelMs: number[] = [];

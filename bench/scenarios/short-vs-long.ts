@@ -46,6 +46,8 @@ async function client(server: BenchServer, session: string, after: number, style
 export const shortVsLong: Scenario = {
   id: 'short-vs-long',
   title: 'Short polling vs long polling vs SSE',
+  notPerConfiguration: 'sizes the pool to its clients (one thread each) so that only the polling style differs',
+  notFromOutside: 'sizes the pool to its clients (one thread each) on a fresh server so that only the polling style differs',
   async run(settings: BenchSettings, log): Promise<ScenarioResult> {
     const clients = settings.quick ? 5 : 20;
     const messages = settings.quick ? 10 : 25;

@@ -3,9 +3,10 @@
  * many again queued), does `/ping` — and a post — still get through?
  * POLL_MODE=inline is the control: the same loop on the main thread.
  */
-import { holdPolls, login, send, until } from '../lib/client.js';
-import { load, type LoadResult } from '../lib/load.js';
-import { fmt, type BenchSettings, type Scenario, type ScenarioResult } from '../lib/scenario.js';
+import { holdPolls, login, send, until, within } from '../lib/client.js';
+import { keepPolls } from '../lib/holder.js';
+import { load, loadMedian, type LoadResult } from '../lib/load.js';
+import { fmt, type BenchSettings, type Comparison, type Scenario, type ScenarioResult } from '../lib/scenario.js';
 import { startServer } from '../lib/server.js';
 import { median } from '../lib/stats.js';
 import { barChart } from '../lib/svg-chart.js';
@@ -19,6 +20,8 @@ interface RunFigures {
 
 const HOLD_MS = 120_000;
 const QUIET_WALL = 4;
+/** The page samples /stats once a second: polls held this long show on its chart. */
+const VISIBLE_MS = 2500;
 
 async function measure(env: Record<string, string>, held: number, settings: BenchSettings, inline: boolean): Promise<RunFigures> {
   const server = await startServer({ POLL_TIMEOUT_MS: String(HOLD_MS), MAX_QUEUE: '10000', ...env });
@@ -94,9 +97,98 @@ function summarize(runs: RunFigures[]) {
   };
 }
 
+const pct = (part: number, whole: number): string => `${fmt((part / whole) * 100, 0)}%`;
+
+/**
+ * One configuration, or the user's server: hold T polls (T = its threads, from
+ * /stats), then 2T, and load /ping (and, on a child server, posts) beside them.
+ */
+const comparison: Comparison = {
+  method: (settings, external) =>
+    `Hold as many long polls as the server has threads (T = pool.max_threads from /stats; 1 in inline mode), then 2T, on ${external ? 'the bench wall' : `wall ${QUIET_WALL}`}, which gets no posts meanwhile; a poll that comes back (POLL_TIMEOUT_MS, someone else's post) is sent again at once. Then autocannon (10 connections, median of ${settings.runs} round(s) of ${settings.durationS} s) against GET /ping${external ? '' : ' and POST /walls/1/messages'}, compared with the same load before any poll was held, after a 1 s warm-up. Each level stays held at least ${VISIBLE_MS / 1000} s, so the server's page shows the pool filling. In multiplex mode T polls fill T of the pool's capacity slots, not the pool.${external ? ' No POST load: it would write thousands of messages to your database.' : ''}`,
+  chart: { title: '/ping req/s with T and 2T polls held, % of baseline', yLabel: '% of baseline req/s' },
+  async measure(source, settings, log) {
+    const server = await source.open({ POLL_TIMEOUT_MS: String(HOLD_MS), MAX_QUEUE: '10000' });
+    try {
+      const { session, latest } = await login(server.agent, server.url, source.user);
+      const wall = source.wall ?? QUIET_WALL;
+      const after = latest.get(wall)!;
+      const before = await server.stats();
+      const inline = before.mode === 'inline';
+      const threads: number = inline ? 1 : before.pool.max_threads;
+      const ping = { path: '/ping', durationS: settings.durationS };
+      const post = source.external
+        ? undefined
+        : { method: 'POST' as const, path: '/walls/1/messages', session, body: { content: 'load' }, durationS: settings.durationS };
+      await load(server.url, { ...ping, durationS: 1 });
+      if (post) await load(server.url, { ...post, durationS: 1 });
+      const basePing = await loadMedian(server.url, ping, settings.runs);
+      const basePost = post && (await loadMedian(server.url, post, settings.runs));
+      const floor = (ms: number): number => Math.max(ms, 1);
+      const row = (label: string, state: any, rejected: number, ping: LoadResult, posted: LoadResult | undefined) => [
+        label,
+        state ? state.pool.busy : 'n/a',
+        state ? state.pool.queued : 'n/a',
+        rejected,
+        ping.rps,
+        pct(ping.rps, basePing.rps),
+        ping.p99,
+        `${fmt(floor(ping.p99) / floor(basePing.p99))}×`,
+        ...(posted && basePost ? [posted.rps, pct(posted.rps, basePost.rps)] : []),
+        ping.errors + ping.non2xx + (posted ? posted.errors + posted.non2xx : 0),
+      ];
+      const rows = [row('none (baseline)', before, 0, basePing, basePost)];
+      const bars: Array<{ name: string; value: number }> = [];
+      for (const [name, held] of [['T polls held', threads], ['2T polls held', 2 * threads]] as const) {
+        const heldAt = Date.now();
+        const polls = keepPolls(server, session, wall, after, held, { pollTimeoutMs: inline ? 1000 : HOLD_MS, maxMs: 600_000 });
+        let state: any;
+        try {
+          if (inline) {
+            // A held poll blocks the main thread, /stats included: nothing to wait for.
+            await new Promise((resolve) => setTimeout(resolve, 200));
+          } else {
+            state = await until(server.stats, (s) => s.waiting_polls - before.waiting_polls + polls.rejected >= held, 30_000);
+          }
+          const loadedPing = await loadMedian(server.url, ping, settings.runs);
+          const loadedPost = post && (await loadMedian(server.url, post, settings.runs));
+          await new Promise((resolve) => setTimeout(resolve, Math.max(0, VISIBLE_MS - (Date.now() - heldAt))));
+          rows.push(row(`${held} (${name.split(' ')[0]})`, state, polls.rejected, loadedPing, loadedPost));
+          bars.push({ name, value: Math.round((loadedPing.rps / basePing.rps) * 100) });
+          log(`${held} polls held (${state ? `${state.pool.busy} running, ${state.pool.queued} queued` : 'inline'}): /ping ${loadedPing.rps} req/s (${pct(loadedPing.rps, basePing.rps)} of baseline), p99 ${loadedPing.p99} ms`);
+        } finally {
+          await polls.release();
+        }
+        // Let the server drop them before the next level; someone else's polls may stay.
+        if (!inline) await within(until(server.stats, (s) => s.waiting_polls <= before.waiting_polls, 10_000).catch(() => null), 11_000, null);
+      }
+      return {
+        columns: [
+          'held polls',
+          'running',
+          'queued',
+          'refused 503',
+          '/ping req/s',
+          'vs baseline',
+          '/ping p99 ms',
+          'p99 vs baseline',
+          ...(post ? ['POST req/s', 'vs baseline'] : []),
+          'errors + non-2xx',
+        ],
+        rows,
+        bars,
+        data: { threads, mode: before.mode, maxQueue: before.pool.max_queue, rows },
+      };
+    } finally {
+      await server.stop();
+    }
+  },
+};
+
 export const stuckPolls: Scenario = {
   id: 'stuck-polls',
   title: 'Stuck polls vs /ping and posts',
+  compare: comparison,
   async run(settings, log): Promise<ScenarioResult> {
     const rows: Array<{ label: string; threads: number; held: number } & ReturnType<typeof summarize>> = [];
     for (const threads of settings.threads) {

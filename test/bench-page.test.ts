@@ -1,0 +1,59 @@
+/**
+ * The README's promise: open your server's page, run `npm run bench -- --url`
+ * against it, and watch the pool chart fill. Debian's Chromium through
+ * playwright-core, as in browser.test.ts.
+ */
+import { existsSync } from 'node:fs';
+import { chromium } from 'playwright-core';
+import { describe, expect, it, onTestFinished } from 'vitest';
+import { runBench } from './helpers/bench.js';
+import { eventually, startTestServer, tempDir } from './helpers/server.js';
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+
+/** The running-task line's values, from its SVG points (y = 100 - busy / max × 95). */
+function busyValues(points: string, max: number): number[] {
+  return points
+    .trim()
+    .split(/\s+/)
+    .filter(Boolean)
+    .map((point) => Math.round(((100 - Number(point.split(',')[1])) / 95) * max));
+}
+
+describe('the page during a --url bench', () => {
+  it('shows the pool chart filling while the bench holds polls', async () => {
+    if (!existsSync(CHROMIUM)) {
+      throw new Error(`Chromium not found at ${CHROMIUM}: run "apt-get install -y chromium" or set CHROMIUM_PATH`);
+    }
+    const server = await startTestServer({ MAX_THREADS: '3' });
+    const browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      headless: true,
+      timeout: 30_000,
+      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+    });
+    onTestFinished(() => browser.close());
+    const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    await page.goto(server.url);
+    await page.locator('#stat-threads', { hasText: 'of 3' }).waitFor({ timeout: 5000 });
+    const chart = async () => {
+      const max = Number(await page.locator('#chart-max').textContent());
+      return busyValues((await page.locator('#line-busy').getAttribute('points')) ?? '', max);
+    };
+    expect(Math.max(...(await chart()))).toBe(0);
+
+    const run = runBench(['--quick', '--url', server.url, '--scenarios', 'stuck-polls', '--out', tempDir('pollster-bench-page-')]);
+    // The chart samples /stats once a second; the bench holds each level ≥ 2.5 s.
+    await eventually(async () => Number(await page.locator('#chart-max').textContent()) >= 3, 30_000).catch((error: Error) => {
+      throw new Error(`${error.message}; the bench printed:\n${run.stdout()}`);
+    });
+    const during = await chart();
+    expect(Math.max(...during)).toBe(3);
+    expect(await page.locator('#stat-threads').textContent()).toBe('3 of 3');
+
+    const result = await run.finished(60_000);
+    expect(result.code, result.stderr + result.stdout).toBe(0);
+    // The polls are gone and the line comes back down.
+    await page.locator('#stat-busy', { hasText: /^0 of/ }).waitFor({ timeout: 10_000 });
+  }, 120_000);
+});
