@@ -120,12 +120,14 @@ export class PgStore implements Storage {
       await migrate(pool);
     } catch (error) {
       await pool.end().catch(() => {});
-      if (isUnavailable(error) || (error as { code?: string }).code === '28P01' || (error as { code?: string }).code === '3D000') {
-        const reason = (error as { code?: string }).code ?? (error as Error).message;
-        throw new DatabaseUnavailableError(
-          `cannot connect to PostgreSQL at ${describeUrl(options.url)}: ${(error as Error).message || reason}`,
-          { cause: error },
-        );
+      const { code, message } = error as { code?: string; message?: string };
+      // Unreachable, wrong password (28P01) or no such database (3D000): say where, in one line.
+      if (isUnavailable(error) || code === '28P01' || code === '3D000') {
+        // A refused connection to every address of a name comes as an AggregateError with an empty message.
+        const reason = message || code || 'connection failed';
+        throw new DatabaseUnavailableError(`cannot connect to PostgreSQL at ${describeUrl(options.url)}: ${reason}`, {
+          cause: error,
+        });
       }
       throw error;
     }
