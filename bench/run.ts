@@ -25,6 +25,7 @@ import { fanOut } from './scenarios/fan-out.js';
 import { heldPolls } from './scenarios/held-polls.js';
 import { hosts } from './scenarios/hosts.js';
 import { hostsNetns } from './scenarios/hosts-netns.js';
+import { hostileNeighbours } from './scenarios/hostile-neighbours.js';
 import { poolCapacity } from './scenarios/pool-capacity.js';
 import { shortVsLong } from './scenarios/short-vs-long.js';
 import { stuckPolls } from './scenarios/stuck-polls.js';
@@ -42,6 +43,7 @@ const scenarios: Scenario[] = [
   vsBaseline,
   hosts,
   hostsNetns,
+  hostileNeighbours,
 ];
 
 function list(text: string | undefined, fallback: number[]): number[] {

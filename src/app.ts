@@ -17,6 +17,8 @@ import { CoalescedReads } from './poll/coalesced-reads.js';
 import { createBoardMessageWaiter, createMessageWaiter, type MessageWaiter } from './poll/message-waiter.js';
 import { PgListener } from './poll/pg-listener.js';
 import { InlineExecutor, PoolExecutor, type Executor } from './poll/executors.js';
+import { JobLane } from './poll/job-lane.js';
+import { WaitLimits } from './poll/wait-limits.js';
 import { TaskRunner } from './poll/task-runner.js';
 import { Board, createCancelCell } from './shared/board.js';
 import { PgStore } from './storage/pg-store.js';
@@ -35,6 +37,8 @@ export interface Pollster {
   store: Storage;
   runner: TaskRunner;
   executor: Executor;
+  /** Where `/hello` jobs run, apart from polls and streams. */
+  lane: JobLane;
   logger: Logger;
   stats(): PollsterStats;
   close(): Promise<void>;
@@ -65,6 +69,16 @@ export async function startPollster(
     onPollCount: (polls) => watcher?.setActive(polls > 0),
     onQueueWait: (ms) => metrics.observeQueueWait(ms / 1000),
   });
+  const lane = new JobLane({
+    concurrency: config.helloConcurrency,
+    minThreads: config.minThreads,
+    maxQueue: config.helloQueue,
+    inline: config.pollMode === 'inline',
+    board,
+    onError: (error) => logger.error({ err: error }, '/hello lane thread failed'),
+  });
+  await checkLaneLoads(lane, runner, backend);
+  const waitLimits = new WaitLimits(config);
 
   relay?.onRemote((wallId, messageId) => board.publish(wallId, messageId));
   const publish = (wallId: number, messageId: number): void => {
@@ -74,7 +88,7 @@ export async function startPollster(
   const streams = new StreamCounter();
   const startedAt = Date.now();
   const metrics = new Metrics(() => stats());
-  const stats = (): PollsterStats => collectStats(config, runner, executor, backend, board, streams, startedAt);
+  const stats = (): PollsterStats => collectStats(config, runner, executor, backend, board, streams, startedAt, lane, waitLimits);
   const waiter: MessageWaiter =
     backend.kind === 'sqlite'
       ? createMessageWaiter(config, board, backend.store, runner)
@@ -101,6 +115,8 @@ export async function startPollster(
     store,
     publish,
     runner,
+    lane,
+    waitLimits,
     waitForMessages,
     streams,
     stats,
@@ -123,7 +139,7 @@ export async function startPollster(
     pruner.stop();
     server.close();
     // Waiting polls are answered (empty) as their tasks see the cancel flag.
-    await runner.close(SHUTDOWN_GRACE_MS);
+    await Promise.all([runner.close(SHUTDOWN_GRACE_MS), lane.close(SHUTDOWN_GRACE_MS)]);
     watcher?.setActive(false);
     server.closeIdleConnections();
     await new Promise((resolve) => setTimeout(resolve, 20));
@@ -139,6 +155,7 @@ export async function startPollster(
     store,
     runner,
     executor,
+    lane,
     logger,
     stats,
     close: () => (closing ??= shutDown()),
@@ -155,6 +172,8 @@ function collectStats(
   board: Board,
   streams: StreamCounter,
   startedAt: number,
+  lane: JobLane,
+  waitLimits: WaitLimits,
 ) {
   const run = runner.stats();
   const memory = process.memoryUsage();
@@ -173,7 +192,7 @@ function collectStats(
       tasks_per_thread: config.pollMode === 'multiplex' ? config.tasksPerThread : 1,
       capacity: run.capacity,
       busy: run.running,
-      /** Tasks (polls, stream batches, /hello jobs) each thread holds now, on average. */
+      /** Tasks (polls, stream batches) each thread holds now, on average. */
       held_per_thread: threads ? Math.round((run.running / threads) * 10) / 10 : run.running,
       queued: run.queued,
       max_queue: config.maxQueue,
@@ -187,8 +206,14 @@ function collectStats(
       /** Piscina's own histograms: time inside a thread, and time in Piscina's queue (near 0: Pollster queues first). */
       piscina: executor.timings(),
     },
+    /** `/hello` jobs: their own threads, limit and queue, apart from the pool above. */
+    hello_lane: lane.stats(),
     waiting_polls: run.waiting_polls,
     open_streams: streams.open,
+    /** Streams ended because their client stopped reading for SSE_STALL_MS. */
+    sse_stalled: streams.stalled,
+    /** Per-session and per-address caps on concurrent waits, and how often they refused one. */
+    wait_limits: waitLimits.stats(),
     watcher_active: backend.watcher?.active ?? false,
     database:
       backend.kind === 'sqlite'
@@ -267,6 +292,16 @@ async function checkWorkersLoad(executor: Executor, backend: Backend): Promise<v
     await executor.destroy();
     await backend.close();
     throw new Error(`worker threads failed to start: ${(error as Error).message}`, { cause: error });
+  }
+}
+
+async function checkLaneLoads(lane: JobLane, runner: TaskRunner, backend: Backend): Promise<void> {
+  try {
+    await lane.check();
+  } catch (error) {
+    await Promise.all([lane.close(0), runner.close(0)]);
+    await backend.close();
+    throw new Error(`/hello lane threads failed to start: ${(error as Error).message}`, { cause: error });
   }
 }
 

@@ -4,6 +4,8 @@
  * threads get what they need through `workerData`.
  */
 
+import { isIP } from 'node:net';
+
 export type PollMode = 'pool' | 'inline' | 'multiplex';
 export type WakeMode = 'notify' | 'sleep';
 
@@ -45,6 +47,18 @@ export interface Config {
   accessLog: boolean;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   webConcurrency: number;
+  /** `/hello` jobs running at once, in their own lane (never on the poll pool). */
+  helloConcurrency: number;
+  /** `/hello` jobs allowed to wait for the lane; beyond it 503. */
+  helloQueue: number;
+  /** A stream whose client has not read for this long is ended. */
+  sseStallMs: number;
+  /** Concurrent waits (polls plus streams) one session may hold. */
+  maxWaitsPerSession: number;
+  /** Concurrent waits one client address may hold, its sessions and anonymous requests together. */
+  maxWaitsPerClient: number;
+  /** Peers whose X-Forwarded-For / X-Real-IP is believed: `loopback` (incl. unix sockets) and IP addresses. */
+  trustProxy: string[];
 }
 
 export class ConfigError extends Error {
@@ -129,8 +143,33 @@ export const defaults = {
   dbPath: 'data/pollster.db',
   pgPoolSize: 10,
   corsOrigin: '*',
+  sseStallMs: 30_000,
+  trustProxy: 'loopback',
   sessionTtlS: 86_400,
 } as const;
+
+/**
+ * Polls and streams that can be *served* at once: threads in `pool` mode,
+ * threads × tasks per thread in `multiplex`, one in `inline`. Fair-share
+ * defaults are fractions of it rather than of the queue: a client holding
+ * most of the queue still leaves the threads to others, one holding most of
+ * the threads does not (the hostile-neighbours bench showed it).
+ */
+export function waitingSlots(config: Pick<Config, 'pollMode' | 'maxThreads' | 'tasksPerThread'>): number {
+  return config.pollMode === 'inline' ? 1 : config.maxThreads * (config.pollMode === 'multiplex' ? config.tasksPerThread : 1);
+}
+
+function trustList(env: Env): string[] {
+  const raw = text(env, 'TRUST_PROXY', defaults.trustProxy);
+  if (raw === 'none') return [];
+  const entries = raw.split(',').map((entry) => entry.trim());
+  for (const entry of entries) {
+    if (entry !== 'loopback' && isIP(entry) === 0) {
+      throw new ConfigError(`TRUST_PROXY must be none, or a comma-separated list of loopback and IP addresses (got "${raw}")`);
+    }
+  }
+  return entries;
+}
 
 /** Puma's config reads `PUMA_WORKERS`; Heroku-style hosts set `WEB_CONCURRENCY`. Either names the processes (issue 10). */
 function webConcurrency(env: Env): number {
@@ -169,14 +208,19 @@ export function loadConfig(env: Env = process.env): Config {
     // Inline blocks the main thread, where PostgreSQL's answers and notifications arrive.
     throw new ConfigError('POLL_MODE=inline needs SQLite: use pool or multiplex with DATABASE_URL');
   }
+  const maxQueue = integer(env, 'MAX_QUEUE', defaults.maxQueue, 0, 1_000_000);
+  const tasksPerThread = integer(env, 'TASKS_PER_THREAD', defaults.tasksPerThread, 1, 100_000);
+  const slots = waitingSlots({ pollMode, maxThreads, tasksPerThread });
+  // Sized like the pool, so MAX_THREADS still sets how many /hello jobs run at once.
+  const helloConcurrency = integer(env, 'HELLO_CONCURRENCY', maxThreads, 1, 1024);
   return {
     port: integer(env, 'PORT', defaults.port, 0, 65535),
     host,
     socket,
     minThreads,
     maxThreads,
-    maxQueue: integer(env, 'MAX_QUEUE', defaults.maxQueue, 0, 1_000_000),
-    tasksPerThread: integer(env, 'TASKS_PER_THREAD', defaults.tasksPerThread, 1, 100_000),
+    maxQueue,
+    tasksPerThread,
     pollMode,
     wake: oneOf(env, 'WAKE', ['notify', 'sleep'] as const, 'notify'),
     pollIntervalMs: integer(env, 'POLL_INTERVAL_MS', defaults.pollIntervalMs, 1, 60_000),
@@ -200,5 +244,13 @@ export function loadConfig(env: Env = process.env): Config {
       'info',
     ),
     webConcurrency: webConcurrency(env),
+    helloConcurrency,
+    helloQueue: integer(env, 'HELLO_QUEUE', 4 * helloConcurrency, 0, 1_000_000),
+    sseStallMs: integer(env, 'SSE_STALL_MS', defaults.sseStallMs, 1, 3_600_000),
+    // 0 turns a cap off. A session may hold an eighth of what can wait, an
+    // address a quarter; never fewer than 2, so a page can poll while it streams.
+    maxWaitsPerSession: integer(env, 'MAX_WAITS_PER_SESSION', Math.max(4, Math.floor(slots / 4)), 0, 10_000_000),
+    maxWaitsPerClient: integer(env, 'MAX_WAITS_PER_CLIENT', Math.max(8, Math.floor(slots / 2)), 0, 10_000_000),
+    trustProxy: trustList(env),
   };
 }

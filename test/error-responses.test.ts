@@ -63,6 +63,14 @@ describe('error responses', () => {
     expect((await server.call('GET', '/ping')).status).toBe(200);
   });
 
+  it('reads a target that starts with // as a path, and an absolute target by its path', async () => {
+    const server = await startTestServer();
+    const get = (target: string) => raw(server.url, `GET ${target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
+    // Resolved against a base, //evil/ping would be host "evil", path "/ping".
+    expect(await get('//evil/ping')).toMatch(/^HTTP\/1\.1 404 /);
+    expect(await get('http://elsewhere.example/ping')).toMatch(/^HTTP\/1\.1 200 /);
+  });
+
   it('turns a header Node refuses into a logged 500, and keeps serving', async () => {
     const { url, log, agent } = await serve([
       ['GET', '/bad-header', ({ res }) => void res.setHeader('X-Bad', 'a\r\nInjected: yes')],

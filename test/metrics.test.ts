@@ -19,8 +19,16 @@ async function scrape(server: TestServer, headers: Record<string, string> = {}):
 describe('GET /metrics', () => {
   it.each(['pool', 'multiplex', 'inline'])('shows the pool, tasks and process metrics in %s mode', async (mode) => {
     const server = await startTestServer({ POLL_MODE: mode, MIN_THREADS: '2', MAX_THREADS: '2' });
+    // A poll that waits and times out is a pool task (/hello jobs run in their own lane).
+    const session = await server.login();
+    const latest = (await server.call('GET', '/walls', { session })).json.walls[0].latest_message_id;
+    await server.call('POST', '/poll', { session, body: { last_post_id: { 1: latest }, timeout_ms: 50 } });
     await server.call('GET', '/hello?ms=1');
     const text = await scrape(server);
+    expect(sampleValue(text, 'pollster_hello_running')).toBe(0);
+    expect(sampleValue(text, 'pollster_hello_queued')).toBe(0);
+    expect(sampleValue(text, 'pollster_sse_stalled_total')).toBe(0);
+    expect(sampleValue(text, 'pollster_waits_refused_total')).toBe(0);
     expect(sampleValue(text, 'pollster_pool_threads')).toBe(mode === 'inline' ? 0 : 2);
     expect(sampleValue(text, 'pollster_pool_capacity')).toBe(server.pollster.stats().pool.capacity);
     expect(sampleValue(text, 'pollster_tasks_total', { outcome: 'completed' })).toBeGreaterThanOrEqual(1);

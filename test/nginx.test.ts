@@ -40,39 +40,45 @@ function testConfig(dir: string, socket: string, port: number): string {
   );
 }
 
+/** Pollster on a unix socket behind deploy/nginx.conf; resolves once nginx answers /ping. */
+async function startBehindNginx(env: Record<string, string> = {}) {
+  if (!NGINX) throw new Error('nginx not found: run "apt-get install -y nginx" (.ci/run does)');
+  const dir = tempDir();
+  const socket = join(dir, 'pollster.sock');
+  const server = await startTestServer({ ...env, SOCKET: socket });
+  const port = await freePort();
+  const confPath = join(dir, 'nginx.conf');
+  writeFileSync(confPath, testConfig(dir, socket, port));
+  // master_process off keeps nginx in this (test) user's process, so it may
+  // open a socket in a private temp dir; the config itself is unchanged.
+  const nginx = spawn(NGINX, ['-p', dir, '-e', join(dir, 'error.log'), '-c', confPath, '-g', 'daemon off; master_process off;'], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  nginx.stderr.on('data', (chunk) => (stderr += chunk));
+  const exited = new Promise((resolve) => nginx.once('exit', resolve));
+  onTestFinished(async () => {
+    nginx.kill('SIGTERM');
+    await exited;
+  });
+
+  const url = `http://127.0.0.1:${port}`;
+  const agent = new Agent({ connections: 16 });
+  onTestFinished(() => agent.close());
+  await eventually(async () => {
+    try {
+      return (await call(agent, url, 'GET', '/ping', { timeoutMs: 500 })).status === 200;
+    } catch {
+      if (nginx.exitCode !== null) throw new Error(`nginx exited: ${stderr}`);
+      return false;
+    }
+  }, 10_000);
+  return { server, url, agent };
+}
+
 describe('behind nginx on a unix socket', () => {
   it('delivers a long poll and an SSE stream through deploy/nginx.conf', async () => {
-    if (!NGINX) throw new Error('nginx not found: run "apt-get install -y nginx" (.ci/run does)');
-    const dir = tempDir();
-    const socket = join(dir, 'pollster.sock');
-    const server = await startTestServer({ SOCKET: socket });
-    const port = await freePort();
-    const confPath = join(dir, 'nginx.conf');
-    writeFileSync(confPath, testConfig(dir, socket, port));
-    // master_process off keeps nginx in this (test) user's process, so it may
-    // open a socket in a private temp dir; the config itself is unchanged.
-    const nginx = spawn(NGINX, ['-p', dir, '-e', join(dir, 'error.log'), '-c', confPath, '-g', 'daemon off; master_process off;'], {
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    let stderr = '';
-    nginx.stderr.on('data', (chunk) => (stderr += chunk));
-    const exited = new Promise((resolve) => nginx.once('exit', resolve));
-    onTestFinished(async () => {
-      nginx.kill('SIGTERM');
-      await exited;
-    });
-
-    const url = `http://127.0.0.1:${port}`;
-    const agent = new Agent({ connections: 16 });
-    onTestFinished(() => agent.close());
-    await eventually(async () => {
-      try {
-        return (await call(agent, url, 'GET', '/ping', { timeoutMs: 500 })).status === 200;
-      } catch {
-        if (nginx.exitCode !== null) throw new Error(`nginx exited: ${stderr}`);
-        return false;
-      }
-    }, 10_000);
+    const { server, url, agent } = await startBehindNginx();
 
     const login = (await call(agent, url, 'POST', '/sessions', { body: { user: 'demo' } })).json;
     const session = login.session_id;
@@ -90,5 +96,31 @@ describe('behind nginx on a unix socket', () => {
     expect(JSON.parse(event.data!).messages).toEqual([posted]);
     expect(event.id).toBe(String(posted.id));
     stream.close();
+  });
+
+  it('gives two clients behind nginx separate fair shares (X-Forwarded-For from a trusted peer)', async () => {
+    const { server, url } = await startBehindNginx({ MAX_WAITS_PER_SESSION: '0', MAX_WAITS_PER_CLIENT: '1' });
+    // Two client addresses on loopback: nginx sees each as $remote_addr.
+    const [first, second] = ['127.0.0.2', '127.0.0.3'].map((localAddress) => {
+      const agent = new Agent({ connections: 4, localAddress });
+      onTestFinished(() => agent.close());
+      return agent;
+    });
+    const login = (await call(first!, url, 'POST', '/sessions', { body: { user: 'demo' } })).json;
+    const after = login.walls.find((w: { id: number }) => w.id === 1).latest_message_id;
+    const wait = (agent: Agent) =>
+      call(agent, url, 'POST', '/poll', { session: login.session_id, body: { last_post_id: { 1: after }, timeout_ms: 10_000 }, timeoutMs: 15_000 });
+
+    const held = wait(first!);
+    await eventually(() => server.pollster.stats().waiting_polls === 1);
+    const refused = await wait(first!);
+    expect(refused.status).toBe(429);
+    expect(refused.json).toEqual({ errors: ['Too many requests'] });
+    const other = wait(second!);
+    await eventually(() => server.pollster.stats().waiting_polls === 2);
+
+    await call(first!, url, 'POST', '/walls/1/messages', { session: login.session_id, body: { content: 'both' } });
+    expect((await held).status).toBe(200);
+    expect((await other).status).toBe(200);
   });
 });

@@ -176,11 +176,11 @@ describe.each(matrix)('GET /check ($label)', ({ env, backend }) => {
 });
 
 describe('the EM.defer demo', () => {
-  it('/hello holds a pool thread while /bienvendidos answers at once', async () => {
+  it('/hello holds a lane thread while /bienvendidos answers at once', async () => {
     const server = await startTestServer({ MAX_THREADS: '1' });
     let helloDone = false;
     const hello = server.call('GET', '/hello?ms=1500').then((reply) => ((helloDone = true), reply));
-    await eventually(() => server.pollster.stats().pool.busy === 1);
+    await eventually(() => server.pollster.stats().hello_lane.busy === 1);
     const welcome = await server.call('POST', '/bienvendidos');
     expect(welcome.text).toBe('Bienvenidos!\n');
     expect(helloDone).toBe(false);

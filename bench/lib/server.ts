@@ -47,6 +47,8 @@ export interface StartOptions {
   args?: string[];
   /** What the announcement calls it. */
   name?: string;
+  /** Keep the server's own fair-share caps (scenarios that measure fairness). */
+  fairShares?: boolean;
 }
 
 /** Children still running: killed if the bench itself is stopped (Ctrl-C, a test's timeout). */
@@ -66,7 +68,19 @@ export async function startServer(env: Record<string, string>, options: StartOpt
   const dbPath = join(dir, 'pollster.db');
   const child = spawn(process.execPath, options.args ?? [join(ROOT, 'dist/main.js')], {
     cwd: ROOT,
-    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', SOCKET: '', DB_PATH: dbPath, LOG_LEVEL: 'info', ...env },
+    // One bench client holds thousands of waits on purpose (capacity, not
+    // fairness, is measured): fair-share caps off unless the bench's own
+    // environment or a scenario sets them.
+    env: {
+      ...(options.fairShares ? {} : { MAX_WAITS_PER_SESSION: '0', MAX_WAITS_PER_CLIENT: '0' }),
+      ...process.env,
+      PORT: '0',
+      HOST: '127.0.0.1',
+      SOCKET: '',
+      DB_PATH: dbPath,
+      LOG_LEVEL: 'info',
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   running.add(child);

@@ -1,7 +1,7 @@
 /**
  * The EM.defer demo per configuration, or on the user's running server: K
- * blocking /hello jobs (K = 0, T, 2T for a pool of T threads, read from
- * /stats), and /bienvendidos under autocannon beside them. /hello writes
+ * blocking /hello jobs (K = 0, T, 2T for a /hello lane of T threads, read
+ * from /stats), and /bienvendidos under autocannon beside them. /hello writes
  * nothing, so this is safe on a server with real users.
  */
 import type { Agent } from 'undici';
@@ -35,14 +35,15 @@ function keepJobs(server: { agent: Agent; url: string }, count: number, maxMs: n
 
 export const emDeferComparison: Comparison = {
   method: (settings) =>
-    `K blocking GET /hello?ms=${JOB_MS} jobs (K = 0, T and 2T, T = pool.max_threads from /stats; /hello is capped by the server's POLL_TIMEOUT_MS, and a job that ends is sent again), then autocannon against POST /bienvendidos (10 connections, median of ${settings.runs} round(s) of ${settings.durationS} s). /hello and /bienvendidos write nothing.`,
-  chart: { title: 'POST /bienvendidos p99 while /hello jobs hold the pool (ms)', yLabel: 'p99 ms' },
+    `K blocking GET /hello?ms=${JOB_MS} jobs (K = 0, T and 2T, T = hello_lane.concurrency from /stats, which defaults to MAX_THREADS; /hello is capped by the server's POLL_TIMEOUT_MS, and a job that ends is sent again), then autocannon against POST /bienvendidos (10 connections, median of ${settings.runs} round(s) of ${settings.durationS} s). /hello and /bienvendidos write nothing.`,
+  chart: { title: 'POST /bienvendidos p99 while /hello jobs fill their lane (ms)', yLabel: 'p99 ms' },
   async measure(source, settings, log) {
     const server = await source.open({ POLL_TIMEOUT_MS: String(JOB_MS + 10_000) });
     try {
       const before = await server.stats();
       const inline = before.mode === 'inline';
-      const threads: number = inline ? 1 : before.pool.max_threads;
+      // /hello jobs run in their own lane, apart from the poll pool.
+      const threads: number = inline ? 1 : before.hello_lane.concurrency;
       await load(server.url, { method: 'POST', path: '/bienvendidos', durationS: 1 });
       const rows: Array<Array<string | number>> = [];
       const bars: Array<{ name: string; value: number }> = [];
@@ -52,18 +53,19 @@ export const emDeferComparison: Comparison = {
           let state: any;
           if (inline) await new Promise((resolve) => setTimeout(resolve, 200));
           else {
-            const held = (s: any) => s.pool.busy + s.pool.queued - before.pool.busy - before.pool.queued + s.pool.rejected - before.pool.rejected;
+            const held = (s: any) =>
+              s.hello_lane.busy + s.hello_lane.queued - before.hello_lane.busy - before.hello_lane.queued + s.hello_lane.rejected - before.hello_lane.rejected;
             state = await until(server.stats, (s) => held(s) >= jobs, 30_000);
           }
           const result = await loadMedian(server.url, { method: 'POST', path: '/bienvendidos', durationS: settings.durationS }, settings.runs);
-          rows.push([jobs, state ? state.pool.busy : 'n/a', state ? state.pool.queued : 'n/a', result.rps, result.p50, result.p99, result.errors + result.non2xx]);
+          rows.push([jobs, state ? state.hello_lane.busy : 'n/a', state ? state.hello_lane.queued : 'n/a', result.rps, result.p50, result.p99, result.errors + result.non2xx]);
           bars.push({ name, value: result.p99 });
           log(`${jobs} /hello jobs: /bienvendidos ${result.rps} req/s, p99 ${result.p99} ms`);
         } finally {
           await stop();
         }
         if (!inline) {
-          const drained = (s: any) => s.pool.busy + s.pool.queued <= before.pool.busy + before.pool.queued;
+          const drained = (s: any) => s.hello_lane.busy + s.hello_lane.queued <= before.hello_lane.busy + before.hello_lane.queued;
           await until(server.stats, drained, 10_000).catch(() => null);
         }
       }

@@ -6,10 +6,14 @@
  * Waiting runs on the pool as the long poll does — one task per batch — so a
  * stream holds a thread only while it waits; heartbeats go on meanwhile.
  */
+import { once } from 'node:events';
+import type { ServerResponse } from 'node:http';
+import { setImmediate as yieldToIo } from 'node:timers/promises';
 import type { Config } from '../config.js';
 import type { Message } from '../shared/types.js';
 import type { MessageWaiter } from '../poll/message-waiter.js';
 import type { TaskRunner } from '../poll/task-runner.js';
+import type { Release } from '../poll/wait-limits.js';
 import type { User } from '../storage/store.js';
 import type { Storage } from '../storage/storage.js';
 import { Errors, HttpError } from './http-error.js';
@@ -23,6 +27,24 @@ export const RETRY_MS = 1000;
 
 export class StreamCounter {
   open = 0;
+  /** Streams ended because their client stopped reading for SSE_STALL_MS. */
+  stalled = 0;
+}
+
+/**
+ * Resolves true once what was written has flushed ('drain'), false if the
+ * client has not read for `ms` or has gone. Waiting here is what keeps a
+ * client that stops reading from costing more than about one batch (issue 14).
+ */
+async function drained(res: ServerResponse, ms: number, signal: AbortSignal): Promise<boolean> {
+  if (!res.writableNeedDrain) return true;
+  const stop = AbortSignal.any([signal, AbortSignal.timeout(ms)]);
+  try {
+    await once(res, 'drain', { signal: stop });
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 export interface CheckDeps {
@@ -65,11 +87,15 @@ const STREAM_HEADERS = {
   'X-Accel-Buffering': 'no',
 };
 
-/** `sessionUser` gives `null` for a request with no session; it throws for a bad one. */
+/**
+ * `sessionUser` gives `null` for a request with no session; it throws for a
+ * bad one. `admitWait` takes the stream's fair share, or throws 429.
+ */
 export function createCheckHandler(
   deps: CheckDeps,
   sessionUser: (ctx: RequestContext) => Promise<User | null>,
   sessionIdOf: (ctx: RequestContext) => string | undefined,
+  admitWait: (ctx: RequestContext) => Release,
 ) {
   const { config, store, runner, waitForMessages, streams, sessionWaits } = deps;
 
@@ -94,11 +120,18 @@ export function createCheckHandler(
       return;
     }
     if (!runner.hasRoom()) throw Errors.serverBusy();
-
-    res.writeHead(200, STREAM_HEADERS);
+    // A stream holds its share for its whole life, waiting or sending.
+    const release = admitWait(ctx);
+    try {
+      res.writeHead(200, STREAM_HEADERS);
+    } catch (error) {
+      release();
+      throw error;
+    }
     res.write(`retry: ${RETRY_MS}\n\n`);
     streams.open++;
-    const heartbeat = setInterval(() => res.write(': ping\n\n'), config.sseHeartbeatMs);
+    // A client that is not reading gets no more heartbeats piled up for it.
+    const heartbeat = setInterval(() => res.writableNeedDrain || res.write(': ping\n\n'), config.sseHeartbeatMs);
     // Logout (DELETE /sessions) ends the stream as cleanly as SSE_MAX_MS does.
     const loggedOut = new AbortController();
     const sessionId = user ? sessionIdOf(ctx) : undefined;
@@ -117,15 +150,30 @@ export function createCheckHandler(
         const messages = mergeBatch(outcome.walls);
         cursor = messages[messages.length - 1]!.id;
         res.write(`id: ${cursor}\nevent: refresh\ndata: ${JSON.stringify({ messages })}\n\n`);
+        if (!(await drained(res, config.sseStallMs, signal))) {
+          if (!signal.aborted) {
+            streams.stalled++;
+            // It reads nothing, so a polite end would sit in the buffer too.
+            res.destroy();
+          }
+          break;
+        }
+        // A catch-up answers from the main thread's quick look without a pause:
+        // let other requests in between batches.
+        await yieldToIo();
       }
     } catch (error) {
       // Shutting down or busy mid-stream: end it; the browser reconnects with its last id.
       if (!(error instanceof HttpError)) throw error;
     } finally {
       clearInterval(heartbeat);
+      release();
       unregister();
       streams.open--;
       res.end();
+      // A client that stopped reading would otherwise keep the connection, and
+      // whatever heartbeat is still queued for it, forever.
+      if (!res.destroyed) setTimeout(() => res.writableFinished || res.destroy(), config.sseStallMs).unref();
     }
   };
 }

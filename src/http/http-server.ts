@@ -89,7 +89,7 @@ export function createHttpServer(
       for (const [name, value] of Object.entries(cors(req.headers.origin))) res.setHeader(name, value);
       let url: URL;
       try {
-        url = new URL(req.url ?? '/', 'http://pollster.invalid');
+        url = parseTarget(req.url ?? '/');
       } catch {
         throw Errors.malformedRequest();
       }
@@ -104,6 +104,10 @@ export function createHttpServer(
         const allow = METHODS.filter((m) => router.find(m, url.pathname));
         throw allow.length ? Errors.methodNotAllowed([...allow, 'OPTIONS']) : Errors.notFound();
       }
+      // Nothing reads a GET body. Left unread, it pauses the socket, and a
+      // stream's client could leave unnoticed until the next heartbeat, its
+      // thread held meanwhile (found by test/fuzz.test.ts). Drain it.
+      if (method === 'GET') req.resume();
       const entry = found.store as RouteEntry;
       record.route = entry.route;
       const ctx: RequestContext = {
@@ -187,4 +191,14 @@ export async function listen(server: Server, config: Config): Promise<string> {
   const { address, port } = server.address() as AddressInfo;
   const host = address.includes(':') ? `[${address}]` : address;
   return `http://${host}:${port}`;
+}
+
+/**
+ * The request target as a URL. A path is read as a path even when it starts
+ * with `//` (resolved against a base, `//evil/check` would become host
+ * `evil`, path `/check`); an absolute target (`http://host/ping`) is taken as
+ * it is, as HTTP/1.1 requires. Throws on what cannot be parsed.
+ */
+export function parseTarget(target: string): URL {
+  return target.startsWith('/') ? new URL(`http://pollster.invalid${target}`) : new URL(target, 'http://pollster.invalid');
 }

@@ -7,6 +7,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Config } from '../config.js';
 import { createCancelCell } from '../shared/board.js';
 import type { TaskRunner } from '../poll/task-runner.js';
+import type { JobLane } from '../poll/job-lane.js';
+import type { Release, WaitLimits } from '../poll/wait-limits.js';
 import type { MessageWaiter } from '../poll/message-waiter.js';
 import type { User } from '../storage/store.js';
 import type { Storage } from '../storage/storage.js';
@@ -40,6 +42,10 @@ export interface RouteDeps {
   /** Wake the polls waiting on `wallId` (in this process and any others). */
   publish: (wallId: number, messageId: number) => void;
   runner: TaskRunner;
+  /** Runs `/hello` jobs apart from polls and streams. */
+  lane: JobLane;
+  /** Per-session and per-address caps on concurrent waits. */
+  waitLimits: WaitLimits;
   waitForMessages: MessageWaiter;
   streams: StreamCounter;
   stats: () => unknown;
@@ -60,7 +66,7 @@ export function bearerToken(req: IncomingMessage): string | undefined {
 }
 
 export function createRoutes(deps: RouteDeps): Array<[Method, string, RouteHandler]> {
-  const { config, store, publish, runner, waitForMessages } = deps;
+  const { config, store, publish, waitForMessages } = deps;
 
   function sessionIdOf(ctx: RequestContext, body?: unknown): string | undefined {
     return bearerToken(ctx.req) ?? sessionIdFromBody(body) ?? ctx.query.get('session_id') ?? undefined;
@@ -69,6 +75,11 @@ export function createRoutes(deps: RouteDeps): Array<[Method, string, RouteHandl
   async function sessionUser(ctx: RequestContext, body?: unknown): Promise<User | undefined> {
     const id = sessionIdOf(ctx, body);
     return id ? store.sessionUser(id) : undefined;
+  }
+
+  /** A fair share of the waits for this request's session and address (anonymous: address only); 429 past a cap. */
+  function admitWait(ctx: RequestContext, body?: unknown): Release {
+    return deps.waitLimits.acquire({ session: sessionIdOf(ctx, body), client: deps.waitLimits.clientOf(ctx.req) });
   }
 
   async function requireUser(ctx: RequestContext, body?: unknown): Promise<User> {
@@ -111,7 +122,13 @@ export function createRoutes(deps: RouteDeps): Array<[Method, string, RouteHandl
     const loggedOut = new AbortController();
     const unregister = sessionId ? deps.sessionWaits.add(sessionId, () => loggedOut.abort()) : () => {};
     try {
-      const outcome = await waitForMessages(walls, ctx.arrivedAt + timeoutMs, linkedSignal(ctx.signal, loggedOut.signal));
+      const outcome = await waitForMessages(
+        walls,
+        ctx.arrivedAt + timeoutMs,
+        linkedSignal(ctx.signal, loggedOut.signal),
+        false,
+        () => admitWait(ctx, body),
+      );
       if (loggedOut.signal.aborted) throw Errors.invalidUser();
       sendJson(ctx.res, 200, { walls: outcome.outcome === 'data' ? outcome.walls : {} });
     } finally {
@@ -182,7 +199,8 @@ export function createRoutes(deps: RouteDeps): Array<[Method, string, RouteHandl
           ctx.res.writeHead(200, { 'Content-Type': 'text/plain; charset=utf-8' }).end();
           return;
         }
-        const outcome = await runner.sleep({ ms, cancel: createCancelCell() }, ctx.signal);
+        // Its own lane: never a poll thread or a place in the poll queue (issues 11, 14).
+        const outcome = await deps.lane.run({ ms, cancel: createCancelCell() }, ctx.signal);
         if (outcome.outcome !== 'done') throw Errors.shuttingDown();
         ctx.res.writeHead(200, { 'Content-Type': 'text/plain; charset=utf-8' }).end('Hello!\n');
       },
@@ -213,6 +231,7 @@ export function createRoutes(deps: RouteDeps): Array<[Method, string, RouteHandl
         deps,
         (ctx) => viewer(ctx, Errors.unauthorized),
         (ctx) => sessionIdOf(ctx),
+        (ctx) => admitWait(ctx),
       ),
     ],
 

@@ -18,14 +18,14 @@ import type { Metrics } from './metrics.js';
 import { recordOf } from './request-record.js';
 
 export function measureWaits(waiter: MessageWaiter, metrics: Metrics): MessageWaiter {
-  return async (walls, deadline, signal, singleCursor) => {
+  return async (walls, deadline, signal, singleCursor, admit) => {
     const startedAt = Date.now();
     const record = recordOf(signal);
     const started = performance.now();
     if (record) record.waitingSince = started;
     let outcome;
     try {
-      outcome = await waiter(walls, deadline, signal, singleCursor);
+      outcome = await waiter(walls, deadline, signal, singleCursor, admit);
     } finally {
       if (record) {
         record.waitedMs += performance.now() - started;

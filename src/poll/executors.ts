@@ -38,14 +38,18 @@ export interface PoolOptions {
   onError: (error: unknown) => void;
 }
 
+const SOURCE_ENTRIES = { tasks: 'typescript-entry.mjs', jobs: 'jobs-entry.mjs' } as const;
+
 /**
- * The worker module sits beside this file's output: `tasks.js` once built by
- * tsc; from TypeScript source, an entry that registers tsx inside each worker
- * first (see `typescript-entry.mjs`).
+ * The worker module sits beside this file's output: `tasks.js` (the poll
+ * pool) or `jobs.js` (the /hello lane) once built by tsc; from TypeScript
+ * source, an entry that registers tsx inside each worker first (see
+ * `typescript-entry.mjs`).
  */
-export function workerFilename(): string {
+export function workerFilename(module: keyof typeof SOURCE_ENTRIES = 'tasks'): string {
   const fromSource = import.meta.url.endsWith('.ts');
-  return fileURLToPath(new URL(fromSource ? '../worker/typescript-entry.mjs' : '../worker/tasks.js', import.meta.url));
+  const file = fromSource ? SOURCE_ENTRIES[module] : `${module}.js`;
+  return fileURLToPath(new URL(`../worker/${file}`, import.meta.url));
 }
 
 export class PoolExecutor implements Executor {

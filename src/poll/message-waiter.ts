@@ -9,26 +9,38 @@ import { waitForMessagesSync, type MessageSource } from '../shared/poll-wait.js'
 import type { Message, PollOutcome, PollTask } from '../shared/types.js';
 import { DatabaseUnavailableError } from '../storage/storage.js';
 import type { TaskRunner } from './task-runner.js';
+import type { Release } from './wait-limits.js';
 
 /** Most messages one answer (poll reply or SSE batch) carries per wall; the client asks again for more. */
 export const BATCH_LIMIT = 100;
 
 /**
+ * Most bytes of messages one answer carries (at least one message always
+ * goes): a catch-up of large messages is sent in slices the client asks for
+ * again, so neither a read nor a write holds more than this (issue 14).
+ */
+export const BATCH_BYTES = 256 * 1024;
+
+/**
  * Wait until any of `walls` (`[wallId, lastSeenId]`) has news, `deadline`
  * (epoch ms) passes, or `signal` aborts. `singleCursor`: see PollTask.
+ * `admit` is called only when the request must really wait (the quick look
+ * found nothing): it takes a fair share or throws 429, and its release runs
+ * when the wait ends.
  */
 export type MessageWaiter = (
   walls: Array<[number, number]>,
   deadline: number,
   signal: AbortSignal,
   singleCursor?: boolean,
+  admit?: () => Release,
 ) => Promise<PollOutcome>;
 
 export function createMessageWaiter(config: Config, board: Board, reader: MessageSource, runner: TaskRunner): MessageWaiter {
   // The quick look below can't be cancelled mid-way, so it shares one cell
   // that is never raised; a task gets a cell of its own only if it must wait.
   const neverCancelled = createCancelCell();
-  return async (walls, deadline, signal, singleCursor = false) => {
+  return async (walls, deadline, signal, singleCursor = false, admit) => {
     const look: PollTask = {
       walls,
       // 0: look once, never block the main thread.
@@ -40,10 +52,56 @@ export function createMessageWaiter(config: Config, board: Board, reader: Messag
       cancel: neverCancelled,
     };
     const now = waitForMessagesSync(look, board, reader);
-    if (now.outcome === 'data' || deadline <= Date.now()) return now;
-    const task: PollTask = { ...look, deadline, cancel: createCancelCell() };
-    return runner.poll(task, signal);
+    if (now.outcome === 'data') return boundBytes(now, singleCursor);
+    if (deadline <= Date.now()) return now;
+    // A full pool answers 503 before any share is counted.
+    const release = admit && runner.hasRoom() ? admit() : undefined;
+    try {
+      const task: PollTask = { ...look, deadline, cancel: createCancelCell() };
+      const outcome = await runner.poll(task, signal);
+      return outcome.outcome === 'data' ? boundBytes(outcome, singleCursor) : outcome;
+    } finally {
+      release?.();
+    }
   };
+}
+
+const size = (message: Message): number => Buffer.byteLength(JSON.stringify(message));
+
+/** No message's JSON is larger than this: 6 bytes per escaped UTF-16 unit, plus the fixed fields. */
+const ceiling = (message: Message): number => 6 * (message.content.length + message.user.length) + 200;
+
+/**
+ * Cut an answer at BATCH_BYTES. The client resumes from the newest id it got:
+ * a long poll per wall (so each wall keeps a prefix), an SSE stream from one
+ * cursor (so the answer keeps a prefix in id order across walls).
+ */
+export function boundBytes(outcome: PollOutcome & { outcome: 'data' }, singleCursor: boolean): PollOutcome {
+  const walls = Object.entries(outcome.walls);
+  // Most answers are a few small messages: skip measuring when even the worst case fits.
+  let worst = 0;
+  for (const [, wall] of walls) for (const message of wall.posts) worst += ceiling(message);
+  if (worst <= BATCH_BYTES) return outcome;
+
+  const kept: Record<string, { posts: Message[] }> = {};
+  let budget = BATCH_BYTES;
+  let first = true;
+  const keep = (key: string, message: Message): boolean => {
+    budget -= size(message);
+    if (budget < 0 && !first) return false;
+    first = false;
+    (kept[key] ??= { posts: [] }).posts.push(message);
+    return true;
+  };
+  if (singleCursor) {
+    const merged = walls.flatMap(([, wall]) => wall.posts).sort((a, b) => a.id - b.id);
+    for (const message of merged) if (!keep(String(message.wall_id), message)) break;
+  } else {
+    outer: for (const [key, wall] of walls) {
+      for (const message of wall.posts) if (!keep(key, message)) break outer;
+    }
+  }
+  return { outcome: 'data', walls: kept };
 }
 
 /** How long a poll waits before reading again when the database is unavailable. */
@@ -73,46 +131,72 @@ export function createBoardMessageWaiter(
   reader: AsyncMessageSource,
   runner: TaskRunner,
 ): MessageWaiter {
-  return async (walls, deadline, signal, singleCursor = false) => {
-    const after = new Map(walls);
-    const seen = new Map(walls);
-    for (;;) {
-      // Board ids are taken before the read: a message landing during it moves them again.
-      const current = [...seen.keys()].map((wallId): [number, number] => [wallId, board.newest(wallId)]);
-      const moved = current.filter(([wallId, newest]) => newest > seen.get(wallId)!);
-      if (moved.length > 0) {
-        let found: Record<string, { posts: Message[] }> | null;
-        try {
-          found = await readMoved(reader, after, moved, singleCursor);
-        } catch (error) {
-          if (!(error instanceof DatabaseUnavailableError)) throw error;
-          if (!(await pause(Math.min(UNAVAILABLE_RETRY_MS, deadline - Date.now()), signal))) {
-            return { outcome: 'cancelled' };
-          }
-          if (Date.now() >= deadline) return { outcome: 'timeout' };
-          continue;
-        }
-        if (found) return { outcome: 'data', walls: found };
-        // Read at these board ids and found nothing: only a further move can bring news.
-        for (const [wallId, newest] of singleCursor ? current : moved) seen.set(wallId, newest);
-      }
-      if (signal.aborted) return { outcome: 'cancelled' };
-      if (deadline <= Date.now()) return { outcome: 'timeout' };
-      const task: PollTask = {
-        walls,
-        seen: [...seen],
-        boardOnly: true,
-        deadline,
-        singleCursor,
-        wake: config.wake,
-        intervalMs: config.pollIntervalMs,
-        limit: BATCH_LIMIT,
-        cancel: createCancelCell(),
-      };
-      const outcome = await runner.poll(task, signal);
-      if (outcome.outcome !== 'moved') return outcome;
+  return async (walls, deadline, signal, singleCursor = false, admit) => {
+    let release: Release | undefined;
+    // A real wait takes a fair share, once (a full pool answers 503 before any share is counted).
+    const beforeWait = (): void => {
+      if (!release && admit && runner.hasRoom()) release = admit();
+    };
+    try {
+      return await waitOnBoard({ config, board, reader, runner }, walls, deadline, signal, singleCursor, beforeWait);
+    } finally {
+      release?.();
     }
   };
+}
+
+interface BoardWaitDeps {
+  config: Config;
+  board: Board;
+  reader: AsyncMessageSource;
+  runner: TaskRunner;
+}
+
+async function waitOnBoard(
+  { config, board, reader, runner }: BoardWaitDeps,
+  walls: Array<[number, number]>,
+  deadline: number,
+  signal: AbortSignal,
+  singleCursor: boolean,
+  beforeWait: () => void,
+): Promise<PollOutcome> {
+  const after = new Map(walls);
+  const seen = new Map(walls);
+  for (;;) {
+    // Board ids are taken before the read: a message landing during it moves them again.
+    const current = [...seen.keys()].map((wallId): [number, number] => [wallId, board.newest(wallId)]);
+    const moved = current.filter(([wallId, newest]) => newest > seen.get(wallId)!);
+    if (moved.length > 0) {
+      let found: Record<string, { posts: Message[] }> | null;
+      try {
+        found = await readMoved(reader, after, moved, singleCursor);
+      } catch (error) {
+        if (!(error instanceof DatabaseUnavailableError)) throw error;
+        if (!(await pause(Math.min(UNAVAILABLE_RETRY_MS, deadline - Date.now()), signal))) return { outcome: 'cancelled' };
+        if (Date.now() >= deadline) return { outcome: 'timeout' };
+        continue;
+      }
+      if (found) return boundBytes({ outcome: 'data', walls: found }, singleCursor);
+      // Read at these board ids and found nothing: only a further move can bring news.
+      for (const [wallId, newest] of singleCursor ? current : moved) seen.set(wallId, newest);
+    }
+    if (signal.aborted) return { outcome: 'cancelled' };
+    if (deadline <= Date.now()) return { outcome: 'timeout' };
+    const task: PollTask = {
+      walls,
+      seen: [...seen],
+      boardOnly: true,
+      deadline,
+      singleCursor,
+      wake: config.wake,
+      intervalMs: config.pollIntervalMs,
+      limit: BATCH_LIMIT,
+      cancel: createCancelCell(),
+    };
+    beforeWait();
+    const outcome = await runner.poll(task, signal);
+    if (outcome.outcome !== 'moved') return outcome;
+  }
 }
 
 async function readMoved(

@@ -28,7 +28,10 @@ export function pollMultiplexed(task: PollTask): Promise<PollOutcome> {
   return waitForMessagesAsync(task, board, sharedReads);
 }
 
-/** The `/hello` job: hold this thread for `task.ms`. */
+/**
+ * Hold this thread for `task.ms`. Start-up runs it once (0 ms) to prove the
+ * module loads; `/hello` jobs run in their own lane (`jobs.ts`), never here.
+ */
 export function sleep(task: SleepTask): SleepOutcome {
   return sleepBlocking(task);
 }
