@@ -12,6 +12,8 @@ export function sharedAbort(): AbortController {
 export interface SendOptions {
   body?: unknown;
   session?: string;
+  /** Extra request headers (e.g. X-Forwarded-For for a held poll's own client address). */
+  headers?: Record<string, string>;
   timeoutMs: number;
   signal?: AbortSignal;
 }
@@ -23,7 +25,7 @@ export async function send(
   path: string,
   options: SendOptions,
 ): Promise<{ status: number; json: any }> {
-  const headers: Record<string, string> = {};
+  const headers: Record<string, string> = { ...options.headers };
   if (options.session) headers.authorization = `Bearer ${options.session}`;
   const signals = [AbortSignal.timeout(options.timeoutMs), ...(options.signal ? [options.signal] : [])];
   const response = await request(new URL(path, origin), {

@@ -5,6 +5,7 @@
 import { performance } from 'node:perf_hooks';
 import { login, postMessage, send, until } from '../lib/client.js';
 import { fmt, type BenchSettings, type Comparison, type Scenario, type ScenarioResult } from '../lib/scenario.js';
+import { holdersFor, type Holder } from '../lib/holder.js';
 import { startServer, type BenchServer } from '../lib/server.js';
 import { median, summarize, type LatencySummary } from '../lib/stats.js';
 
@@ -18,12 +19,15 @@ export async function fanOutOnce(
   polls: number,
   ready: (stats: any) => boolean,
   wall = WALL,
+  holders: readonly Holder[] = [{ session }],
 ): Promise<{ times: number[]; delivered: number }> {
   let postedAt = 0;
   let content = '';
-  const replies = Array.from({ length: polls }, () =>
-    send(server.agent, server.url, 'POST', '/poll', {
-      session,
+  const replies = Array.from({ length: polls }, (_, index) => {
+    const holder = holders[index % holders.length]!;
+    return send(server.agent, server.url, 'POST', '/poll', {
+      session: holder.session,
+      ...(holder.forwardedFor ? { headers: { 'x-forwarded-for': holder.forwardedFor } } : {}),
       body: { last_post_id: { [wall]: after }, timeout_ms: 30_000 },
       timeoutMs: 40_000,
     }).then(
@@ -32,8 +36,8 @@ export async function fanOutOnce(
         return got ? performance.now() - postedAt : NaN;
       },
       () => NaN,
-    ),
-  );
+    );
+  });
   await until(server.stats, ready, 60_000);
   content = `fan-out ${Math.random()}`;
   postedAt = performance.now();
@@ -48,7 +52,7 @@ const MOST_POLLS = 10_000;
 /** One configuration, or the user's server: N = T and 4T polls in pool mode, a few thousand in multiplex mode. */
 const comparison: Comparison = {
   method: (settings, external) =>
-    `Open N long polls on ${external ? 'the bench wall' : `wall ${WALL}`}, wait until /stats counts them, post one message, and time each poll from the start of the POST until it has the message. N is T and 4T for a pool of T threads (pool.max_threads from /stats); in multiplex mode ${settings.quick ? 200 : 2000} (at most the capacity); never more than running + MAX_QUEUE allow, nor ${MOST_POLLS}. Medians of ${settings.runs} run(s). Inline mode holds one poll at a time, so it is left out.`,
+    `Open N long polls on ${external ? 'the bench wall' : `wall ${WALL}`}, wait until /stats counts them, post one message, and time each poll from the start of the POST until it has the message. N is T and 4T for a pool of T threads (pool.max_threads from /stats); in multiplex mode ${settings.quick ? 200 : 2000} (at most the capacity); never more than running + MAX_QUEUE allow, nor ${MOST_POLLS}. Medians of ${settings.runs} run(s). Inline mode holds one poll at a time, so it is left out. Within the server's fair-share caps the polls come from as many sessions as MAX_WAITS_PER_SESSION requires, each with its own X-Forwarded-For address from 198.18.0.0/15 (the benchmarking range).`,
   chart: { title: 'One post to the largest N waiting polls (ms)', yLabel: 'ms', log: true },
   async measure(source, settings, log) {
     const server = await source.open({ MAX_QUEUE: '10000', POLL_TIMEOUT_MS: '60000' });
@@ -68,7 +72,8 @@ const comparison: Comparison = {
         for (let run = 0; run < settings.runs; run++) {
           const after = run === 0 && index === 0 ? latest.get(wall)! : (await login(server.agent, server.url, source.user)).latest.get(wall)!;
           const waiting: number = (await server.stats()).waiting_polls;
-          const result = await fanOutOnce(server, session, after, polls, (s) => s.waiting_polls >= waiting + polls, wall);
+          const holders = await holdersFor(server, source.user, session, polls, before.wait_limits);
+          const result = await fanOutOnce(server, session, after, polls, (s) => s.waiting_polls >= waiting + polls, wall, holders);
           runs.push({ ...summarize(result.times), delivered: result.delivered });
         }
         const delivered = Math.min(...runs.map((r) => r.delivered));

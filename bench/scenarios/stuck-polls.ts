@@ -4,7 +4,7 @@
  * POLL_MODE=inline is the control: the same loop on the main thread.
  */
 import { holdPolls, login, send, until, within } from '../lib/client.js';
-import { keepPolls } from '../lib/holder.js';
+import { holdersFor, keepPolls } from '../lib/holder.js';
 import { load, loadMedian, type LoadResult } from '../lib/load.js';
 import { fmt, type BenchSettings, type Comparison, type Scenario, type ScenarioResult } from '../lib/scenario.js';
 import { startServer } from '../lib/server.js';
@@ -105,7 +105,7 @@ const pct = (part: number, whole: number): string => `${fmt((part / whole) * 100
  */
 const comparison: Comparison = {
   method: (settings, external) =>
-    `Hold as many long polls as the server has threads (T = pool.max_threads from /stats; 1 in inline mode), then 2T, on ${external ? 'the bench wall' : `wall ${QUIET_WALL}`}, which gets no posts meanwhile; a poll that comes back (POLL_TIMEOUT_MS, someone else's post) is sent again at once. Then autocannon (10 connections, median of ${settings.runs} round(s) of ${settings.durationS} s) against GET /ping${external ? '' : ' and POST /walls/1/messages'}, compared with the same load before any poll was held, after a 1 s warm-up. Each level stays held at least ${VISIBLE_MS / 1000} s, so the server's page shows the pool filling. In multiplex mode T polls fill T of the pool's capacity slots, not the pool.${external ? ' No POST load: it would write thousands of messages to your database.' : ''}`,
+    `Hold as many long polls as the server has threads (T = pool.max_threads from /stats; 1 in inline mode), then 2T, on ${external ? 'the bench wall' : `wall ${QUIET_WALL}`}, which gets no posts meanwhile; a poll that comes back (POLL_TIMEOUT_MS, someone else's post) is sent again at once. Then autocannon (10 connections, median of ${settings.runs} round(s) of ${settings.durationS} s) against GET /ping${external ? '' : ' and POST /walls/1/messages'}, compared with the same load before any poll was held, after a 1 s warm-up. Each level stays held at least ${VISIBLE_MS / 1000} s, so the server's page shows the pool filling. In multiplex mode T polls fill T of the pool's capacity slots, not the pool. Within the server's fair-share caps (wait_limits in /stats) the polls come from as many sessions as MAX_WAITS_PER_SESSION requires, each with its own X-Forwarded-For address from 198.18.0.0/15 (the benchmarking range), which the server believes from a loopback peer by default (TRUST_PROXY); a poll it refuses anyway (503 or 429) is counted, not retried.${external ? ' No POST load: it would write thousands of messages to your database.' : ''}`,
   chart: { title: '/ping req/s with T and 2T polls held, % of baseline', yLabel: '% of baseline req/s' },
   async measure(source, settings, log) {
     const server = await source.open({ POLL_TIMEOUT_MS: String(HOLD_MS), MAX_QUEUE: '10000' });
@@ -141,7 +141,8 @@ const comparison: Comparison = {
       const bars: Array<{ name: string; value: number }> = [];
       for (const [name, held] of [['T polls held', threads], ['2T polls held', 2 * threads]] as const) {
         const heldAt = Date.now();
-        const polls = keepPolls(server, session, wall, after, held, { pollTimeoutMs: inline ? 1000 : HOLD_MS, maxMs: 600_000 });
+        const holders = await holdersFor(server, source.user, session, held, before.wait_limits);
+        const polls = keepPolls(server, holders, wall, after, held, { pollTimeoutMs: inline ? 1000 : HOLD_MS, maxMs: 600_000 });
         let state: any;
         try {
           if (inline) {
@@ -167,7 +168,7 @@ const comparison: Comparison = {
           'held polls',
           'running',
           'queued',
-          'refused 503',
+          'refused 503 or 429',
           '/ping req/s',
           'vs baseline',
           '/ping p99 ms',

@@ -60,7 +60,10 @@ export function createHttpServer(
     // Listen from the start: a client can leave while its body is still being read.
     const departed = new AbortController();
     const record = trackRequest(departed.signal);
-    const bytesBefore = req.socket.bytesWritten;
+    // Kept here: by the time 'close' fires, Node may have detached the socket
+    // from the request (req.socket is null then), and reading it crashed the process.
+    const socket = req.socket;
+    const bytesBefore = socket.bytesWritten;
     res.once('close', () => {
       if (!res.writableFinished) departed.abort();
       const status = res.headersSent ? res.statusCode : CLIENT_LEFT_STATUS;
@@ -76,7 +79,7 @@ export function createHttpServer(
           status,
           ms: Math.round(ms * 10) / 10,
           // Bytes put on the connection for this answer, headers included.
-          bytes: req.socket.bytesWritten - bytesBefore,
+          bytes: socket.bytesWritten - bytesBefore,
           ...(waited === undefined ? {} : { waited_ms: Math.round(waited * 10) / 10 }),
           ...(departed.signal.aborted ? { client_left: true } : {}),
         },
