@@ -39,18 +39,22 @@ if (!content) fail('message text is required');
 if (codePointLength(content) > MAX_CONTENT_LENGTH) fail(`message text must be at most ${MAX_CONTENT_LENGTH} characters`);
 
 let target: string;
+// The CLI may be the first to open an old database; its session-expiry
+// migration then uses the same SESSION_TTL_S the server would.
+let sessionTtlS: number;
 try {
   const config = loadConfig();
   target = values.db ?? config.databaseUrl ?? config.dbPath;
+  sessionTtlS = config.sessionTtlS;
 } catch (error) {
   if (!(error instanceof ConfigError)) throw error;
   fail(error.message);
 }
 
 async function open(): Promise<Storage> {
-  if (!/^postgres(ql)?:\/\//.test(target)) return new Store(target);
+  if (!/^postgres(ql)?:\/\//.test(target)) return new Store(target, { sessionTtlS });
   try {
-    return await PgStore.open({ url: target, poolSize: 1 });
+    return await PgStore.open({ url: target, poolSize: 1, sessionTtlS });
   } catch (error) {
     process.stderr.write(`${(error as Error).message}\n`);
     process.exit(1);
