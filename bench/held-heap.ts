@@ -38,9 +38,9 @@ if (values.client) {
     createLogger('silent'),
   );
   try {
-    const user = pollster.store.userByName('demo')!;
-    const session = pollster.store.createSession(user.id);
-    const after = pollster.store.wallsOf(user.id).find((w) => w.id === 2)!.latest_message_id;
+    const user = (await pollster.store.userByName('demo'))!;
+    const session = await pollster.store.createSession(user.id);
+    const after = (await pollster.store.wallsOf(user.id)).find((w) => w.id === 2)!.latest_message_id;
     const measure = () => {
       gc();
       const m = process.memoryUsage();

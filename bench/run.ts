@@ -23,6 +23,8 @@ import { emDefer } from './scenarios/em-defer.js';
 import { emDeferComparison } from './scenarios/em-defer-compare.js';
 import { fanOut } from './scenarios/fan-out.js';
 import { heldPolls } from './scenarios/held-polls.js';
+import { hosts } from './scenarios/hosts.js';
+import { hostsNetns } from './scenarios/hosts-netns.js';
 import { hostileNeighbours } from './scenarios/hostile-neighbours.js';
 import { poolCapacity } from './scenarios/pool-capacity.js';
 import { shortVsLong } from './scenarios/short-vs-long.js';
@@ -39,6 +41,8 @@ const scenarios: Scenario[] = [
   shortVsLong,
   heldPolls,
   vsBaseline,
+  hosts,
+  hostsNetns,
   hostileNeighbours,
 ];
 

@@ -13,13 +13,17 @@ import { createRoutes } from './http/routes.js';
 import { StreamCounter } from './http/check-stream.js';
 import type { PublishRelay } from './cluster/relay.js';
 import { ChangeWatcher } from './poll/change-watcher.js';
-import { createMessageWaiter } from './poll/message-waiter.js';
+import { CoalescedReads } from './poll/coalesced-reads.js';
+import { createBoardMessageWaiter, createMessageWaiter, type MessageWaiter } from './poll/message-waiter.js';
+import { PgListener } from './poll/pg-listener.js';
 import { InlineExecutor, PoolExecutor, type Executor } from './poll/executors.js';
 import { JobLane } from './poll/job-lane.js';
 import { WaitLimits } from './poll/wait-limits.js';
 import { WaitCoalescer } from './poll/wait-coalescer.js';
 import { TaskRunner } from './poll/task-runner.js';
 import { Board, createCancelCell } from './shared/board.js';
+import { PgStore } from './storage/pg-store.js';
+import type { Storage } from './storage/storage.js';
 import { Store } from './storage/store.js';
 import { SessionPruner } from './storage/session-pruner.js';
 import { SessionWaits } from './http/session-waits.js';
@@ -31,7 +35,7 @@ export interface Pollster {
   server: Server;
   /** `http://host:port`, or `unix:/path` when listening on a socket. */
   url: string;
-  store: Store;
+  store: Storage;
   runner: TaskRunner;
   executor: Executor;
   /** Where `/hello` jobs run, apart from polls and streams. */
@@ -49,13 +53,12 @@ export async function startPollster(
   logger: Logger = createLogger(config.logLevel),
   relay?: PublishRelay,
 ): Promise<Pollster> {
-  const store = new Store(config.dbPath, { sessionTtlS: config.sessionTtlS });
   const board = new Board();
-  const watcher = new ChangeWatcher(store, board, config.watchIntervalMs);
-  watcher.refresh();
+  const backend = await openBackend(config, board, logger);
+  const { store, watcher } = backend;
 
-  const executor = createExecutor(config, board, store, watcher, logger);
-  await checkWorkersLoad(executor, store);
+  const executor = createExecutor(config, board, backend, logger);
+  await checkWorkersLoad(executor, backend);
   if (config.pollMode !== 'inline') await waitForPrespawnedThreads(board, config.minThreads, logger);
   const capacity =
     config.pollMode === 'inline' ? 1 : config.maxThreads * (config.pollMode === 'multiplex' ? config.tasksPerThread : 1);
@@ -64,7 +67,7 @@ export async function startPollster(
     board,
     capacity,
     maxQueue: config.maxQueue,
-    onPollCount: (polls) => watcher.setActive(polls > 0),
+    onPollCount: (polls) => watcher?.setActive(polls > 0),
     onQueueWait: (ms) => metrics.observeQueueWait(ms / 1000),
   });
   const lane = new JobLane({
@@ -75,7 +78,7 @@ export async function startPollster(
     board,
     onError: (error) => logger.error({ err: error }, '/hello lane thread failed'),
   });
-  await checkLaneLoads(lane, runner, store);
+  await checkLaneLoads(lane, runner, backend);
   const waitLimits = new WaitLimits(config);
 
   relay?.onRemote((wallId, messageId) => board.publish(wallId, messageId));
@@ -86,15 +89,19 @@ export async function startPollster(
   const streams = new StreamCounter();
   const startedAt = Date.now();
   const metrics = new Metrics(() => stats());
-  const stats = (): PollsterStats => collectStats(config, runner, executor, watcher, board, streams, startedAt, lane, waitLimits, coalescer);
+  const stats = (): PollsterStats => collectStats(config, runner, executor, backend, board, streams, startedAt, lane, waitLimits, coalescer);
   // Identical waits share one pool task; inline, the blocking control, keeps one per wait.
   const coalescer = config.pollMode === 'inline' ? undefined : new WaitCoalescer(runner);
-  const waitForMessages = measureWaits(createMessageWaiter(config, board, store, runner, coalescer), metrics);
+  const waiter: MessageWaiter =
+    backend.kind === 'sqlite'
+      ? createMessageWaiter(config, board, backend.store, runner, coalescer)
+      : createBoardMessageWaiter(config, board, new CoalescedReads(backend.store, board), runner, coalescer);
+  const waitForMessages = measureWaits(waiter, metrics);
   const sessionWaits = new SessionWaits();
   relay?.onRemoteLogout((sessionId) => sessionWaits.endSession(sessionId));
   relay?.serveMetrics(() => metrics.registry.getMetricsAsJSON());
-  const logout = (sessionId: string): boolean => {
-    const existed = store.deleteSession(sessionId);
+  const logout = async (sessionId: string): Promise<boolean> => {
+    const existed = await store.deleteSession(sessionId);
     if (existed) {
       sessionWaits.endSession(sessionId);
       relay?.announceLogout(sessionId);
@@ -136,11 +143,11 @@ export async function startPollster(
     server.close();
     // Waiting polls are answered (empty) as their tasks see the cancel flag.
     await Promise.all([runner.close(SHUTDOWN_GRACE_MS), lane.close(SHUTDOWN_GRACE_MS)]);
-    watcher.setActive(false);
+    watcher?.setActive(false);
     server.closeIdleConnections();
     await new Promise((resolve) => setTimeout(resolve, 20));
     server.closeAllConnections();
-    store.close();
+    await backend.close();
     // Under cluster the socket belongs to the primary, which removes it.
     if (config.socket && cluster.isPrimary && existsSync(config.socket)) unlinkSync(config.socket);
   }
@@ -164,7 +171,7 @@ function collectStats(
   config: Config,
   runner: TaskRunner,
   executor: Executor,
-  watcher: ChangeWatcher,
+  backend: Backend,
   board: Board,
   streams: StreamCounter,
   startedAt: number,
@@ -213,19 +220,66 @@ function collectStats(
     sse_stalled: streams.stalled,
     /** Per-session and per-address caps on concurrent waits, and how often they refused one. */
     wait_limits: waitLimits.stats(),
-    watcher_active: watcher.active,
+    watcher_active: backend.watcher?.active ?? false,
+    database:
+      backend.kind === 'sqlite'
+        ? { backend: 'sqlite' as const }
+        : { backend: 'postgres' as const, ...backend.listener.stats(), pool: backend.store.poolStats() },
     memory: { rss: memory.rss, heap_used: memory.heapUsed },
     uptime_s: Math.round((Date.now() - startedAt) / 1000),
   };
 }
 
-function createExecutor(config: Config, board: Board, store: Store, watcher: ChangeWatcher, logger: Logger): Executor {
+/**
+ * SQLite: a Store on the main thread, a read connection per worker thread,
+ * and the data_version watcher for other writers. PostgreSQL: a bounded pool
+ * on the main thread only, and a LISTEN connection for every writer's posts.
+ */
+type Backend =
+  | { kind: 'sqlite'; store: Store; watcher: ChangeWatcher; close(): void }
+  | { kind: 'postgres'; store: PgStore; watcher: null; listener: PgListener; close(): Promise<void> };
+
+async function openBackend(config: Config, board: Board, logger: Logger): Promise<Backend> {
+  if (!config.databaseUrl) {
+    const store = new Store(config.dbPath, { sessionTtlS: config.sessionTtlS });
+    const watcher = new ChangeWatcher(store, board, config.watchIntervalMs);
+    watcher.refresh();
+    return { kind: 'sqlite', store, watcher, close: () => store.close() };
+  }
+  const store = await PgStore.open({
+    url: config.databaseUrl,
+    poolSize: config.pgPoolSize,
+    sessionTtlS: config.sessionTtlS,
+    onIdleError: (error) => logger.debug({ err: error }, 'an idle PostgreSQL connection failed'),
+  });
+  const listener = new PgListener(config.databaseUrl, board, logger);
+  try {
+    await listener.start();
+  } catch (error) {
+    await store.close();
+    throw new Error(`cannot LISTEN on PostgreSQL: ${(error as Error).message}`, { cause: error });
+  }
+  return {
+    kind: 'postgres',
+    store,
+    watcher: null,
+    listener,
+    async close() {
+      await listener.stop();
+      await store.close();
+    },
+  };
+}
+
+function createExecutor(config: Config, board: Board, backend: Backend, logger: Logger): Executor {
   if (config.pollMode === 'inline') {
+    if (backend.kind !== 'sqlite') throw new Error('POLL_MODE=inline needs SQLite');
+    const { store, watcher } = backend;
     return new InlineExecutor(board, store, () => watcher.check(), config.watchIntervalMs);
   }
   return new PoolExecutor({
     board,
-    dbPath: config.dbPath,
+    dbPath: backend.kind === 'sqlite' ? config.dbPath : null,
     minThreads: config.minThreads,
     maxThreads: config.maxThreads,
     tasksPerThread: config.pollMode === 'multiplex' ? config.tasksPerThread : 1,
@@ -237,22 +291,22 @@ function createExecutor(config: Config, board: Board, store: Store, watcher: Cha
  * A worker module that fails to load (wrong path, missing loader) would leave
  * every poll hanging; run one empty task first so start-up fails instead.
  */
-async function checkWorkersLoad(executor: Executor, store: Store): Promise<void> {
+async function checkWorkersLoad(executor: Executor, backend: Backend): Promise<void> {
   try {
     await executor.sleep({ ms: 0, cancel: createCancelCell() });
   } catch (error) {
     await executor.destroy();
-    store.close();
+    await backend.close();
     throw new Error(`worker threads failed to start: ${(error as Error).message}`, { cause: error });
   }
 }
 
-async function checkLaneLoads(lane: JobLane, runner: TaskRunner, store: Store): Promise<void> {
+async function checkLaneLoads(lane: JobLane, runner: TaskRunner, backend: Backend): Promise<void> {
   try {
     await lane.check();
   } catch (error) {
     await Promise.all([lane.close(0), runner.close(0)]);
-    store.close();
+    await backend.close();
     throw new Error(`/hello lane threads failed to start: ${(error as Error).message}`, { cause: error });
   }
 }

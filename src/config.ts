@@ -33,6 +33,10 @@ export interface Config {
   headersTimeoutMs: number;
   sseHeartbeatMs: number;
   dbPath: string;
+  /** `postgres://…`: keep everything in PostgreSQL instead of SQLite at `dbPath`. */
+  databaseUrl: string | null;
+  /** Most PostgreSQL connections this process's pool opens (the LISTEN connection is one more). */
+  pgPoolSize: number;
   /** `*`, or a comma-separated list of origins `scheme://host[:port]`. */
   corsOrigin: string;
   /** Session lifetime since its last use (sliding), seconds. */
@@ -137,6 +141,7 @@ export const defaults = {
   requestTimeoutMs: 30_000,
   headersTimeoutMs: 10_000,
   dbPath: 'data/pollster.db',
+  pgPoolSize: 10,
   corsOrigin: '*',
   sseStallMs: 30_000,
   trustProxy: 'loopback',
@@ -194,7 +199,15 @@ export function loadConfig(env: Env = process.env): Config {
   if (!/^[\w.:-]+$/.test(host)) {
     throw new ConfigError(`HOST must be a hostname or IP address (got "${host}")`);
   }
+  const databaseUrl = env.DATABASE_URL?.trim() ? env.DATABASE_URL.trim() : null;
+  if (databaseUrl !== null && !/^postgres(ql)?:\/\/\S+$/.test(databaseUrl)) {
+    throw new ConfigError('DATABASE_URL must be a postgres:// or postgresql:// URL (or unset for SQLite at DB_PATH)');
+  }
   const pollMode = oneOf(env, 'POLL_MODE', ['pool', 'inline', 'multiplex'] as const, 'pool');
+  if (databaseUrl !== null && pollMode === 'inline') {
+    // Inline blocks the main thread, where PostgreSQL's answers and notifications arrive.
+    throw new ConfigError('POLL_MODE=inline needs SQLite: use pool or multiplex with DATABASE_URL');
+  }
   const maxQueue = integer(env, 'MAX_QUEUE', defaults.maxQueue, 0, 1_000_000);
   const tasksPerThread = integer(env, 'TASKS_PER_THREAD', defaults.tasksPerThread, 1, 100_000);
   const slots = waitingSlots({ pollMode, maxThreads, tasksPerThread });
@@ -218,6 +231,8 @@ export function loadConfig(env: Env = process.env): Config {
     requestTimeoutMs,
     headersTimeoutMs,
     dbPath: text(env, 'DB_PATH', defaults.dbPath),
+    databaseUrl,
+    pgPoolSize: integer(env, 'PG_POOL_SIZE', defaults.pgPoolSize, 1, 1000),
     corsOrigin: corsOrigin(env),
     sessionTtlS: integer(env, 'SESSION_TTL_S', defaults.sessionTtlS, 1, 315_360_000),
     metricsToken: metricsToken(env),

@@ -2,18 +2,23 @@ import { connect } from 'node:net';
 import { join } from 'node:path';
 import { Agent } from 'undici';
 import { describe, expect, it } from 'vitest';
+import { backends, usePostgres } from './helpers/postgres.js';
 import { call, startTestServer, tempDir } from './helpers/server.js';
 
-describe('HTTP API', () => {
+const postgres = usePostgres();
+
+describe.each(backends(postgres))('HTTP API ($name)', (backend) => {
+  const start = async (env: Record<string, string> = {}) => startTestServer({ ...(await backend.env()), ...env });
+
   it('GET /ping acks', async () => {
-    const server = await startTestServer();
+    const server = await start();
     const reply = await server.call('GET', '/ping');
     expect(reply.status).toBe(200);
     expect(reply.json).toEqual({ ack: 'huzzah!' });
   });
 
   it('POST /sessions returns an unguessable session with the user\'s walls', async () => {
-    const server = await startTestServer();
+    const server = await start();
     const first = await server.call('POST', '/sessions', { body: { user: 'bob' } });
     const second = await server.call('POST', '/sessions', { body: { user: 'bob' } });
     expect(first.status).toBe(201);
@@ -24,7 +29,7 @@ describe('HTTP API', () => {
   });
 
   it('POST /sessions rejects an unknown or missing user', async () => {
-    const server = await startTestServer();
+    const server = await start();
     for (const body of [{ user: 'mallory' }, {}, { user: 42 }]) {
       const reply = await server.call('POST', '/sessions', { body });
       expect(reply.status).toBe(400);
@@ -33,7 +38,7 @@ describe('HTTP API', () => {
   });
 
   it('seeds walls and memberships on first start', async () => {
-    const server = await startTestServer();
+    const server = await start();
     const demo = await server.login('demo');
     const alice = await server.login('alice');
     const demoWalls = await server.call('GET', '/walls', { session: demo });
@@ -45,7 +50,7 @@ describe('HTTP API', () => {
   });
 
   it('posts a message and lists history oldest first, paged by id', async () => {
-    const server = await startTestServer();
+    const server = await start();
     const session = await server.login();
     const posted = [];
     for (const content of ['one', 'two', 'three']) {
@@ -64,7 +69,7 @@ describe('HTTP API', () => {
   });
 
   it('accepts the session as Bearer, body session_id or query session_id', async () => {
-    const server = await startTestServer();
+    const server = await start();
     const session = await server.login();
     expect((await server.call('GET', `/walls?session_id=${session}`)).status).toBe(200);
     const viaBody = await server.call('POST', '/walls/1/messages', { body: { session_id: session, content: 'x' } });
@@ -73,18 +78,18 @@ describe('HTTP API', () => {
   });
 
   it('keeps messages across restarts', async () => {
-    const first = await startTestServer();
+    const first = await start();
     const session = await first.login();
     const posted = await first.call('POST', '/walls/1/messages', { session, body: { content: 'durable' } });
     await first.pollster.close();
-    const second = await startTestServer({ DB_PATH: first.dbPath });
+    const second = await startTestServer({ DB_PATH: first.dbPath, ...(backend.name === 'postgres' ? { DATABASE_URL: first.database } : {}) });
     const again = await second.login();
     const history = await second.call('GET', `/walls/1/messages?after=${posted.json.id - 1}`, { session: again });
     expect(history.json.messages).toEqual([posted.json]);
   });
 
   it('answers CORS preflight on any path and adds CORS headers everywhere', async () => {
-    const server = await startTestServer({ CORS_ORIGIN: 'https://chat.example' });
+    const server = await start({ CORS_ORIGIN: 'https://chat.example' });
     const preflight = await server.call('OPTIONS', '/anything/at/all');
     expect(preflight.status).toBe(204);
     expect(preflight.headers['access-control-allow-origin']).toBe('https://chat.example');
@@ -128,7 +133,7 @@ describe('HTTP API', () => {
     ];
 
     it.each(cases)('$name → $status', async ({ method, path, body, rawBody, auth, status, error }) => {
-      const server = await startTestServer();
+      const server = await start();
       const session =
         auth === 'demo' || auth === 'alice' || auth === 'bob' ? await server.login(auth) : auth === 'bogus' ? 'not-a-session' : undefined;
       const reply = await server.call(method, path, {
@@ -143,13 +148,13 @@ describe('HTTP API', () => {
     });
 
     it('405 names the allowed methods', async () => {
-      const server = await startTestServer();
+      const server = await start();
       const reply = await server.call('PUT', '/poll');
       expect(reply.headers.allow).toBe('POST, OPTIONS');
     });
 
     it('a body over 64 KiB gets 413', async () => {
-      const server = await startTestServer();
+      const server = await start();
       const reply = await server.call('POST', '/sessions', { rawBody: JSON.stringify({ user: 'x'.repeat(70_000) }) });
       expect(reply.status).toBe(413);
       expect(reply.json).toEqual({ errors: ['Body too large'] });
@@ -157,7 +162,7 @@ describe('HTTP API', () => {
     });
 
     it('a malformed request line gets 400 and the server stays up', async () => {
-      const server = await startTestServer();
+      const server = await start();
       const { port } = new URL(server.url);
       const answer = await new Promise<string>((resolve, reject) => {
         const socket = connect(Number(port), '127.0.0.1', () => socket.write('NOT HTTP AT ALL\r\n\r\n'));

@@ -4,8 +4,11 @@
  * its own batch, its own timeout, and its wait freed when its client leaves.
  */
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { eventually, startTestServer, type TestServer } from './helpers/server.js';
+import { backends, usePostgres } from './helpers/postgres.js';
+import { eventually, startTestServer as startServer, type TestServer } from './helpers/server.js';
 import { openStream } from './helpers/sse.js';
+
+const postgres = usePostgres();
 
 async function newestOn(server: TestServer, session: string, wallId: number): Promise<number> {
   const walls = await server.call('GET', '/walls', { session });
@@ -28,10 +31,17 @@ async function nothingHeld(server: TestServer): Promise<void> {
   });
 }
 
-describe.each<{ name: string; env: Record<string, string> }>([
-  { name: 'pool', env: { POLL_MODE: 'pool', MIN_THREADS: '4', MAX_THREADS: '4' } },
-  { name: 'multiplex', env: { POLL_MODE: 'multiplex', MIN_THREADS: '2', MAX_THREADS: '2' } },
-])('coalesced waits ($name)', ({ env }) => {
+// One client holds several waits on purpose: fair-share caps off (fair-share.test.ts covers them).
+const uncapped = { MAX_WAITS_PER_SESSION: '0', MAX_WAITS_PER_CLIENT: '0' };
+const modes = [
+  { name: 'pool', env: { POLL_MODE: 'pool', MIN_THREADS: '4', MAX_THREADS: '4', ...uncapped } },
+  { name: 'multiplex', env: { POLL_MODE: 'multiplex', MIN_THREADS: '2', MAX_THREADS: '2', ...uncapped } },
+];
+// On PostgreSQL the shared task is a board-only wait; each request then reads for itself.
+const matrix = backends(postgres).flatMap((backend) => modes.map((mode) => ({ ...mode, backend, label: `${mode.name}, ${backend.name}` })));
+
+describe.each(matrix)('coalesced waits ($label)', ({ env, backend }) => {
+  const startTestServer = async (extra: Record<string, string>) => startServer({ ...(await backend.env()), ...extra });
   it('shares a task only between identical waits; mixed cursors each get their own batch', async () => {
     const server = await startTestServer(env);
     const session = await server.login();
@@ -175,7 +185,7 @@ describe.each<{ name: string; env: Record<string, string> }>([
 
 describe('inline mode, the blocking control', () => {
   it('keeps one wait per request: nothing is shared', async () => {
-    const server = await startTestServer({ POLL_MODE: 'inline' });
+    const server = await startServer({ POLL_MODE: 'inline' });
     const session = await server.login();
     const last = await newestOn(server, session, 1);
     const replies = await Promise.all(

@@ -4,8 +4,11 @@
  * both WAKE modes where it applies.
  */
 import { describe, expect, it } from 'vitest';
-import { eventually, startTestServer, type TestServer } from './helpers/server.js';
+import { eventually, startTestServer as startServer, type TestServer } from './helpers/server.js';
 import { postFromCli } from './helpers/cli.js';
+import { backends, usePostgres } from './helpers/postgres.js';
+
+const postgres = usePostgres();
 
 const modes: Array<{ name: string; env: Record<string, string>; mainThreadFree: boolean }> = [
   { name: 'pool, notify', env: { POLL_MODE: 'pool', WAKE: 'notify' }, mainThreadFree: true },
@@ -20,7 +23,15 @@ async function latestId(server: TestServer, session: string, wallId: number): Pr
   return walls.json.walls.find((w: { id: number }) => w.id === wallId).latest_message_id;
 }
 
-describe.each(modes)('POST /poll ($name)', ({ env, mainThreadFree }) => {
+// POLL_MODE=inline blocks the main thread, where PostgreSQL's answers arrive: SQLite only.
+const matrix = backends(postgres).flatMap((backend) =>
+  modes
+    .filter((mode) => backend.name === 'sqlite' || mode.name.split(',')[0] !== 'inline')
+    .map((mode) => ({ ...mode, backend, label: `${mode.name}, ${backend.name}` })),
+);
+
+describe.each(matrix)('POST /poll ($label)', ({ env, mainThreadFree, backend }) => {
+  const startTestServer = async (extra: Record<string, string>) => startServer({ ...(await backend.env()), ...extra });
   it('answers at once with messages the client has not seen', async () => {
     const server = await startTestServer(env);
     const session = await server.login();
@@ -61,7 +72,7 @@ describe.each(modes)('POST /poll ($name)', ({ env, mainThreadFree }) => {
       timeoutMs: 20_000,
     });
     if (mainThreadFree) await eventually(() => server.pollster.stats().waiting_polls === 1);
-    const cli = await postFromCli(server.dbPath, ['--wall', '3', '--user', 'bob', 'from the console']);
+    const cli = await postFromCli(server.database, ['--wall', '3', '--user', 'bob', 'from the console']);
     expect(cli.code).toBe(0);
     const reply = await poll;
     expect(reply.json.walls['3'].posts).toEqual([expect.objectContaining({ content: 'from the console', user: 'bob' })]);

@@ -12,8 +12,8 @@ import { openStream } from './helpers/sse.js';
 
 /** `count` messages of `content` on wall 1, written straight to SQLite, then one by HTTP so the board knows. */
 async function fillWall(server: TestServer, session: string, count: number, content: string): Promise<number> {
-  const demo = server.pollster.store.userByName('demo')!;
-  for (let i = 0; i < count; i++) server.pollster.store.postMessage(1, demo.id, content);
+  const demo = (await server.pollster.store.userByName('demo'))!;
+  for (let i = 0; i < count; i++) await server.pollster.store.postMessage(1, demo.id, content);
   const last = await server.call('POST', '/walls/1/messages', { session, body: { content } });
   return last.json.id;
 }
@@ -67,7 +67,7 @@ describe('a client that reads', () => {
     const server = await startTestServer({ SSE_STALL_MS: '1500', SSE_MAX_MS: '60000' });
     const session = await server.login();
     const newest = await fillWall(server, session, 3000, 'y'.repeat(2000));
-    const expected = server.pollster.store.messagesAfter(1, 0, 100_000).map((m) => m.id);
+    const expected = (await server.pollster.store.messagesAfter(1, 0, 100_000)).map((m) => m.id);
     const stream = await openStream(server.agent, `${server.url}/check?session_id=${session}&walls=1&last_event_id=0`);
     onTestFinished(() => stream.close());
     await stream.next((event) => event.id === String(newest), 0, 30_000);
@@ -84,10 +84,10 @@ describe('poll answers are bounded in bytes', () => {
   ])('cuts a batch of big messages near BATCH_BYTES; the client continues from its last id ($name)', async ({ env }) => {
     const server = await startTestServer(env);
     const session = await server.login();
-    const start = server.pollster.store.messagesAfter(1, 0, 100_000).at(-1)!.id;
+    const start = (await server.pollster.store.messagesAfter(1, 0, 100_000)).at(-1)!.id;
     // 2000 three-byte characters: 6 KB each, so 100 of them would be 600 KB.
     await fillWall(server, session, 150, '€'.repeat(2000));
-    const expected = server.pollster.store.messagesAfter(1, start, 100_000).map((m) => m.id);
+    const expected = (await server.pollster.store.messagesAfter(1, start, 100_000)).map((m) => m.id);
     const received: number[] = [];
     let after = start;
     while (received.length < expected.length) {

@@ -1,14 +1,20 @@
 /**
  * `npm run post -- --wall 1 --user demo "hello"`: write a message straight
- * into the database, as the Rails console did. A running server notices it
- * through SQLite's data_version and wakes the polls waiting on that wall.
+ * into the database, as the Rails console did. A running server notices it —
+ * SQLite: through data_version; PostgreSQL: through the messages trigger's
+ * NOTIFY — and wakes the polls waiting on that wall.
+ *
+ * The database is DATABASE_URL, else DB_PATH, as for the server; `--db`
+ * overrides both with a file path or a postgres:// URL.
  */
 import { parseArgs } from 'node:util';
-import { loadConfig } from '../config.js';
+import { ConfigError, loadConfig } from '../config.js';
 import { codePointLength } from '../http/validate.js';
+import { PgStore } from '../storage/pg-store.js';
+import type { Storage } from '../storage/storage.js';
 import { MAX_CONTENT_LENGTH, Store } from '../storage/store.js';
 
-const usage = 'usage: npm run post -- --wall <id> --user <name> "message text"';
+const usage = 'usage: npm run post -- --wall <id> --user <name> [--db <file or postgres:// URL>] "message text"';
 
 function fail(message: string): never {
   process.stderr.write(`${message}\n${usage}\n`);
@@ -32,14 +38,37 @@ const content = positionals.join(' ').trim();
 if (!content) fail('message text is required');
 if (codePointLength(content) > MAX_CONTENT_LENGTH) fail(`message text must be at most ${MAX_CONTENT_LENGTH} characters`);
 
-const store = new Store(values.db ?? loadConfig().dbPath);
+let target: string;
+// The CLI may be the first to open an old database; its session-expiry
+// migration then uses the same SESSION_TTL_S the server would.
+let sessionTtlS: number;
 try {
-  const user = store.userByName(values.user);
+  const config = loadConfig();
+  target = values.db ?? config.databaseUrl ?? config.dbPath;
+  sessionTtlS = config.sessionTtlS;
+} catch (error) {
+  if (!(error instanceof ConfigError)) throw error;
+  fail(error.message);
+}
+
+async function open(): Promise<Storage> {
+  if (!/^postgres(ql)?:\/\//.test(target)) return new Store(target, { sessionTtlS });
+  try {
+    return await PgStore.open({ url: target, poolSize: 1, sessionTtlS });
+  } catch (error) {
+    process.stderr.write(`${(error as Error).message}\n`);
+    process.exit(1);
+  }
+}
+
+const store = await open();
+try {
+  const user = await store.userByName(values.user);
   if (!user) fail(`unknown user "${values.user}"`);
-  if (!store.wallExists(wallId)) fail(`wall ${wallId} does not exist`);
-  if (!store.canPost(user.id, wallId)) fail(`${user.name} is not a member of wall ${wallId}`);
-  const message = store.postMessage(wallId, user.id, content);
+  if (!(await store.wallExists(wallId))) fail(`wall ${wallId} does not exist`);
+  if (!(await store.canPost(user.id, wallId))) fail(`${user.name} is not a member of wall ${wallId}`);
+  const message = await store.postMessage(wallId, user.id, content);
   process.stdout.write(`${JSON.stringify(message)}\n`);
 } finally {
-  store.close();
+  await store.close();
 }

@@ -13,7 +13,8 @@ import type { Config } from '../config.js';
 import type { MessageWaiter } from '../poll/message-waiter.js';
 import type { TaskRunner } from '../poll/task-runner.js';
 import type { Release } from '../poll/wait-limits.js';
-import type { Store, User } from '../storage/store.js';
+import type { User } from '../storage/store.js';
+import type { Storage } from '../storage/storage.js';
 import { refreshEvent } from './answer-bytes.js';
 import { Errors, HttpError } from './http-error.js';
 import type { RequestContext } from './routes.js';
@@ -48,7 +49,7 @@ async function drained(res: ServerResponse, ms: number, signal: AbortSignal): Pr
 
 export interface CheckDeps {
   config: Config;
-  store: Store;
+  store: Storage;
   runner: TaskRunner;
   waitForMessages: MessageWaiter;
   streams: StreamCounter;
@@ -87,7 +88,7 @@ const STREAM_HEADERS = {
  */
 export function createCheckHandler(
   deps: CheckDeps,
-  sessionUser: (ctx: RequestContext) => User | null,
+  sessionUser: (ctx: RequestContext) => Promise<User | null>,
   sessionIdOf: (ctx: RequestContext) => string | undefined,
   admitWait: (ctx: RequestContext) => Release,
 ) {
@@ -95,16 +96,14 @@ export function createCheckHandler(
 
   return async function check(ctx: RequestContext): Promise<void> {
     const { req, res, query } = ctx;
-    const user = sessionUser(ctx);
+    const user = await sessionUser(ctx);
     const requested = parseWallList(query.get('walls'));
     // By default a session streams its own walls, and no session the public
     // ones, so the Rails page's bare `new EventSource('/check')` works (issue 10).
     // `?walls=` may name any wall the client can read.
     const walls = requested
-      ? store.readableWalls(user?.id ?? null).filter((wall) => requested.includes(wall.id))
-      : user
-        ? store.wallsOf(user.id)
-        : store.publicWalls();
+      ? (await store.readableWalls(user?.id ?? null)).filter((wall) => requested.includes(wall.id))
+      : await (user ? store.wallsOf(user.id) : store.publicWalls());
     if (walls.length === 0) throw Errors.invalidParameters();
     let cursor =
       parseCursor(req.headers['last-event-id']) ??

@@ -29,5 +29,6 @@ export const Errors = {
   methodNotAllowed: (allow: string[]) => new HttpError(405, 'Method not allowed', { Allow: allow.join(', ') }),
   serverBusy: () => new HttpError(503, 'Server busy', { 'Retry-After': '1' }),
   shuttingDown: () => new HttpError(503, 'Server shutting down', { 'Retry-After': '1' }),
+  databaseUnavailable: () => new HttpError(503, 'Database unavailable', { 'Retry-After': '2' }),
   internal: () => new HttpError(500, 'Internal error'),
 } as const;

@@ -14,6 +14,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import type { Metrics } from '../observability/metrics.js';
 import { trackRequest, waitedMs } from '../observability/request-record.js';
+import { DatabaseUnavailableError } from '../storage/storage.js';
 import { Errors, HttpError } from './http-error.js';
 import { createCors, sendError } from './respond.js';
 import type { Method, RequestContext, RouteHandler } from './routes.js';
@@ -129,6 +130,10 @@ export function createHttpServer(
         // An aborted body or a client that left: nothing to answer, nothing
         // wrong with the server. No URL: it can carry ?session_id=.
         logger.debug({ method: req.method, route: record.route, code: (error as NodeJS.ErrnoException).code }, 'client went away');
+      } else if (error instanceof DatabaseUnavailableError) {
+        // Expected while PostgreSQL restarts: one 503 with Retry-After, not a 500 and a stack trace.
+        if (res.headersSent) res.destroy();
+        else sendError(res, Errors.databaseUnavailable());
       } else {
         // Route pattern, not req.url: the URL can carry ?session_id=. The
         // stack goes to the log only; the client gets the generic message.

@@ -1,7 +1,7 @@
 /**
  * Pollster's HTTP API. Handlers do only quick work on the main thread —
- * parse, a quick SQLite read or write, respond — and hand every wait for new
- * data to the task runner.
+ * parse, a quick SQLite read or write (or an awaited PostgreSQL one), respond —
+ * and hand every wait for new data to the task runner.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Config } from '../config.js';
@@ -10,7 +10,8 @@ import type { TaskRunner } from '../poll/task-runner.js';
 import type { JobLane } from '../poll/job-lane.js';
 import type { Release, WaitLimits } from '../poll/wait-limits.js';
 import type { MessageWaiter } from '../poll/message-waiter.js';
-import type { Store, User } from '../storage/store.js';
+import type { User } from '../storage/store.js';
+import type { Storage } from '../storage/storage.js';
 import { readBody } from './body.js';
 import { createCheckHandler, type StreamCounter } from './check-stream.js';
 import type { SessionWaits } from './session-waits.js';
@@ -38,7 +39,7 @@ export type Method = 'GET' | 'POST' | 'DELETE';
 
 export interface RouteDeps {
   config: Config;
-  store: Store;
+  store: Storage;
   /** Wake the polls waiting on `wallId` (in this process and any others). */
   publish: (wallId: number, messageId: number) => void;
   runner: TaskRunner;
@@ -54,7 +55,7 @@ export interface RouteDeps {
   /** Open streams and held polls by session, so logout can end them. */
   sessionWaits: SessionWaits;
   /** Log a session out in every process: delete it and end its streams. */
-  logout: (sessionId: string) => boolean;
+  logout: (sessionId: string) => Promise<boolean>;
 }
 
 const HELLO_DEFAULT_MS = 10_000;
@@ -72,7 +73,7 @@ export function createRoutes(deps: RouteDeps): Array<[Method, string, RouteHandl
     return bearerToken(ctx.req) ?? sessionIdFromBody(body) ?? ctx.query.get('session_id') ?? undefined;
   }
 
-  function sessionUser(ctx: RequestContext, body?: unknown): User | undefined {
+  async function sessionUser(ctx: RequestContext, body?: unknown): Promise<User | undefined> {
     const id = sessionIdOf(ctx, body);
     return id ? store.sessionUser(id) : undefined;
   }
@@ -82,8 +83,8 @@ export function createRoutes(deps: RouteDeps): Array<[Method, string, RouteHandl
     return deps.waitLimits.acquire({ session: sessionIdOf(ctx, body), client: deps.waitLimits.clientOf(ctx.req) });
   }
 
-  function requireUser(ctx: RequestContext, body?: unknown): User {
-    const user = sessionUser(ctx, body);
+  async function requireUser(ctx: RequestContext, body?: unknown): Promise<User> {
+    const user = await sessionUser(ctx, body);
     if (!user) throw Errors.unauthorized();
     return user;
   }
@@ -93,26 +94,27 @@ export function createRoutes(deps: RouteDeps): Array<[Method, string, RouteHandl
    * (public walls only, issue 10). A session that is given but unknown is
    * refused with `invalid()`, so a stale client learns to log in again.
    */
-  function viewer(ctx: RequestContext, invalid: () => HttpError, body?: unknown): User | null {
+  async function viewer(ctx: RequestContext, invalid: () => HttpError, body?: unknown): Promise<User | null> {
     const id = sessionIdOf(ctx, body);
     if (!id) return null;
-    const user = store.sessionUser(id);
+    const user = await store.sessionUser(id);
     if (!user) throw invalid();
     return user;
   }
 
   /** A wall the viewer may not read answers exactly like a missing one: no existence oracle (issue 14). */
-  function readableWall(user: User | null, rawId: string | undefined): number {
+  async function readableWall(user: User | null, rawId: string | undefined): Promise<number> {
     const wallId = parseWallId(rawId);
-    if (!store.canRead(user?.id ?? null, wallId)) throw Errors.wallNotFound();
+    if (!(await store.canRead(user?.id ?? null, wallId))) throw Errors.wallNotFound();
     return wallId;
   }
 
   async function poll(ctx: RequestContext): Promise<void> {
     const body = await readBody(ctx.req);
-    const user = viewer(ctx, Errors.invalidUser, body);
+    const user = await viewer(ctx, Errors.invalidUser, body);
     const request = parsePollRequest(body);
-    const walls = request.lastPostIds.filter(([wallId]) => store.canRead(user?.id ?? null, wallId));
+    const readable = await Promise.all(request.lastPostIds.map(([wallId]) => store.canRead(user?.id ?? null, wallId)));
+    const walls = request.lastPostIds.filter((_, index) => readable[index]);
     // Without a session, no public wall left means the client needs one.
     if (walls.length === 0) throw user ? Errors.invalidParameters() : Errors.invalidUser();
     const timeoutMs = Math.min(request.timeoutMs ?? config.pollTimeoutMs, config.pollTimeoutMs);
@@ -144,30 +146,30 @@ export function createRoutes(deps: RouteDeps): Array<[Method, string, RouteHandl
       '/sessions',
       async ({ req, res }) => {
         const name = parseUserName(await readBody(req));
-        const user = store.userByName(name);
+        const user = await store.userByName(name);
         if (!user) throw Errors.invalidUser();
-        const sessionId = store.createSession(user.id);
-        sendJson(res, 201, { session_id: sessionId, user: user.name, walls: store.wallsOf(user.id) });
+        const sessionId = await store.createSession(user.id);
+        sendJson(res, 201, { session_id: sessionId, user: user.name, walls: await store.wallsOf(user.id) });
       },
     ],
 
     [
       'GET',
       '/walls',
-      (ctx) => {
-        const user = viewer(ctx, Errors.unauthorized);
-        sendJson(ctx.res, 200, { walls: user ? store.wallsOf(user.id) : store.publicWalls() });
+      async (ctx) => {
+        const user = await viewer(ctx, Errors.unauthorized);
+        sendJson(ctx.res, 200, { walls: await (user ? store.wallsOf(user.id) : store.publicWalls()) });
       },
     ],
 
     [
       'GET',
       '/walls/:id/messages',
-      (ctx) => {
-        const user = viewer(ctx, Errors.unauthorized);
-        const wallId = readableWall(user, ctx.params.id);
+      async (ctx) => {
+        const user = await viewer(ctx, Errors.unauthorized);
+        const wallId = await readableWall(user, ctx.params.id);
         const { after, limit } = parsePage(ctx.query);
-        sendJson(ctx.res, 200, { messages: store.messagesAfter(wallId, after, limit) });
+        sendJson(ctx.res, 200, { messages: await store.messagesAfter(wallId, after, limit) });
       },
     ],
 
@@ -176,10 +178,10 @@ export function createRoutes(deps: RouteDeps): Array<[Method, string, RouteHandl
       '/walls/:id/messages',
       async (ctx) => {
         const body = await readBody(ctx.req);
-        const user = requireUser(ctx, body);
-        const wallId = readableWall(user, ctx.params.id);
-        if (!store.canPost(user.id, wallId)) throw Errors.wallNotWritable();
-        const message = store.postMessage(wallId, user.id, parseContent(body));
+        const user = await requireUser(ctx, body);
+        const wallId = await readableWall(user, ctx.params.id);
+        if (!(await store.canPost(user.id, wallId))) throw Errors.wallNotWritable();
+        const message = await store.postMessage(wallId, user.id, parseContent(body));
         publish(wallId, message.id);
         sendJson(ctx.res, 201, message);
       },
@@ -219,7 +221,7 @@ export function createRoutes(deps: RouteDeps): Array<[Method, string, RouteHandl
       '/sessions',
       async (ctx) => {
         const id = sessionIdOf(ctx, await readBody(ctx.req));
-        if (!id || !deps.logout(id)) throw Errors.unauthorized();
+        if (!id || !(await deps.logout(id))) throw Errors.unauthorized();
         ctx.res.writeHead(204).end();
       },
     ],

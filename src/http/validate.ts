@@ -63,6 +63,8 @@ export function parseContent(body: unknown): string {
   const content = isRecord(body) ? body.content : undefined;
   if (typeof content !== 'string') throw new HttpError(400, 'content must be a string');
   if (!isWellFormed(content)) throw new HttpError(400, 'content must be well-formed Unicode');
+  // PostgreSQL's text cannot hold U+0000; refused on both backends so they store the same messages.
+  if (content.includes('\u0000')) throw new HttpError(400, 'content must not contain U+0000');
   const trimmed = content.trim();
   if (trimmed.length === 0 || codePointLength(content) > MAX_CONTENT_LENGTH) {
     throw new HttpError(400, `content must be 1 to ${MAX_CONTENT_LENGTH} characters`);

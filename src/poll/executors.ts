@@ -29,7 +29,8 @@ export interface Percentiles {
 
 export interface PoolOptions {
   board: Board;
-  dbPath: string;
+  /** SQLite file for the threads' own read connections; null: threads only wait (PostgreSQL). */
+  dbPath: string | null;
   minThreads: number;
   maxThreads: number;
   /** 1 blocks a thread per poll; above 1 each thread awaits many polls at once. */

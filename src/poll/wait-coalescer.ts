@@ -35,7 +35,9 @@ interface SharedWait {
 /** Waits with the same key get the same answer: walls and cursors, and everything else the task reads by. */
 export function waitKey(task: PollTask): string {
   const walls = task.walls.map(([wallId, after]) => `${wallId}:${after}`).sort();
-  return `${task.singleCursor ? 's' : 'w'}|${task.limit}|${task.wake}|${task.intervalMs}|${walls.join(',')}`;
+  // A board-only wait (PostgreSQL) also answers by its thresholds.
+  const seen = task.boardOnly ? `|b|${(task.seen ?? []).map(([wallId, newest]) => `${wallId}:${newest}`).sort().join(',')}` : '';
+  return `${task.singleCursor ? 's' : 'w'}|${task.limit}|${task.wake}|${task.intervalMs}|${walls.join(',')}${seen}`;
 }
 
 export interface CoalescerStats {

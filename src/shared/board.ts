@@ -5,11 +5,17 @@
  * `Atomics.notify`s them, which wakes the waiting polls at once instead of
  * after a 0.5 s sleep.
  *
- * Layout (Int32Array):
- *   [0]                    generation: bumped on every change
- *   [1]                    worker threads that have loaded the task module (ever)
- *   [2 + 2s]               newest message id of the walls hashed to slot s
- *   [2 + 2s + 1]           wake counter of slot s
+ * Layout, one SharedArrayBuffer in two views:
+ *   cells (Int32Array), from byte 0:
+ *     [0]                  generation: bumped on every change
+ *     [1]                  worker threads that have loaded the task module (ever)
+ *     [2 + s]              wake counter of slot s
+ *   newestIds (BigInt64Array), after the counters (8-byte aligned):
+ *     [s]                  newest message id of the walls hashed to slot s
+ *
+ * Ids are 64-bit (PostgreSQL's `bigint`, SQLite's INTEGER) and leave the board
+ * as JS numbers, exact up to 2^53−1; counters stay 32-bit because they only
+ * need to change, and wrapping around is harmless.
  *
  * Walls share a slot when `wallId % SLOTS` collides; a shared slot holds the
  * highest id of its walls, so a collision can only cause an extra database
@@ -26,24 +32,30 @@ const GENERATION = 0;
 const LOADED_WORKERS = 1;
 const FIRST_SLOT = 2;
 export const WALL_SLOTS = 4096;
-const CELLS = FIRST_SLOT + 2 * WALL_SLOTS;
+const COUNTER_CELLS = FIRST_SLOT + WALL_SLOTS;
+/** Counters padded to a multiple of 8 bytes, so the 64-bit view is aligned. */
+const COUNTER_BYTES = Math.ceil((COUNTER_CELLS * Int32Array.BYTES_PER_ELEMENT) / 8) * 8;
+export const BOARD_BYTES = COUNTER_BYTES + WALL_SLOTS * BigInt64Array.BYTES_PER_ELEMENT;
 
-function newestCell(wallId: number): number {
-  return FIRST_SLOT + 2 * (wallId % WALL_SLOTS);
+function slot(wallId: number): number {
+  return wallId % WALL_SLOTS;
 }
 
 function wakeCell(wallId: number): number {
-  return newestCell(wallId) + 1;
+  return FIRST_SLOT + slot(wallId);
 }
 
 export class Board {
+  /** The 32-bit counters polls block on (see the layout above). */
   readonly cells: Int32Array;
+  readonly #newestIds: BigInt64Array;
 
-  constructor(buffer: SharedArrayBuffer = new SharedArrayBuffer(CELLS * Int32Array.BYTES_PER_ELEMENT)) {
-    if (buffer.byteLength !== CELLS * Int32Array.BYTES_PER_ELEMENT) {
-      throw new RangeError(`board buffer must be ${CELLS * Int32Array.BYTES_PER_ELEMENT} bytes`);
+  constructor(buffer: SharedArrayBuffer = new SharedArrayBuffer(BOARD_BYTES)) {
+    if (buffer.byteLength !== BOARD_BYTES) {
+      throw new RangeError(`board buffer must be ${BOARD_BYTES} bytes`);
     }
-    this.cells = new Int32Array(buffer);
+    this.cells = new Int32Array(buffer, 0, COUNTER_CELLS);
+    this.#newestIds = new BigInt64Array(buffer, COUNTER_BYTES, WALL_SLOTS);
   }
 
   get buffer(): SharedArrayBuffer {
@@ -52,7 +64,7 @@ export class Board {
 
   /** The highest message id known for this wall (or a wall sharing its slot). */
   newest(wallId: number): number {
-    return Atomics.load(this.cells, newestCell(wallId));
+    return Number(Atomics.load(this.#newestIds, slot(wallId)));
   }
 
   /**
@@ -60,11 +72,12 @@ export class Board {
    * follow with `notifyChange()` to wake the polls that watch several walls.
    */
   raise(wallId: number, messageId: number): boolean {
-    const cell = newestCell(wallId);
+    const cell = slot(wallId);
+    const id = BigInt(messageId);
     for (;;) {
-      const current = Atomics.load(this.cells, cell);
-      if (messageId <= current) return false;
-      if (Atomics.compareExchange(this.cells, cell, current, messageId) === current) {
+      const current = Atomics.load(this.#newestIds, cell);
+      if (id <= current) return false;
+      if (Atomics.compareExchange(this.#newestIds, cell, current, id) === current) {
         this.#bumpAndNotify(wakeCell(wallId));
         return true;
       }

@@ -46,7 +46,7 @@ class PollWait {
     this.#reader = reader;
     this.#options = options;
     this.#after = new Map(task.walls);
-    this.#thresholds = new Map(task.walls);
+    this.#thresholds = new Map(task.seen ?? task.walls);
     this.#waitCell = board.waitCell(task.walls.map(([wallId]) => wallId));
   }
 
@@ -58,8 +58,13 @@ class PollWait {
     const expected = Atomics.load(this.#board.cells, this.#waitCell);
     this.#options.refresh?.();
 
-    const found = this.#task.singleCursor ? this.#readAllIfAnyMoved() : this.#readChangedWalls();
-    if (found) return { outcome: 'data', walls: found };
+    if (task.boardOnly) {
+      const moved = this.#movedWalls();
+      if (moved.length > 0) return { outcome: 'moved', walls: moved };
+    } else {
+      const found = task.singleCursor ? this.#readAllIfAnyMoved() : this.#readChangedWalls();
+      if (found) return { outcome: 'data', walls: found };
+    }
 
     const remaining = task.deadline - Date.now();
     if (remaining <= 0) return { outcome: 'timeout' };
@@ -70,6 +75,15 @@ class PollWait {
       return { cells: task.cancel, index: 0, expected: 0, ms: Math.min(ms, task.intervalMs) };
     }
     return { cells: this.#board.cells, index: this.#waitCell, expected, ms };
+  }
+
+  #movedWalls(): Array<[number, number]> {
+    const moved: Array<[number, number]> = [];
+    for (const [wallId, threshold] of this.#thresholds) {
+      const newest = this.#board.newest(wallId);
+      if (newest > threshold) moved.push([wallId, newest]);
+    }
+    return moved;
   }
 
   #readAllIfAnyMoved(): Record<string, { posts: Message[] }> | null {

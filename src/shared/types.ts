@@ -17,7 +17,12 @@ export interface Message {
 export interface WorkerData {
   /** The shared board: see `src/shared/board.ts` for its layout. */
   board: SharedArrayBuffer;
-  dbPath: string;
+  /**
+   * The SQLite file each thread reads on its own connection; null with
+   * PostgreSQL, where threads only wait on the board (`boardOnly` tasks) and
+   * the main thread reads, so each process keeps one bounded connection pool.
+   */
+  dbPath: string | null;
 }
 
 export type WakeMode = 'notify' | 'sleep';
@@ -43,6 +48,18 @@ export interface PollTask {
   singleCursor?: boolean;
   /** Int32Array(1) on its own SharedArrayBuffer; 1 means "stop now". */
   cancel: Int32Array;
+  /**
+   * Wait on the board only and read nothing: answer `moved` as soon as a
+   * wall's board id passes its threshold. The main thread then reads the
+   * messages (PostgreSQL: asynchronously, from its pool).
+   */
+  boardOnly?: boolean;
+  /**
+   * Per wall, the board id below which nothing new can exist for this poll
+   * (defaults to the cursor in `walls`): a wall already read at that board id
+   * without news is not reported again until it moves further.
+   */
+  seen?: Array<[number, number]>;
 }
 
 /** Block the thread for `ms`, like the original `/hello` EM.defer job. */
@@ -59,6 +76,8 @@ export type PollOutcome =
   | { outcome: 'data'; walls: Record<string, { posts: Message[] }> }
   | { outcome: 'timeout' }
   /** The client left, or the server is shutting down. */
-  | { outcome: 'cancelled' };
+  | { outcome: 'cancelled' }
+  /** A `boardOnly` task: these walls' board ids (`[wallId, newest]`) passed their thresholds. */
+  | { outcome: 'moved'; walls: Array<[number, number]> };
 
 export type SleepOutcome = { outcome: 'done'; sleptMs: number } | { outcome: 'cancelled' };

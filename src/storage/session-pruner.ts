@@ -4,7 +4,7 @@
  * full it goes on after a short pause, otherwise it sleeps a while. Every
  * process of a cluster prunes; the deletes are idempotent.
  */
-import type { Store } from './store.js';
+import type { MaybePromise, Storage } from './storage.js';
 
 /** Rows one run deletes at most. */
 export const PRUNE_BATCH = 1000;
@@ -19,13 +19,13 @@ export interface PrunerHooks {
 }
 
 export class SessionPruner {
-  readonly #store: Store;
+  readonly #store: Pick<Storage, 'pruneSessions'>;
   readonly #intervalMs: number;
   readonly #hooks: PrunerHooks;
   #timer: NodeJS.Timeout | null = null;
   #stopped = false;
 
-  constructor(store: Store, sessionTtlS: number, hooks: PrunerHooks) {
+  constructor(store: Pick<Storage, 'pruneSessions'>, sessionTtlS: number, hooks: PrunerHooks) {
     this.#store = store;
     this.#intervalMs = Math.min(MAX_INTERVAL_MS, Math.max(1000, (sessionTtlS * 1000) / 4));
     this.#hooks = hooks;
@@ -41,19 +41,25 @@ export class SessionPruner {
     this.#timer = null;
   }
 
-  /** One bounded run; returns how many sessions it deleted. */
-  runOnce(): number {
-    const count = this.#store.pruneSessions(PRUNE_BATCH);
-    this.#hooks.onPruned(count);
-    return count;
+  /** One bounded run; returns how many sessions it deleted (SQLite at once, PostgreSQL as a promise). */
+  runOnce(): MaybePromise<number> {
+    const pruned = this.#store.pruneSessions(PRUNE_BATCH);
+    if (typeof pruned !== 'number') {
+      return pruned.then((count) => {
+        this.#hooks.onPruned(count);
+        return count;
+      });
+    }
+    this.#hooks.onPruned(pruned);
+    return pruned;
   }
 
   #schedule(ms: number): void {
     if (this.#stopped) return;
-    this.#timer = setTimeout(() => {
+    this.#timer = setTimeout(async () => {
       let count = 0;
       try {
-        count = this.runOnce();
+        count = await this.runOnce();
       } catch (error) {
         this.#hooks.onError(error);
       }

@@ -9,6 +9,7 @@ import Database from 'better-sqlite3';
 import type { Message } from '../shared/types.js';
 import type { MessageSource } from '../shared/poll-wait.js';
 import { MessageReader } from './message-reader.js';
+import type { Storage } from './storage.js';
 
 /** Longest message, in characters; the API and the CLI both enforce it. */
 export const MAX_CONTENT_LENGTH = 2000;
@@ -35,13 +36,13 @@ function toWallSummary(row: WallRow): WallSummary {
   return { ...row, public: row.public === 1 };
 }
 
-const SEED_WALLS = ['General', 'Ruby', 'Node', 'Random'];
-const SEED_USERS: Array<[string, number[]]> = [
+export const SEED_WALLS = ['General', 'Ruby', 'Node', 'Random'];
+export const SEED_USERS: Array<[string, number[]]> = [
   ['demo', [1, 2, 3, 4]],
   ['alice', [1]],
   ['bob', [2, 3]],
 ];
-const SEED_MESSAGES: Array<[number, string, string]> = [
+export const SEED_MESSAGES: Array<[number, string, string]> = [
   [1, 'alice', 'Welcome to Pollster! Every wall is long-polled on a worker thread.'],
   [1, 'demo', 'Post from another tab, or run: npm run post -- --wall 1 --user demo "hi"'],
   [2, 'bob', 'Puma threads and EM.defer did this in Ruby; Piscina does it here.'],
@@ -121,7 +122,8 @@ const MIGRATIONS: Array<(db: Database.Database, context: MigrationContext) => vo
 
 const SCHEMA_VERSION = MIGRATIONS.length;
 
-export class Store implements MessageSource {
+export class Store implements MessageSource, Storage {
+  readonly backend = 'sqlite' as const;
   readonly #db: Database.Database;
   readonly #userByName: Database.Statement<[string], User>;
   readonly #wallsOfUser: Database.Statement<[number], WallRow>;

@@ -5,7 +5,7 @@
  */
 import { workerData } from 'node:worker_threads';
 import { Board } from '../shared/board.js';
-import { waitForMessagesAsync, waitForMessagesSync } from '../shared/poll-wait.js';
+import { waitForMessagesAsync, waitForMessagesSync, type MessageSource } from '../shared/poll-wait.js';
 import { sleepBlocking } from '../shared/sleep-task.js';
 import type { PollOutcome, PollTask, SleepOutcome, SleepTask, WorkerData } from '../shared/types.js';
 import { MessageReader } from '../storage/message-reader.js';
@@ -13,7 +13,8 @@ import { SharedReads } from './shared-reads.js';
 
 const data = workerData as WorkerData;
 const board = new Board(data.board);
-const reader = MessageReader.open(data.dbPath);
+/** With PostgreSQL (no dbPath) tasks are `boardOnly` and never read. */
+const reader: MessageSource = data.dbPath ? MessageReader.open(data.dbPath) : noReads();
 const sharedReads = new SharedReads(reader, board);
 board.markWorkerLoaded();
 
@@ -33,4 +34,11 @@ export function pollMultiplexed(task: PollTask): Promise<PollOutcome> {
  */
 export function sleep(task: SleepTask): SleepOutcome {
   return sleepBlocking(task);
+}
+
+function noReads(): MessageSource {
+  const refuse = (): never => {
+    throw new Error('this pool has no database connection: with PostgreSQL, poll tasks must be boardOnly');
+  };
+  return { messagesAfter: refuse, messagesAfterOnWalls: refuse };
 }

@@ -10,9 +10,10 @@ export interface CliResult {
 }
 
 /** Run `npm run post`'s script in its own process, as a user at a console would. */
-export function postFromCli(dbPath: string, args: string[]): Promise<CliResult> {
+/** `database`: a SQLite file or a postgres:// URL. */
+export function postFromCli(database: string, args: string[]): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/post.ts', '--db', dbPath, ...args], {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/post.ts', '--db', database, ...args], {
       cwd: root,
       stdio: ['ignore', 'pipe', 'pipe'],
       timeout: 20_000,

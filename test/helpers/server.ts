@@ -15,6 +15,8 @@ export interface TestServer {
   pollster: Pollster;
   url: string;
   dbPath: string;
+  /** What `npm run post -- --db` takes: the DATABASE_URL, or the SQLite file. */
+  database: string;
   dir: string;
   agent: Agent;
   call(method: string, path: string, options?: CallOptions): Promise<Reply>;
@@ -59,6 +61,7 @@ export async function startTestServer(env: Record<string, string> = {}, logger?:
     pollster,
     url: pollster.url,
     dbPath,
+    database: config.databaseUrl ?? dbPath,
     dir,
     agent,
     call: (method, path, options = {}) => call(agent, pollster.url, method, path, options),

@@ -1,0 +1,151 @@
+/**
+ * PostgreSQL's wake-ups: one dedicated connection per process LISTENs on
+ * `pollster_messages` and raises the board for every notification, whoever
+ * wrote the row — this process, another host, `psql`, another application.
+ *
+ * A notification is a hint, never the source of truth: one sent while this
+ * connection was down is lost. So after every (re)connect the listener
+ * LISTENs first and then reads the newest id of every wall, which puts
+ * anything written in the gap on the board. A dropped connection is retried
+ * with backoff (100 ms doubling to 5 s) until it is back or Pollster stops.
+ */
+import pg from 'pg';
+import type { Logger } from 'pino';
+import type { Board } from '../shared/board.js';
+import { CONNECT_TIMEOUT_MS, NOTIFY_CHANNEL, newestPerWall, pgTypes } from '../storage/pg-store.js';
+
+const FIRST_RETRY_MS = 100;
+const MAX_RETRY_MS = 5000;
+/**
+ * A connection that dies without a FIN (a host or network gone) would look
+ * alive for hours of TCP keep-alive defaults; a cheap query this often, with
+ * a timeout, notices within seconds and triggers the reconnect and catch-up.
+ */
+const HEARTBEAT_MS = 10_000;
+const HEARTBEAT_TIMEOUT_MS = 5000;
+
+export class PgListener {
+  readonly #url: string;
+  readonly #board: Board;
+  readonly #logger: Logger;
+  #client: pg.Client | null = null;
+  #retryMs = FIRST_RETRY_MS;
+  #timer: NodeJS.Timeout | null = null;
+  #heartbeat: NodeJS.Timeout | null = null;
+  #stopped = false;
+  #listening = false;
+  #reconnects = 0;
+  #notifications = 0;
+
+  constructor(url: string, board: Board, logger: Logger) {
+    this.#url = url;
+    this.#board = board;
+    this.#logger = logger;
+  }
+
+  /** The first connection: a failure here fails start-up. */
+  async start(): Promise<void> {
+    await this.#connect();
+  }
+
+  stats(): { listening: boolean; reconnects: number; notifications: number } {
+    return { listening: this.#listening, reconnects: this.#reconnects, notifications: this.#notifications };
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = null;
+    if (this.#heartbeat) clearInterval(this.#heartbeat);
+    this.#heartbeat = null;
+    const client = this.#client;
+    this.#client = null;
+    this.#listening = false;
+    await client?.end().catch(() => {});
+  }
+
+  async #connect(): Promise<void> {
+    const client = new pg.Client({
+      connectionString: this.#url,
+      application_name: 'pollster-listener',
+      connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+      query_timeout: HEARTBEAT_TIMEOUT_MS,
+      keepAlive: true,
+      keepAliveInitialDelayMillis: HEARTBEAT_MS,
+      types: pgTypes,
+    });
+    // Both may fire for one failure; #lost() handles each client once, and
+    // only once it is listening: until then the failure rejects #connect().
+    client.on('error', (error) => this.#lost(client, error));
+    client.on('end', () => this.#lost(client, null));
+    client.on('notification', (message) => this.#notified(message.payload));
+    this.#client = client;
+    try {
+      await client.connect();
+      await client.query(`LISTEN ${NOTIFY_CHANNEL}`);
+      // After LISTEN: anything committed from here on is notified; anything
+      // before is in this read.
+      let raised = false;
+      for (const { wall_id, newest } of await newestPerWall(client)) {
+        if (this.#board.raise(wall_id, newest)) raised = true;
+      }
+      if (raised) this.#board.notifyChange();
+    } catch (error) {
+      this.#client = null;
+      client.removeAllListeners('end');
+      client.on('error', () => {});
+      await client.end().catch(() => {});
+      throw error;
+    }
+    if (this.#stopped) {
+      await client.end().catch(() => {});
+      return;
+    }
+    this.#listening = true;
+    this.#retryMs = FIRST_RETRY_MS;
+    this.#heartbeat ??= setInterval(() => this.#beat(), HEARTBEAT_MS);
+    this.#heartbeat.unref();
+  }
+
+  #beat(): void {
+    const client = this.#client;
+    if (!client || !this.#listening) return;
+    client.query('SELECT 1').catch((error: Error) => this.#lost(client, error));
+  }
+
+  #notified(payload: string | undefined): void {
+    const match = /^(\d+):(\d+)$/.exec(payload ?? '');
+    if (!match) return;
+    this.#notifications++;
+    this.#board.publish(Number(match[1]), Number(match[2]));
+  }
+
+  #lost(client: pg.Client, error: Error | null): void {
+    if (client !== this.#client || !this.#listening || this.#stopped) return;
+    this.#client = null;
+    this.#listening = false;
+    client.removeAllListeners('end');
+    // A late 'error' from this client must not go unhandled.
+    client.on('error', () => {});
+    void client.end().catch(() => {});
+    this.#logger.warn({ err: error ?? undefined }, 'lost the PostgreSQL LISTEN connection; reconnecting');
+    this.#schedule();
+  }
+
+  #schedule(): void {
+    if (this.#stopped || this.#timer) return;
+    const delay = this.#retryMs;
+    this.#retryMs = Math.min(this.#retryMs * 2, MAX_RETRY_MS);
+    this.#timer = setTimeout(() => {
+      this.#timer = null;
+      this.#reconnects++;
+      this.#connect().then(
+        () => this.#logger.info({ reconnects: this.#reconnects }, 'PostgreSQL LISTEN connection is back'),
+        (error: unknown) => {
+          this.#logger.debug({ err: error, retryMs: this.#retryMs }, 'PostgreSQL LISTEN reconnect failed');
+          this.#schedule();
+        },
+      );
+    }, delay);
+  }
+}

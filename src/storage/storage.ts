@@ -1,0 +1,48 @@
+/**
+ * What the HTTP side needs from storage, whichever backend holds the data.
+ * Methods may answer directly (SQLite: synchronous, microseconds) or with a
+ * promise (PostgreSQL: a network round trip that must never block the main
+ * thread); callers always `await`, so both fit.
+ */
+import type { Message } from '../shared/types.js';
+import type { User, WallSummary } from './store.js';
+
+export type MaybePromise<T> = T | Promise<T>;
+
+export interface Storage {
+  readonly backend: 'sqlite' | 'postgres';
+  userByName(name: string): MaybePromise<User | undefined>;
+  /** The walls `userId` is a member of. */
+  wallsOf(userId: number): MaybePromise<WallSummary[]>;
+  /** The walls anyone may read without a session. */
+  publicWalls(): MaybePromise<WallSummary[]>;
+  /** Every wall `userId` may read: its own and the public ones (`null`: public only). */
+  readableWalls(userId: number | null): MaybePromise<WallSummary[]>;
+  wallExists(wallId: number): MaybePromise<boolean>;
+  /** Members read a wall; so does anyone, `null` (no session) included, if it is public. */
+  canRead(userId: number | null, wallId: number): MaybePromise<boolean>;
+  /** Only members post, public wall or not. */
+  canPost(userId: number, wallId: number): MaybePromise<boolean>;
+  createSession(userId: number): MaybePromise<string>;
+  /** The user of a live session; each use slides its expiry (SESSION_TTL_S). */
+  sessionUser(sessionId: string): MaybePromise<User | undefined>;
+  /** Log out: true when the session existed. */
+  deleteSession(sessionId: string): MaybePromise<boolean>;
+  /** Delete up to `limit` expired sessions; resolves with how many went. */
+  pruneSessions(limit: number): MaybePromise<number>;
+  /** Messages of `wallId` with id greater than `after`, oldest first. */
+  messagesAfter(wallId: number, after: number, limit: number): MaybePromise<Message[]>;
+  /** Messages of any of `wallIds` with id greater than `after`, oldest first, from one snapshot. */
+  messagesAfterOnWalls(wallIds: readonly number[], after: number, limit: number): MaybePromise<Message[]>;
+  postMessage(wallId: number, userId: number, content: string): MaybePromise<Message>;
+  close(): MaybePromise<void>;
+}
+
+/**
+ * The database cannot be reached right now (down, restarting, connection
+ * lost, or no connection free within the timeout). The HTTP side answers
+ * `503 Database unavailable` with Retry-After; waiting polls keep waiting.
+ */
+export class DatabaseUnavailableError extends Error {
+  override name = 'DatabaseUnavailableError';
+}

@@ -1,0 +1,49 @@
+/** A real nginx for a test: started from a rewritten config, stopped when the test ends. */
+import { spawn } from 'node:child_process';
+import { existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Agent } from 'undici';
+import { onTestFinished } from 'vitest';
+import { call, eventually } from './server.js';
+
+export const NGINX = ['/usr/sbin/nginx', '/usr/bin/nginx'].find((path) => existsSync(path));
+
+/** Moves a deploy/ config's pid, log and temp paths into `dir`. */
+export function intoDir(conf: string, dir: string): string {
+  const rewritten = conf
+    .replace(/^pid .*;$/m, `pid ${dir}/nginx.pid;`)
+    .replace(/^error_log .*;$/m, `error_log ${dir}/error.log warn;`)
+    .replace(/client_body_temp_path .*;/, `client_body_temp_path ${dir}/body;`)
+    .replace(
+      /proxy_temp_path .*;/,
+      // fastcgi, uwsgi and scgi temp paths are unused, but nginx creates them.
+      `fastcgi_temp_path ${dir}/fastcgi; uwsgi_temp_path ${dir}/uwsgi; scgi_temp_path ${dir}/scgi;\n  proxy_temp_path ${dir}/proxy;`,
+    );
+  return rewritten;
+}
+
+/** Start nginx on `conf` (already rewritten) and wait until `url`/ping answers through it. */
+export async function startNginx(conf: string, dir: string, url: string, agent: Agent): Promise<void> {
+  if (!NGINX) throw new Error('nginx not found: run "apt-get install -y nginx" (.ci/run does)');
+  const confPath = join(dir, 'nginx.conf');
+  writeFileSync(confPath, conf);
+  // master_process off keeps nginx in this (test) user's process; the config itself is unchanged.
+  const nginx = spawn(NGINX, ['-p', dir, '-e', join(dir, 'error.log'), '-c', confPath, '-g', 'daemon off; master_process off;'], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  nginx.stderr.on('data', (chunk) => (stderr += chunk));
+  const exited = new Promise((resolve) => nginx.once('exit', resolve));
+  onTestFinished(async () => {
+    nginx.kill('SIGTERM');
+    await exited;
+  });
+  await eventually(async () => {
+    try {
+      return (await call(agent, url, 'GET', '/ping', { timeoutMs: 500 })).status === 200;
+    } catch {
+      if (nginx.exitCode !== null) throw new Error(`nginx exited: ${stderr}`);
+      return false;
+    }
+  }, 10_000);
+}
