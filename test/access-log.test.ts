@@ -11,6 +11,7 @@ import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { createLogger } from '../src/observability/logger.js';
 import { eventually, startTestServer, type CallOptions, type TestServer } from './helpers/server.js';
+import { rawText } from './helpers/raw-http.js';
 import { openStream } from './helpers/sse.js';
 
 interface LogLine {
@@ -51,16 +52,7 @@ function abortedBody(server: TestServer, head: string, body: string): Promise<vo
   });
 }
 
-function rawRequest(server: TestServer, data: string): Promise<string> {
-  const { port } = new URL(server.url);
-  return new Promise((resolve) => {
-    const socket = connect(Number(port), '127.0.0.1', () => socket.write(data));
-    let answer = '';
-    socket.on('data', (chunk) => (answer += chunk));
-    socket.on('close', () => resolve(answer));
-    socket.on('error', () => undefined);
-  });
-}
+const rawRequest = (server: TestServer, data: string): Promise<string> => rawText(server.url, data);
 
 type Transport = 'query' | 'json' | 'form' | 'bearer';
 

@@ -4,26 +4,10 @@
  */
 import { connect } from 'node:net';
 import { describe, expect, it } from 'vitest';
+import { rawText } from './helpers/raw-http.js';
 import { eventually, startTestServer, type TestServer } from './helpers/server.js';
 
-/** Write `data` on a fresh socket and collect whatever comes back until the server closes it. */
-function raw(server: TestServer, data: string, ms = 5000): Promise<string> {
-  const { port } = new URL(server.url);
-  return new Promise((resolve, reject) => {
-    const socket = connect(Number(port), '127.0.0.1', () => socket.write(data));
-    let answer = '';
-    const timer = setTimeout(() => {
-      socket.destroy();
-      reject(new Error(`server neither answered nor closed within ${ms} ms; got: ${answer}`));
-    }, ms);
-    socket.on('data', (chunk) => (answer += chunk));
-    socket.on('close', () => {
-      clearTimeout(timer);
-      resolve(answer);
-    });
-    socket.on('error', () => undefined);
-  });
-}
+const raw = (server: TestServer, data: string, ms?: number): Promise<string> => rawText(server.url, data, ms);
 
 const status = (answer: string): number => Number(/^HTTP\/1\.1 (\d{3})/.exec(answer)?.[1] ?? 0);
 

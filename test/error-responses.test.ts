@@ -4,7 +4,6 @@
  * (or a cut connection once headers are out), never a crashed process; no
  * response carries a stack trace. Plus CORS with a list of origins.
  */
-import { connect } from 'node:net';
 import { Writable } from 'node:stream';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
@@ -14,6 +13,7 @@ import { loadConfig } from '../src/config.js';
 import { createHttpServer } from '../src/http/http-server.js';
 import type { Method, RouteHandler } from '../src/http/routes.js';
 import { createLogger } from '../src/observability/logger.js';
+import { rawText } from './helpers/raw-http.js';
 import { call, startTestServer } from './helpers/server.js';
 
 function capture(): { logger: ReturnType<typeof createLogger>; text: () => string } {
@@ -27,16 +27,7 @@ function capture(): { logger: ReturnType<typeof createLogger>; text: () => strin
   return { logger: createLogger('debug', stream), text: () => text };
 }
 
-function raw(url: string, data: string): Promise<string> {
-  const { port } = new URL(url);
-  return new Promise((resolve) => {
-    const socket = connect(Number(port), '127.0.0.1', () => socket.write(data));
-    let answer = '';
-    socket.on('data', (chunk) => (answer += chunk));
-    socket.on('close', () => resolve(answer));
-    socket.on('error', () => undefined);
-  });
-}
+const raw = (url: string, data: string): Promise<string> => rawText(url, data);
 
 /** A bare HTTP server with the given routes, on port 0, closed after the test. */
 async function serve(routes: Array<[Method, string, RouteHandler]>, env: Record<string, string> = {}) {

@@ -3,76 +3,37 @@
  * loopback port delivers a long poll and an SSE stream. `.ci/run` installs
  * Debian's nginx; without it this test fails saying so.
  */
-import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Agent } from 'undici';
 import { describe, expect, it, onTestFinished } from 'vitest';
+import { intoDir, startNginx } from './helpers/nginx.js';
+import { freePort } from './helpers/pg-cluster.js';
 import { ROOT } from './helpers/process.js';
 import { call, eventually, startTestServer, tempDir } from './helpers/server.js';
 import { openStream } from './helpers/sse.js';
 
-const NGINX = ['/usr/sbin/nginx', '/usr/bin/nginx'].find((path) => existsSync(path));
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
-/** deploy/nginx.conf with its paths moved into `dir` and its listen port changed. */
+/** deploy/nginx.conf with its paths moved into `dir`, its upstream on `socket` and its listen port changed. */
 function testConfig(dir: string, socket: string, port: number): string {
   const conf = readFileSync(join(ROOT, 'deploy', 'nginx.conf'), 'utf8');
-  const rewritten = conf
-    .replace(/^pid .*;$/m, `pid ${dir}/nginx.pid;`)
-    .replace(/^error_log .*;$/m, `error_log ${dir}/error.log warn;`)
-    .replace(/client_body_temp_path .*;/, `client_body_temp_path ${dir}/body;`)
-    .replace(/proxy_temp_path .*;/, `proxy_temp_path ${dir}/proxy;`)
+  const rewritten = intoDir(conf, dir)
     .replace(/server unix:.*;/, `server unix:${socket};`)
     .replace(/listen 127\.0\.0\.1:8080;/, `listen 127.0.0.1:${port};`);
-  expect(rewritten).not.toBe(conf);
-  return `${rewritten}\n# fastcgi, uwsgi and scgi temp paths are unused, but nginx creates them.\n`.replace(
-    'proxy_temp_path',
-    `fastcgi_temp_path ${dir}/fastcgi; uwsgi_temp_path ${dir}/uwsgi; scgi_temp_path ${dir}/scgi;\n  proxy_temp_path`,
-  );
+  expect(rewritten).not.toContain('unix:/run/');
+  expect(rewritten).toContain(`listen 127.0.0.1:${port};`);
+  return rewritten;
 }
 
 /** Pollster on a unix socket behind deploy/nginx.conf; resolves once nginx answers /ping. */
 async function startBehindNginx(env: Record<string, string> = {}) {
-  if (!NGINX) throw new Error('nginx not found: run "apt-get install -y nginx" (.ci/run does)');
   const dir = tempDir();
   const socket = join(dir, 'pollster.sock');
   const server = await startTestServer({ ...env, SOCKET: socket });
   const port = await freePort();
-  const confPath = join(dir, 'nginx.conf');
-  writeFileSync(confPath, testConfig(dir, socket, port));
-  // master_process off keeps nginx in this (test) user's process, so it may
-  // open a socket in a private temp dir; the config itself is unchanged.
-  const nginx = spawn(NGINX, ['-p', dir, '-e', join(dir, 'error.log'), '-c', confPath, '-g', 'daemon off; master_process off;'], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  let stderr = '';
-  nginx.stderr.on('data', (chunk) => (stderr += chunk));
-  const exited = new Promise((resolve) => nginx.once('exit', resolve));
-  onTestFinished(async () => {
-    nginx.kill('SIGTERM');
-    await exited;
-  });
-
   const url = `http://127.0.0.1:${port}`;
   const agent = new Agent({ connections: 16 });
   onTestFinished(() => agent.close());
-  await eventually(async () => {
-    try {
-      return (await call(agent, url, 'GET', '/ping', { timeoutMs: 500 })).status === 200;
-    } catch {
-      if (nginx.exitCode !== null) throw new Error(`nginx exited: ${stderr}`);
-      return false;
-    }
-  }, 10_000);
+  await startNginx(testConfig(dir, socket, port), dir, url, agent);
   return { server, url, agent };
 }
 

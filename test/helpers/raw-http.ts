@@ -86,3 +86,26 @@ export function rawExchange(port: number, request: Buffer, options: RawOptions):
     socket.on('error', () => undefined);
   });
 }
+
+/**
+ * Write `data` to the server at `url` on a fresh socket and collect whatever
+ * comes back until the server closes it; rejects if it neither answers nor
+ * closes within `ms`.
+ */
+export function rawText(url: string, data: string, ms = 5000): Promise<string> {
+  const { port } = new URL(url);
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(port), '127.0.0.1', () => socket.write(data));
+    let answer = '';
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new Error(`server neither answered nor closed within ${ms} ms; got: ${answer}`));
+    }, ms);
+    socket.on('data', (chunk) => (answer += chunk));
+    socket.on('close', () => {
+      clearTimeout(timer);
+      resolve(answer);
+    });
+    socket.on('error', () => undefined);
+  });
+}
