@@ -23,7 +23,18 @@ export const REDACTED_PATHS = [
   '*.headers',
 ];
 
-export function createLogger(level: Level | 'silent', destination?: DestinationStream): Logger {
-  const options = { level, redact: { paths: REDACTED_PATHS, censor: '[redacted]' } };
-  return destination ? pino(options, destination) : pino(options);
+/**
+ * Standard output, written asynchronously: one synchronous write(2) per
+ * access-log line halved `/ping`'s throughput (≈22k → ≈10k req/s on this
+ * machine); buffered writes cost a few per cent. pino flushes the buffer when
+ * the process exits; only a SIGKILL or a power cut can lose the last lines.
+ * The buffer is bounded, so a reader that stalls (a full pipe) costs lines,
+ * never unbounded memory.
+ */
+function standardOutput(): DestinationStream {
+  return pino.destination({ dest: 1, sync: false, maxLength: 16 * 1024 * 1024 });
+}
+
+export function createLogger(level: Level | 'silent', destination: DestinationStream = standardOutput()): Logger {
+  return pino({ level, redact: { paths: REDACTED_PATHS, censor: '[redacted]' } }, destination);
 }
