@@ -109,6 +109,14 @@ describe('the /hello lane bounds a burst (multiplex)', () => {
   });
 });
 
+describe('the /hello lane at start-up', () => {
+  it('keeps MIN_THREADS lane threads, every one loaded before the server listens', async () => {
+    const server = await startTestServer({ MIN_THREADS: '12', MAX_THREADS: '12' });
+    // Read at once: no job has run beyond the start-up check, nothing was awaited.
+    expect(server.pollster.stats().hello_lane).toMatchObject({ threads: 12, threads_loaded: 12, concurrency: 12 });
+  });
+});
+
 describe('the /hello lane (inline, the blocking control)', () => {
   it('a job still blocks the main thread, under the lane\'s limit', async () => {
     const server = await startTestServer({ POLL_MODE: 'inline', HELLO_CONCURRENCY: '1', HELLO_QUEUE: '0' });

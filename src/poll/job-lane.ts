@@ -12,7 +12,7 @@ import { Piscina } from 'piscina';
 import type { Board } from '../shared/board.js';
 import { createCancelCell } from '../shared/board.js';
 import { sleepBlocking } from '../shared/sleep-task.js';
-import type { PollOutcome, SleepOutcome, SleepTask } from '../shared/types.js';
+import type { JobWorkerData, PollOutcome, SleepOutcome, SleepTask } from '../shared/types.js';
 import { workerFilename, type Executor, type Percentiles } from './executors.js';
 import { TaskRunner } from './task-runner.js';
 
@@ -32,6 +32,8 @@ export interface JobLaneOptions {
 
 export interface JobLaneStats {
   threads: number;
+  /** Lane threads that have loaded their module since start (replacements count too). */
+  threads_loaded: number;
   concurrency: number;
   busy: number;
   queued: number;
@@ -60,9 +62,18 @@ export class JobLane {
     });
   }
 
-  /** Run one empty job, so a lane whose worker module fails to load stops start-up. */
-  async check(): Promise<void> {
+  /**
+   * Run one empty job, so a lane whose worker module fails to load stops
+   * start-up; then wait (up to `timeoutMs`) until every pre-spawned lane
+   * thread has loaded, so none is still loading once the server listens.
+   */
+  async check(timeoutMs = 60_000): Promise<void> {
     await this.#executor.sleep({ ms: 0, cancel: createCancelCell() });
+    if (!(this.#executor instanceof JobPoolExecutor)) return;
+    const deadline = Date.now() + timeoutMs;
+    while (this.#executor.loadedThreads() < this.#executor.minThreads && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
   }
 
   /** Resolves `{ outcome: 'cancelled' }` if `signal` aborts first; rejects 503 when the lane is full. */
@@ -74,6 +85,7 @@ export class JobLane {
     const run = this.#runner.stats();
     return {
       threads: this.#executor.threads().length,
+      threads_loaded: this.#executor instanceof JobPoolExecutor ? this.#executor.loadedThreads() : 0,
       concurrency: this.#concurrency,
       busy: run.running,
       queued: run.queued,
@@ -94,10 +106,16 @@ export class JobLane {
 /** Lane threads: one job each, loading only `src/worker/jobs.ts`. */
 class JobPoolExecutor implements Executor {
   readonly #pool: Piscina;
+  /** Lane threads that have loaded their module (ever); each adds one (src/worker/jobs.ts). */
+  readonly #loaded = new Int32Array(new SharedArrayBuffer(Int32Array.BYTES_PER_ELEMENT));
+  readonly minThreads: number;
 
   constructor(minThreads: number, maxThreads: number, onError: (error: unknown) => void) {
+    this.minThreads = minThreads;
+    const workerData: JobWorkerData = { loaded: this.#loaded };
     this.#pool = new Piscina({
       filename: workerFilename('jobs'),
+      workerData,
       // MIN_THREADS applies here as to the poll pool. Spawning runs on the main
       // thread (≈4 ms each, more while loading): a /hello flood on a lane that
       // spawns on demand stalled /ping for 190–320 ms in the hostile-neighbours
@@ -111,6 +129,10 @@ class JobPoolExecutor implements Executor {
       maxQueue: Infinity,
     });
     this.#pool.on('error', onError);
+  }
+
+  loadedThreads(): number {
+    return Atomics.load(this.#loaded, 0);
   }
 
   poll(): Promise<PollOutcome> {

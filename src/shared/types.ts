@@ -62,6 +62,12 @@ export interface PollTask {
   seen?: Array<[number, number]>;
 }
 
+/** Given to every `/hello` lane thread through Piscina's `workerData`. */
+export interface JobWorkerData {
+  /** Int32Array(1) on a SharedArrayBuffer: lane threads that have loaded their module. */
+  loaded: Int32Array;
+}
+
 /** Block the thread for `ms`, like the original `/hello` EM.defer job. */
 export interface SleepTask {
   ms: number;
