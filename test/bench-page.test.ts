@@ -3,13 +3,10 @@
  * against it, and watch the pool chart fill. Debian's Chromium through
  * playwright-core, as in browser.test.ts.
  */
-import { existsSync } from 'node:fs';
-import { chromium } from 'playwright-core';
-import { describe, expect, it, onTestFinished } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { runBench } from './helpers/bench.js';
+import { launchChromium } from './helpers/chromium.js';
 import { eventually, startTestServer, tempDir } from './helpers/server.js';
-
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
 /** The running-task line's values, from its SVG points (y = 100 - busy / max × 95). */
 function busyValues(points: string, max: number): number[] {
@@ -22,17 +19,8 @@ function busyValues(points: string, max: number): number[] {
 
 describe('the page during a --url bench', () => {
   it('shows the pool chart filling while the bench holds polls', async () => {
-    if (!existsSync(CHROMIUM)) {
-      throw new Error(`Chromium not found at ${CHROMIUM}: run "apt-get install -y chromium" or set CHROMIUM_PATH`);
-    }
     const server = await startTestServer({ MAX_THREADS: '3' });
-    const browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      timeout: 30_000,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-    });
-    onTestFinished(() => browser.close());
+    const browser = await launchChromium();
     const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
     await page.goto(server.url);
     await page.locator('#stat-threads', { hasText: 'of 3' }).waitFor({ timeout: 5000 });

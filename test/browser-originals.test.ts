@@ -9,14 +9,14 @@
  * URLs reach the real server, no CORS is involved, and Pollster ships neither
  * jQuery nor a test route.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { chromium, type Page } from 'playwright-core';
-import { describe, expect, it, onTestFinished } from 'vitest';
+import type { Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
+import { launchChromium } from './helpers/chromium.js';
 import { postFromCli } from './helpers/cli.js';
 import { eventually, startTestServer, type TestServer } from './helpers/server.js';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const FIXTURES: Record<string, { file: string; type: string }> = {
   'sinatra-client.html': { file: '../test/fixtures/originals/sinatra-client.html', type: 'text/html' },
   'rails-client.html': { file: '../test/fixtures/originals/rails-client.html', type: 'text/html' },
@@ -24,15 +24,7 @@ const FIXTURES: Record<string, { file: string; type: string }> = {
 };
 
 async function openFixture(server: TestServer, name: string): Promise<Page> {
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(`Chromium not found at ${CHROMIUM}: run "apt-get install -y chromium" or set CHROMIUM_PATH`);
-  }
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-  });
-  onTestFinished(() => browser.close());
+  const browser = await launchChromium();
   const page = await browser.newPage();
   page.setDefaultTimeout(5000);
   await page.route(`${server.url}/__fixtures__/*`, (route) => {
