@@ -13,7 +13,7 @@ import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import Database from 'better-sqlite3';
+import Database from '../src/storage/sqlite-driver.js';
 import { login, postMessage, send, sharedAbort } from './lib/client.js';
 import { openEvents } from './lib/events.js';
 import { buildServer, ROOT, startServer, type BenchServer } from './lib/server.js';

@@ -3,7 +3,7 @@
  * 64-bit rowid): the board, long-poll cursors, SSE ids, Last-Event-ID resume
  * and JSON all keep them exact.
  */
-import Database from 'better-sqlite3';
+import Database from '../src/storage/sqlite-driver.js';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import type { Message } from '../src/shared/types.js';
 import { eventually, startTestServer, type TestServer } from './helpers/server.js';

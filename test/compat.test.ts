@@ -4,7 +4,7 @@
  * 415 for anything else, `PUMA_WORKERS`, and the schema step that adds
  * public walls to an existing database.
  */
-import Database from 'better-sqlite3';
+import Database from '../src/storage/sqlite-driver.js';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../src/config.js';
 import { parseForm } from '../src/http/form-body.js';

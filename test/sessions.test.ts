@@ -5,7 +5,7 @@
  * rows, and schema step 3 on a database made before it.
  */
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
+import Database from '../src/storage/sqlite-driver.js';
 import { describe, expect, it } from 'vitest';
 import { PRUNE_BATCH, SessionPruner } from '../src/storage/session-pruner.js';
 import { Store } from '../src/storage/store.js';

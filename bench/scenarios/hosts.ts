@@ -7,7 +7,7 @@
  * out to polls spread over both hosts.
  */
 import { performance } from 'node:perf_hooks';
-import Database from 'better-sqlite3';
+import Database from '../../src/storage/sqlite-driver.js';
 import pg from 'pg';
 import { login, postMessage, send, until } from '../lib/client.js';
 import { fmt, type BenchSettings, type Scenario, type ScenarioResult } from '../lib/scenario.js';

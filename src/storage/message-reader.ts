@@ -4,7 +4,7 @@
  * not cross threads), and WAL mode lets all of them read while the main
  * thread writes; the main thread's Store uses the same queries on its own.
  */
-import Database from 'better-sqlite3';
+import Database, { type SqliteDatabase, type SqliteStatement } from './sqlite-driver.js';
 import type { MessageSource } from '../shared/poll-wait.js';
 import type { Message } from '../shared/types.js';
 
@@ -23,12 +23,12 @@ export function toMessage(row: MessageRow): Message {
 }
 
 export class MessageReader implements MessageSource {
-  readonly #db: Database.Database;
-  readonly #after: Database.Statement<[number, number, number], MessageRow>;
-  readonly #afterOnWalls: Database.Statement<[string, number, number], MessageRow>;
-  readonly #byId: Database.Statement<[number | bigint], MessageRow>;
+  readonly #db: SqliteDatabase;
+  readonly #after: SqliteStatement<[number, number, number], MessageRow>;
+  readonly #afterOnWalls: SqliteStatement<[string, number, number], MessageRow>;
+  readonly #byId: SqliteStatement<[number | bigint], MessageRow>;
 
-  constructor(db: Database.Database) {
+  constructor(db: SqliteDatabase) {
     this.#db = db;
     this.#after = db.prepare(
       `SELECT ${MESSAGE_COLUMNS} FROM messages m JOIN users u ON u.id = m.user_id

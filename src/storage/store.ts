@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import Database from 'better-sqlite3';
+import Database, { type SqliteDatabase, type SqliteStatement } from './sqlite-driver.js';
 import type { Message } from '../shared/types.js';
 import type { MessageSource } from '../shared/poll-wait.js';
 import { MessageReader } from './message-reader.js';
@@ -50,7 +50,7 @@ export const SEED_MESSAGES: Array<[number, string, string]> = [
   [4, 'demo', 'Anything goes on the Random wall.'],
 ];
 
-function seed(db: Database.Database): void {
+function seed(db: SqliteDatabase): void {
   const insertWall = db.prepare('INSERT INTO walls (id, name) VALUES (?, ?)');
   SEED_WALLS.forEach((name, index) => insertWall.run(index + 1, name));
   const insertUser = db.prepare('INSERT INTO users (name) VALUES (?)');
@@ -78,7 +78,7 @@ interface MigrationContext {
  * Schema steps in order; step N brings `user_version` to N. Append new steps,
  * never edit a released one.
  */
-const MIGRATIONS: Array<(db: Database.Database, context: MigrationContext) => void> = [
+const MIGRATIONS: Array<(db: SqliteDatabase, context: MigrationContext) => void> = [
   // 1: the original schema and the demo data.
   (db) => {
     db.exec(`
@@ -124,23 +124,23 @@ const SCHEMA_VERSION = MIGRATIONS.length;
 
 export class Store implements MessageSource, Storage {
   readonly backend = 'sqlite' as const;
-  readonly #db: Database.Database;
-  readonly #userByName: Database.Statement<[string], User>;
-  readonly #wallsOfUser: Database.Statement<[number], WallRow>;
-  readonly #publicWalls: Database.Statement<[], WallRow>;
-  readonly #readableWalls: Database.Statement<[number], WallRow>;
-  readonly #wallExists: Database.Statement<[number], { id: number }>;
-  readonly #isMember: Database.Statement<[number, number], { ok: number }>;
-  readonly #canRead: Database.Statement<[number, number], { ok: number }>;
-  readonly #insertSession: Database.Statement<[string, number, number, number]>;
-  readonly #sessionUser: Database.Statement<[string, number], User & { expires_at: number }>;
-  readonly #extendSession: Database.Statement<[number, string]>;
-  readonly #deleteSession: Database.Statement<[string]>;
-  readonly #pruneSessions: Database.Statement<[number, number]>;
+  readonly #db: SqliteDatabase;
+  readonly #userByName: SqliteStatement<[string], User>;
+  readonly #wallsOfUser: SqliteStatement<[number], WallRow>;
+  readonly #publicWalls: SqliteStatement<[], WallRow>;
+  readonly #readableWalls: SqliteStatement<[number], WallRow>;
+  readonly #wallExists: SqliteStatement<[number], { id: number }>;
+  readonly #isMember: SqliteStatement<[number, number], { ok: number }>;
+  readonly #canRead: SqliteStatement<[number, number], { ok: number }>;
+  readonly #insertSession: SqliteStatement<[string, number, number, number]>;
+  readonly #sessionUser: SqliteStatement<[string, number], User & { expires_at: number }>;
+  readonly #extendSession: SqliteStatement<[number, string]>;
+  readonly #deleteSession: SqliteStatement<[string]>;
+  readonly #pruneSessions: SqliteStatement<[number, number]>;
   readonly #sessionTtlMs: number;
   readonly #messages: MessageReader;
-  readonly #insertMessage: Database.Statement<[number, number, string, number]>;
-  readonly #newestSince: Database.Statement<[number], { wall_id: number; newest: number }>;
+  readonly #insertMessage: SqliteStatement<[number, number, string, number]>;
+  readonly #newestSince: SqliteStatement<[number], { wall_id: number; newest: number }>;
 
   /** `sessionTtlS`: a session's lifetime since its last use (SESSION_TTL_S). */
   constructor(path: string, { sessionTtlS = 86_400 }: { sessionTtlS?: number } = {}) {
