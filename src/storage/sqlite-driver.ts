@@ -13,7 +13,7 @@ import type BetterSqlite3 from 'better-sqlite3';
 
 const nodeMajor = Number(process.versions.node.split('.', 1)[0]);
 
-/** Which package this process loaded (the compat test checks the choice). */
+/** Which package this process loads (test/node-lines.test.ts checks the choice). */
 export const sqlitePackage = nodeMajor >= 22 ? 'better-sqlite3' : 'better-sqlite3-node20';
 
 // The two versions share one JavaScript API; @types/better-sqlite3 types both.
