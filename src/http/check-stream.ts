@@ -19,7 +19,6 @@ import { refreshEvent } from './answer-bytes.js';
 import { Errors, HttpError } from './http-error.js';
 import type { RequestContext } from './routes.js';
 import type { SessionWaits } from './session-waits.js';
-import { linkedSignal } from '../observability/request-record.js';
 import { parseDecimal } from './validate.js';
 
 /** Sent first: how long the browser waits before reconnecting, ms. */
@@ -128,10 +127,9 @@ export function createCheckHandler(
     // A client that is not reading gets no more heartbeats piled up for it.
     const heartbeat = setInterval(() => res.writableNeedDrain || res.write(': ping\n\n'), config.sseHeartbeatMs);
     // Logout (DELETE /sessions) ends the stream as cleanly as SSE_MAX_MS does.
-    const loggedOut = new AbortController();
     const sessionId = user ? sessionIdOf(ctx) : undefined;
-    const unregister = sessionId ? sessionWaits.add(sessionId, () => loggedOut.abort()) : () => {};
-    const signal = linkedSignal(ctx.signal, loggedOut.signal);
+    if (sessionId) sessionWaits.add(sessionId, ctx.departure);
+    const { signal } = ctx;
     const endsAt = ctx.arrivedAt + config.sseMaxMs;
     try {
       while (!signal.aborted && Date.now() < endsAt) {
@@ -164,7 +162,7 @@ export function createCheckHandler(
     } finally {
       clearInterval(heartbeat);
       release();
-      unregister();
+      if (sessionId) sessionWaits.delete(sessionId, ctx.departure);
       streams.open--;
       res.end();
       // A client that stopped reading would otherwise keep the connection, and

@@ -26,6 +26,9 @@ const CLIENT_ERROR_STATUS: Record<string, string> = {
 
 const METHODS = ['GET', 'POST', 'DELETE'] as const;
 
+/** The query of every request without one; nothing writes to a request's query. */
+const NO_QUERY: URLSearchParams = new URLSearchParams();
+
 /** Errors that mean the client went away mid-request, not that Pollster failed. */
 const DISCONNECT_CODES = new Set(['ECONNRESET', 'ECONNABORTED', 'EPIPE', 'ERR_STREAM_PREMATURE_CLOSE']);
 
@@ -64,8 +67,14 @@ export function createHttpServer(
     // from the request (req.socket is null then), and reading it crashed the process.
     const socket = req.socket;
     const bytesBefore = socket.bytesWritten;
+    // Set on 'close' without a finished answer: the client left. (The signal
+    // also aborts on a logout, which is no departure.)
+    let clientLeft = false;
     res.once('close', () => {
-      if (!res.writableFinished) departed.abort();
+      if (!res.writableFinished) {
+        clientLeft = true;
+        departed.abort();
+      }
       const status = res.headersSent ? res.statusCode : CLIENT_LEFT_STATUS;
       const now = performance.now();
       const ms = now - started;
@@ -81,7 +90,7 @@ export function createHttpServer(
           // Bytes put on the connection for this answer, headers included.
           bytes: socket.bytesWritten - bytesBefore,
           ...(waited === undefined ? {} : { waited_ms: Math.round(waited * 10) / 10 }),
-          ...(departed.signal.aborted ? { client_left: true } : {}),
+          ...(clientLeft ? { client_left: true } : {}),
         },
         'request',
       );
@@ -117,16 +126,18 @@ export function createHttpServer(
         req,
         res,
         params: found.params,
-        query: url.searchParams,
+        // Not url.searchParams: that keeps the whole URL alive as long as a held request.
+        query: url.search ? new URLSearchParams(url.search) : NO_QUERY,
         arrivedAt,
         signal: departed.signal,
+        departure: departed,
       };
       await entry.handler(ctx);
     } catch (error) {
       if (error instanceof HttpError) {
         if (error.status === 413) res.setHeader('Connection', 'close');
         sendError(res, error);
-      } else if (departed.signal.aborted || DISCONNECT_CODES.has((error as NodeJS.ErrnoException).code ?? '')) {
+      } else if (clientLeft || DISCONNECT_CODES.has((error as NodeJS.ErrnoException).code ?? '')) {
         // An aborted body or a client that left: nothing to answer, nothing
         // wrong with the server. No URL: it can carry ?session_id=.
         logger.debug({ method: req.method, route: record.route, code: (error as NodeJS.ErrnoException).code }, 'client went away');

@@ -14,9 +14,8 @@ import type { User } from '../storage/store.js';
 import type { Storage } from '../storage/storage.js';
 import { readBody } from './body.js';
 import { createCheckHandler, type StreamCounter } from './check-stream.js';
-import type { SessionWaits } from './session-waits.js';
+import { LOGGED_OUT, type SessionWaits } from './session-waits.js';
 import { requireMetricsToken } from '../observability/metrics-token.js';
-import { linkedSignal } from '../observability/request-record.js';
 import { Errors, HttpError } from './http-error.js';
 import { pollBody } from './answer-bytes.js';
 import { sendJson, sendJsonBytes } from './respond.js';
@@ -30,8 +29,15 @@ export interface RequestContext {
   query: URLSearchParams;
   /** Epoch ms when the request arrived: a poll's timeout counts from here. */
   arrivedAt: number;
-  /** Aborts when the client goes away before its response is sent. */
+  /** `departure.signal`: aborts when the client goes away before its response is sent, or on a logout. */
   signal: AbortSignal;
+  /**
+   * The request's one controller. A logout aborts it with LOGGED_OUT
+   * (SessionWaits) rather than through a second controller joined with
+   * AbortSignal.any, which cost each held poll two more EventTargets
+   * (issue 15, memory per held poll).
+   */
+  departure: AbortController;
 }
 
 export type RouteHandler = (ctx: RequestContext) => Promise<void> | void;
@@ -120,21 +126,14 @@ export function createRoutes(deps: RouteDeps): Array<[Method, string, RouteHandl
     const timeoutMs = Math.min(request.timeoutMs ?? config.pollTimeoutMs, config.pollTimeoutMs);
     // A logout answers the session's held polls at once, as a stale session would be.
     const sessionId = user ? sessionIdOf(ctx, body) : undefined;
-    const loggedOut = new AbortController();
-    const unregister = sessionId ? deps.sessionWaits.add(sessionId, () => loggedOut.abort()) : () => {};
+    if (sessionId) deps.sessionWaits.add(sessionId, ctx.departure);
     try {
-      const outcome = await waitForMessages(
-        walls,
-        ctx.arrivedAt + timeoutMs,
-        linkedSignal(ctx.signal, loggedOut.signal),
-        false,
-        () => admitWait(ctx, body),
-      );
-      if (loggedOut.signal.aborted) throw Errors.invalidUser();
+      const outcome = await waitForMessages(walls, ctx.arrivedAt + timeoutMs, ctx.signal, false, () => admitWait(ctx, body));
+      if (ctx.signal.reason === LOGGED_OUT) throw Errors.invalidUser();
       // Polls that shared a wait share its serialised answer.
       sendJsonBytes(ctx.res, 200, pollBody(outcome.outcome === 'data' ? outcome.walls : undefined));
     } finally {
-      unregister();
+      if (sessionId) deps.sessionWaits.delete(sessionId, ctx.departure);
     }
   }
 

@@ -4,29 +4,40 @@
  * `WEB_CONCURRENCY` the logout is relayed to every process, and each ends
  * its own.
  */
-export class SessionWaits {
-  readonly #bySession = new Map<string, Set<() => void>>();
+/**
+ * The abort reason of a request whose wait a logout ended: it tells that
+ * from a client leaving, which aborts the same signal.
+ */
+export const LOGGED_OUT = Symbol('logged out');
 
-  /** Register `end` for `sessionId`; the returned function unregisters it. */
-  add(sessionId: string, end: () => void): () => void {
-    let ends = this.#bySession.get(sessionId);
-    if (!ends) {
-      ends = new Set();
-      this.#bySession.set(sessionId, ends);
+/**
+ * Each entry is the request's own departure controller (RequestContext):
+ * no closure or second signal per held request (issue 15, memory per held poll).
+ */
+export class SessionWaits {
+  readonly #bySession = new Map<string, Set<AbortController>>();
+
+  add(sessionId: string, request: AbortController): void {
+    let requests = this.#bySession.get(sessionId);
+    if (!requests) {
+      requests = new Set();
+      this.#bySession.set(sessionId, requests);
     }
-    ends.add(end);
-    return () => {
-      ends.delete(end);
-      if (ends.size === 0 && this.#bySession.get(sessionId) === ends) this.#bySession.delete(sessionId);
-    };
+    requests.add(request);
   }
 
-  /** End every wait of `sessionId`; returns how many there were. */
+  delete(sessionId: string, request: AbortController): void {
+    const requests = this.#bySession.get(sessionId);
+    if (!requests?.delete(request)) return;
+    if (requests.size === 0) this.#bySession.delete(sessionId);
+  }
+
+  /** End every wait of `sessionId` (their signals abort with LOGGED_OUT); returns how many there were. */
   endSession(sessionId: string): number {
-    const ends = this.#bySession.get(sessionId);
-    if (!ends) return 0;
+    const requests = this.#bySession.get(sessionId);
+    if (!requests) return 0;
     this.#bySession.delete(sessionId);
-    for (const end of ends) end();
-    return ends.size;
+    for (const request of requests) request.abort(LOGGED_OUT);
+    return requests.size;
   }
 }

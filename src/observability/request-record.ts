@@ -40,15 +40,3 @@ export function trackRequest(signal: AbortSignal): RequestRecord {
 export function recordOf(signal: AbortSignal): RequestRecord | undefined {
   return records.get(signal);
 }
-
-/**
- * A signal that aborts with `request` or with `stop`, keeping the request's
- * record: for a handler that must end a wait itself (a logout ending a
- * stream) without losing the wait times its access-log line reports.
- */
-export function linkedSignal(request: AbortSignal, stop: AbortSignal): AbortSignal {
-  const signal = AbortSignal.any([request, stop]);
-  const record = records.get(request);
-  if (record) records.set(signal, record);
-  return signal;
-}

@@ -18,18 +18,58 @@ import { createCancelCell } from '../shared/board.js';
 import type { PollOutcome, PollTask } from '../shared/types.js';
 import type { TaskRunner } from './task-runner.js';
 
-interface Member {
-  deadline: number;
-  settle: (outcome: PollOutcome) => void;
-  fail: (error: unknown) => void;
-}
-
 interface SharedWait {
   key: string;
   deadline: number;
   members: Set<Member>;
   /** Aborting it tells the runner that nobody wants the answer any more. */
   stop: AbortController;
+  /** Take `member` off this wait (one function per shared wait, not per request). */
+  leave: (member: Member) => void;
+}
+
+/**
+ * One request on a shared wait. It is its own abort listener and its timer
+ * gets it as an argument, so a held request costs one object here rather
+ * than a handful of closures (issue 15, memory per held poll).
+ */
+class Member {
+  timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    readonly wait: SharedWait,
+    readonly deadline: number,
+    readonly signal: AbortSignal,
+    readonly resolve: (outcome: PollOutcome) => void,
+    readonly reject: (error: unknown) => void,
+  ) {}
+
+  settle(outcome: PollOutcome): void {
+    this.#done();
+    this.resolve(outcome);
+  }
+
+  fail(error: unknown): void {
+    this.#done();
+    this.reject(error);
+  }
+
+  /** The request's signal aborted: its client left (or logged out). */
+  handleEvent(): void {
+    this.wait.leave(this);
+    this.settle({ outcome: 'cancelled' });
+  }
+
+  #done(): void {
+    clearTimeout(this.timer);
+    this.signal.removeEventListener('abort', this);
+  }
+}
+
+/** A request whose deadline comes before its shared task's answers on its own. */
+function timedOut(member: Member): void {
+  member.wait.leave(member);
+  member.settle({ outcome: 'timeout' });
 }
 
 /** Waits with the same key get the same answer: walls and cursors, and everything else the task reads by. */
@@ -82,47 +122,30 @@ export class WaitCoalescer {
   #once(key: string, task: PollTask, signal: AbortSignal, shape: (outcome: PollOutcome) => PollOutcome): Promise<PollOutcome> {
     let wait = this.#waits.get(key);
     // Throws 503 (or "shutting down") exactly where a task of its own would be refused.
-    if (wait) this.#runner.ride();
+    if (wait) {
+      this.#runner.ride();
+      this.#riders++;
+      this.#coalesced++;
+    } else {
+      wait = this.#start(key, { ...task, cancel: createCancelCell() }, shape);
+    }
+    const shared = wait;
     return new Promise<PollOutcome>((resolve, reject) => {
-      let timer: NodeJS.Timeout | undefined;
-      const done = (): void => {
-        clearTimeout(timer);
-        signal.removeEventListener('abort', onAbort);
-      };
-      const member: Member = {
-        deadline: task.deadline,
-        settle: (outcome) => {
-          done();
-          resolve(outcome);
-        },
-        fail: (error) => {
-          done();
-          reject(error);
-        },
-      };
-      const onAbort = (): void => {
-        this.#leave(wait!, member);
-        member.settle({ outcome: 'cancelled' });
-      };
-      if (wait) {
-        this.#riders++;
-        this.#coalesced++;
-      } else {
-        wait = this.#start(key, { ...task, cancel: createCancelCell() }, shape);
-      }
-      wait.members.add(member);
-      signal.addEventListener('abort', onAbort, { once: true });
-      if (task.deadline < wait.deadline) {
-        timer = setTimeout(() => {
-          this.#leave(wait!, member);
-          member.settle({ outcome: 'timeout' });
-        }, task.deadline - Date.now());
-      }
+      const member = new Member(shared, task.deadline, signal, resolve, reject);
+      shared.members.add(member);
+      signal.addEventListener('abort', member, { once: true });
+      if (task.deadline < shared.deadline) member.timer = setTimeout(timedOut, task.deadline - Date.now(), member);
     });
   }
 
   #start(key: string, task: PollTask, shape: (outcome: PollOutcome) => PollOutcome): SharedWait {
-    const wait: SharedWait = { key, deadline: task.deadline, members: new Set(), stop: new AbortController() };
+    const wait: SharedWait = {
+      key,
+      deadline: task.deadline,
+      members: new Set(),
+      stop: new AbortController(),
+      leave: (member) => this.#leave(wait, member),
+    };
     this.#waits.set(key, wait);
     this.#runner.poll(task, wait.stop.signal).then(
       (outcome) => {
