@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { Agent } from 'undici';
 import { describe, expect, it } from 'vitest';
 import { backends, usePostgres } from './helpers/postgres.js';
+import { rawText } from './helpers/raw-http.js';
 import { call, startTestServer, tempDir } from './helpers/server.js';
 
 const postgres = usePostgres();
@@ -158,6 +159,20 @@ describe.each(backends(postgres))('HTTP API ($name)', (backend) => {
       const reply = await server.call('POST', '/sessions', { rawBody: JSON.stringify({ user: 'x'.repeat(70_000) }) });
       expect(reply.status).toBe(413);
       expect(reply.json).toEqual({ errors: ['Body too large'] });
+      expect((await server.call('GET', '/ping')).status).toBe(200);
+    });
+
+    it('a chunked body (no Content-Length) over 64 KiB gets 413 too, not a reset connection', async () => {
+      const server = await start();
+      const chunk = 'x'.repeat(16 * 1024);
+      const body = Array.from({ length: 6 }, () => `${chunk.length.toString(16)}\r\n${chunk}\r\n`).join('') + '0\r\n\r\n';
+      const answer = await rawText(
+        server.url,
+        `POST /poll HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n${body}`,
+      );
+      expect(answer).toMatch(/^HTTP\/1\.1 413 /);
+      expect(answer).toMatch(/connection: close/i);
+      expect(answer).toContain('{"errors":["Body too large"]}');
       expect((await server.call('GET', '/ping')).status).toBe(200);
     });
 

@@ -47,8 +47,10 @@ function readBytes(req: IncomingMessage): Promise<Buffer> {
       chunks.push(chunk);
       if (size <= MAX_BODY_BYTES) return;
       settle(Errors.bodyTooLarge());
-      // Stop reading the rest; the 413 goes out with Connection: close.
-      req.destroy();
+      // Discard the rest rather than reset the connection, so the client
+      // reads its 413 (sent with Connection: close); REQUEST_TIMEOUT_MS
+      // still bounds a client that never stops sending.
+      req.resume();
     };
     const onEnd = (): void => settle(null);
     // A client that leaves mid-body: no 'end' comes.
