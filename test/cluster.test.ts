@@ -7,46 +7,29 @@ import { join } from 'node:path';
 import { Agent } from 'undici';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { postFromCli } from './helpers/cli.js';
+import { fresh, spreadOverProcesses, statsByPid } from './helpers/cluster.js';
 import { spawnServer } from './helpers/process.js';
 import { sampleValue } from './helpers/prometheus.js';
-import { call, eventually, tempDir, type CallOptions, type Reply } from './helpers/server.js';
-import { openStream, type SseStream } from './helpers/sse.js';
-
-/** Each call on a connection of its own, so the cluster spreads them round-robin. */
-function fresh(url: string, method: string, path: string, options: CallOptions = {}): Promise<Reply> {
-  const agent = new Agent({ pipelining: 0 });
-  return call(agent, url, method, path, options).finally(() => agent.close());
-}
-
-async function statsByPid(url: string): Promise<Map<number, any>> {
-  const seen = new Map<number, any>();
-  for (let i = 0; i < 6; i++) {
-    const { json } = await fresh(url, 'GET', '/stats');
-    seen.set(json.pid, json);
-  }
-  return seen;
-}
+import { eventually, tempDir, type Reply } from './helpers/server.js';
+import { openStream } from './helpers/sse.js';
 
 /** Open polls one by one until both processes hold at least one. */
 async function pollsInBothProcesses(url: string, poll: () => Promise<Reply>): Promise<Array<Promise<Reply>>> {
-  const polls: Array<Promise<Reply>> = [];
-  for (let i = 0; i < 12; i++) {
-    polls.push(poll());
-    let counts: number[] = [];
-    await eventually(async () => {
-      counts = [...(await statsByPid(url)).values()].map((s) => s.waiting_polls);
-      return counts.reduce((a, b) => a + b, 0) === polls.length;
-    }, 10_000);
-    if (counts.length === 2 && counts.every((n) => n > 0)) return polls;
-  }
-  throw new Error('the cluster never spread polls over both processes');
+  const opened = await spreadOverProcesses(url, async () => ({ reply: poll() }), (stats) => stats.waiting_polls);
+  return opened.map((o) => o.reply);
 }
 
 describe('WEB_CONCURRENCY', () => {
   it('delivers a post to polls waiting in every process through the primary', async () => {
     const dir = tempDir();
     const dbPath = join(dir, 'p.db');
-    const server = await spawnServer({ WEB_CONCURRENCY: '2', MAX_THREADS: '4', DB_PATH: dbPath, WATCH_INTERVAL_MS: '60000' });
+    const server = await spawnServer({
+      WEB_CONCURRENCY: '2',
+      MAX_THREADS: '4',
+      MAX_WAITS_PER_SESSION: '0',
+      DB_PATH: dbPath,
+      WATCH_INTERVAL_MS: '60000',
+    });
     await eventually(() => server.output().split('pollster listening').length - 1 === 2, 15_000);
     const pids = [...(await statsByPid(server.url)).keys()];
     expect(pids).toHaveLength(2);
@@ -68,7 +51,7 @@ describe('WEB_CONCURRENCY', () => {
   it('restarts a process that dies; CLI writes reach every process; the primary exits 0 on SIGTERM', async () => {
     const dir = tempDir();
     const dbPath = join(dir, 'p.db');
-    const server = await spawnServer({ WEB_CONCURRENCY: '2', MAX_THREADS: '2', DB_PATH: dbPath });
+    const server = await spawnServer({ WEB_CONCURRENCY: '2', MAX_THREADS: '2', MAX_WAITS_PER_SESSION: '0', DB_PATH: dbPath });
     await eventually(() => server.output().split('pollster listening').length - 1 === 2, 15_000);
     const [victim] = [...(await statsByPid(server.url)).keys()];
     process.kill(victim!, 'SIGKILL');
@@ -101,6 +84,7 @@ describe('WEB_CONCURRENCY', () => {
       WEB_CONCURRENCY: '2',
       MIN_THREADS: '2',
       MAX_THREADS: '2',
+      MAX_WAITS_PER_SESSION: '0',
       DB_PATH: join(dir, 'p.db'),
       SSE_MAX_MS: '60000',
     });
@@ -120,23 +104,19 @@ describe('WEB_CONCURRENCY', () => {
 
     // One session, a stream in each process; logging out in one ends both.
     const session = (await fresh(server.url, 'POST', '/sessions', { body: { user: 'demo' } })).json.session_id;
-    const streams: SseStream[] = [];
-    const agents: Agent[] = [];
-    onTestFinished(async () => {
-      streams.forEach((stream) => stream.close());
-      await Promise.all(agents.map((agent) => agent.close()));
-    });
-    for (let i = 0; i < 12; i++) {
-      const agent = new Agent({ pipelining: 0 });
-      agents.push(agent);
-      streams.push(await openStream(agent, `${server.url}/check?session_id=${session}`));
-      let open: number[] = [];
-      await eventually(async () => {
-        open = [...(await statsByPid(server.url)).values()].map((s) => s.open_streams);
-        return open.reduce((a, b) => a + b, 0) === streams.length;
-      }, 10_000);
-      if (open.length === 2 && open.every((n) => n > 0)) break;
-    }
+    const streams = await spreadOverProcesses(
+      server.url,
+      async () => {
+        const agent = new Agent({ pipelining: 0 });
+        const stream = await openStream(agent, `${server.url}/check?session_id=${session}`);
+        onTestFinished(async () => {
+          stream.close();
+          await agent.close();
+        });
+        return stream;
+      },
+      (stats) => stats.open_streams,
+    );
     const logout = await fresh(server.url, 'DELETE', '/sessions', { session });
     expect(logout.status).toBe(204);
     const started = Date.now();

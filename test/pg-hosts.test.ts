@@ -7,12 +7,12 @@
  * WEB_CONCURRENCY every process LISTENs itself.
  */
 import pg from 'pg';
-import { Agent } from 'undici';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import type { Message } from '../src/shared/types.js';
+import { fresh, spreadOverProcesses } from './helpers/cluster.js';
 import { usePostgres } from './helpers/postgres.js';
 import { spawnServer } from './helpers/process.js';
-import { call, eventually, startTestServer, type CallOptions, type Reply, type TestServer } from './helpers/server.js';
+import { eventually, startTestServer, type TestServer } from './helpers/server.js';
 import { openStream, type SseEvent, type SseStream } from './helpers/sse.js';
 
 const postgres = usePostgres();
@@ -156,39 +156,26 @@ describe('two Pollster instances on one database', () => {
 });
 
 describe('WEB_CONCURRENCY with PostgreSQL', () => {
-  /** Each call on a connection of its own, so the cluster spreads them round-robin. */
-  function fresh(url: string, method: string, path: string, options: CallOptions = {}): Promise<Reply> {
-    const agent = new Agent({ pipelining: 0 });
-    return call(agent, url, method, path, options).finally(() => agent.close());
-  }
-
   it('every process LISTENs: an INSERT by another program reaches polls in both', async () => {
     const url = await postgres.freshDatabase();
-    const server = await spawnServer({ WEB_CONCURRENCY: '2', MAX_THREADS: '2', DATABASE_URL: url, PG_POOL_SIZE: '3' });
+    const server = await spawnServer({
+      WEB_CONCURRENCY: '2',
+      MAX_THREADS: '2',
+      MAX_WAITS_PER_SESSION: '0',
+      DATABASE_URL: url,
+      PG_POOL_SIZE: '3',
+    });
     await eventually(() => server.output().split('pollster listening').length - 1 === 2, 15_000);
     const login = (await fresh(server.url, 'POST', '/sessions', { body: { user: 'demo' } })).json;
     const after = login.walls.find((w: { id: number }) => w.id === 4).latest_message_id;
-    const polls: Array<Promise<Reply>> = [];
-    const waiting = async (): Promise<Map<number, number>> => {
-      const byPid = new Map<number, number>();
-      for (let i = 0; i < 6; i++) {
-        const { json } = await fresh(server.url, 'GET', '/stats');
-        byPid.set(json.pid, json.waiting_polls);
-      }
-      return byPid;
-    };
-    for (let i = 0; i < 12; i++) {
-      polls.push(fresh(server.url, 'POST', '/poll', { session: login.session_id, body: { last_post_id: { 4: after } }, timeoutMs: 25_000 }));
-      let byPid = new Map<number, number>();
-      await eventually(async () => {
-        byPid = await waiting();
-        return [...byPid.values()].reduce((x, y) => x + y, 0) === polls.length;
-      }, 10_000);
-      if (byPid.size === 2 && [...byPid.values()].every((n) => n > 0)) break;
-    }
-    const byPid = await waiting();
-    expect(byPid.size).toBe(2);
-    expect([...byPid.values()].every((n) => n > 0)).toBe(true);
+    const opened = await spreadOverProcesses(
+      server.url,
+      async () => ({
+        reply: fresh(server.url, 'POST', '/poll', { session: login.session_id, body: { last_post_id: { 4: after } }, timeoutMs: 25_000 }),
+      }),
+      (stats) => stats.waiting_polls,
+    );
+    const polls = opened.map((o) => o.reply);
     // Each process holds PG_POOL_SIZE connections at most, plus its listener.
     const other = await connect(url);
     const { rows: listeners } = await other.query(
