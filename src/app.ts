@@ -28,7 +28,7 @@ import { Store } from './storage/store.js';
 import { SessionPruner } from './storage/session-pruner.js';
 import { SessionWaits } from './http/session-waits.js';
 import { Metrics } from './observability/metrics.js';
-import { measureWaits } from './observability/measured-waiter.js';
+import { WaitMeter } from './observability/wait-meter.js';
 import { createLogger } from './observability/logger.js';
 
 export interface Pollster {
@@ -96,7 +96,6 @@ export async function startPollster(
     backend.kind === 'sqlite'
       ? createMessageWaiter(config, board, backend.store, runner, coalescer)
       : createBoardMessageWaiter(config, board, new CoalescedReads(backend.store, board), runner, coalescer);
-  const waitForMessages = measureWaits(waiter, metrics);
   const sessionWaits = new SessionWaits();
   relay?.onRemoteLogout((sessionId) => sessionWaits.endSession(sessionId));
   relay?.serveMetrics(() => metrics.registry.getMetricsAsJSON());
@@ -120,7 +119,8 @@ export async function startPollster(
     runner,
     lane,
     waitLimits,
-    waitForMessages,
+    waitForMessages: waiter,
+    waitMeter: new WaitMeter(metrics),
     streams,
     stats,
     metrics: metricsText,

@@ -13,6 +13,8 @@ import type { Config } from '../config.js';
 import type { MessageWaiter } from '../poll/message-waiter.js';
 import type { TaskRunner } from '../poll/task-runner.js';
 import type { Release } from '../poll/wait-limits.js';
+import type { WaitMeter } from '../observability/wait-meter.js';
+import type { PollOutcome } from '../shared/types.js';
 import type { User } from '../storage/store.js';
 import type { Storage } from '../storage/storage.js';
 import { refreshEvent } from './answer-bytes.js';
@@ -51,6 +53,7 @@ export interface CheckDeps {
   store: Storage;
   runner: TaskRunner;
   waitForMessages: MessageWaiter;
+  waitMeter: WaitMeter;
   streams: StreamCounter;
   /** Logout ends the session's open streams through this. */
   sessionWaits: SessionWaits;
@@ -91,7 +94,7 @@ export function createCheckHandler(
   sessionIdOf: (ctx: RequestContext) => string | undefined,
   admitWait: (ctx: RequestContext) => Release,
 ) {
-  const { config, store, runner, waitForMessages, streams, sessionWaits } = deps;
+  const { config, store, runner, waitForMessages, waitMeter, streams, sessionWaits } = deps;
 
   return async function check(ctx: RequestContext): Promise<void> {
     const { req, res, query } = ctx;
@@ -133,12 +136,18 @@ export function createCheckHandler(
     const endsAt = ctx.arrivedAt + config.sseMaxMs;
     try {
       while (!signal.aborted && Date.now() < endsAt) {
-        const outcome = await waitForMessages(
-          walls.map((wall) => [wall.id, cursor]),
-          endsAt,
-          signal,
-          true,
-        );
+        const startedAt = waitMeter.begin(ctx.record);
+        let outcome: PollOutcome | undefined;
+        try {
+          outcome = await waitForMessages(
+            walls.map((wall) => [wall.id, cursor]),
+            endsAt,
+            signal,
+            true,
+          );
+        } finally {
+          waitMeter.end(ctx.record, startedAt, outcome, 'sse');
+        }
         if (outcome.outcome !== 'data') break;
         // Streams that shared a wait share the event's bytes too.
         const event = refreshEvent(outcome.walls);

@@ -13,7 +13,7 @@ import Router from 'find-my-way';
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import type { Metrics } from '../observability/metrics.js';
-import { trackRequest, waitedMs } from '../observability/request-record.js';
+import { newRequestRecord, waitedMs } from '../observability/request-record.js';
 import { DatabaseUnavailableError } from '../storage/storage.js';
 import { Errors, HttpError } from './http-error.js';
 import { createCors, sendError } from './respond.js';
@@ -57,12 +57,17 @@ export function createHttpServer(
   }
   const cors = createCors(config.corsOrigin);
 
-  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  /**
+   * Not async: a route that waits returns its promise, and this function
+   * hands it the error path and returns, so a held poll carries no
+   * suspended frame of its own here (issue 15, memory per held poll).
+   */
+  function handle(req: IncomingMessage, res: ServerResponse): void {
     const arrivedAt = Date.now();
     const started = performance.now();
     // Listen from the start: a client can leave while its body is still being read.
     const departed = new AbortController();
-    const record = trackRequest(departed.signal);
+    const record = newRequestRecord();
     // Kept here: by the time 'close' fires, Node may have detached the socket
     // from the request (req.socket is null then), and reading it crashed the process.
     const socket = req.socket;
@@ -95,6 +100,33 @@ export function createHttpServer(
         'request',
       );
     });
+    // The one place where errors become responses; it never throws.
+    const answerError = (error: unknown): void => {
+      try {
+        if (error instanceof HttpError) {
+          if (error.status === 413) res.setHeader('Connection', 'close');
+          sendError(res, error);
+        } else if (clientLeft || DISCONNECT_CODES.has((error as NodeJS.ErrnoException).code ?? '')) {
+          // An aborted body or a client that left: nothing to answer, nothing
+          // wrong with the server. No URL: it can carry ?session_id=.
+          logger.debug({ method: req.method, route: record.route, code: (error as NodeJS.ErrnoException).code }, 'client went away');
+        } else if (error instanceof DatabaseUnavailableError) {
+          // Expected while PostgreSQL restarts: one 503 with Retry-After, not a 500 and a stack trace.
+          if (res.headersSent) res.destroy();
+          else sendError(res, Errors.databaseUnavailable());
+        } else {
+          // Route pattern, not req.url: the URL can carry ?session_id=. The
+          // stack goes to the log only; the client gets the generic message.
+          logger.error({ err: error, method: req.method, route: record.route }, 'request failed');
+          // Once headers are out, a 500 can no longer be sent: cut the
+          // connection so the client sees a failure, not a silent truncation.
+          if (res.headersSent) res.destroy();
+          else sendError(res, Errors.internal());
+        }
+      } catch (crash) {
+        respondToCrash(res, crash);
+      }
+    };
     const method = req.method === 'HEAD' ? 'GET' : (req.method ?? '');
     try {
       // Inside the try: a header value Node refuses must become a 500, not a crash.
@@ -131,29 +163,11 @@ export function createHttpServer(
         arrivedAt,
         signal: departed.signal,
         departure: departed,
+        record,
       };
-      await entry.handler(ctx);
+      entry.handler(ctx)?.then(undefined, answerError);
     } catch (error) {
-      if (error instanceof HttpError) {
-        if (error.status === 413) res.setHeader('Connection', 'close');
-        sendError(res, error);
-      } else if (clientLeft || DISCONNECT_CODES.has((error as NodeJS.ErrnoException).code ?? '')) {
-        // An aborted body or a client that left: nothing to answer, nothing
-        // wrong with the server. No URL: it can carry ?session_id=.
-        logger.debug({ method: req.method, route: record.route, code: (error as NodeJS.ErrnoException).code }, 'client went away');
-      } else if (error instanceof DatabaseUnavailableError) {
-        // Expected while PostgreSQL restarts: one 503 with Retry-After, not a 500 and a stack trace.
-        if (res.headersSent) res.destroy();
-        else sendError(res, Errors.databaseUnavailable());
-      } else {
-        // Route pattern, not req.url: the URL can carry ?session_id=. The
-        // stack goes to the log only; the client gets the generic message.
-        logger.error({ err: error, method: req.method, route: record.route }, 'request failed');
-        // Once headers are out, a 500 can no longer be sent: cut the
-        // connection so the client sees a failure, not a silent truncation.
-        if (res.headersSent) res.destroy();
-        else sendError(res, Errors.internal());
-      }
+      answerError(error);
     }
   }
 
@@ -173,7 +187,7 @@ export function createHttpServer(
       // Node checks those timeouts on this interval (30 s by default).
       connectionsCheckingInterval: Math.min(1000, config.headersTimeoutMs / 2),
     },
-    (req, res) => void handle(req, res).catch((error: unknown) => respondToCrash(res, error)),
+    handle,
   );
   server.on('clientError', (error: NodeJS.ErrnoException, socket) => {
     if (!socket.writable || socket.destroyed) {

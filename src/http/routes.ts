@@ -10,12 +10,15 @@ import type { TaskRunner } from '../poll/task-runner.js';
 import type { JobLane } from '../poll/job-lane.js';
 import type { Release, WaitLimits } from '../poll/wait-limits.js';
 import type { MessageWaiter } from '../poll/message-waiter.js';
+import type { PollOutcome } from '../shared/types.js';
 import type { User } from '../storage/store.js';
 import type { Storage } from '../storage/storage.js';
 import { readBody } from './body.js';
 import { createCheckHandler, type StreamCounter } from './check-stream.js';
 import { LOGGED_OUT, type SessionWaits } from './session-waits.js';
 import { requireMetricsToken } from '../observability/metrics-token.js';
+import type { RequestRecord } from '../observability/request-record.js';
+import type { WaitMeter } from '../observability/wait-meter.js';
 import { Errors, HttpError } from './http-error.js';
 import { pollBody } from './answer-bytes.js';
 import { sendJson, sendJsonBytes } from './respond.js';
@@ -38,6 +41,8 @@ export interface RequestContext {
    * (issue 15, memory per held poll).
    */
   departure: AbortController;
+  /** What the access log and metrics learn about this request. */
+  record: RequestRecord;
 }
 
 export type RouteHandler = (ctx: RequestContext) => Promise<void> | void;
@@ -54,6 +59,8 @@ export interface RouteDeps {
   /** Per-session and per-address caps on concurrent waits. */
   waitLimits: WaitLimits;
   waitForMessages: MessageWaiter;
+  /** Times each wait for the access log and delivery metrics. */
+  waitMeter: WaitMeter;
   streams: StreamCounter;
   stats: () => unknown;
   /** Prometheus text for `/metrics` (every process's figures under WEB_CONCURRENCY). */
@@ -73,7 +80,7 @@ export function bearerToken(req: IncomingMessage): string | undefined {
 }
 
 export function createRoutes(deps: RouteDeps): Array<[Method, string, RouteHandler]> {
-  const { config, store, publish, waitForMessages } = deps;
+  const { config, store, publish, waitForMessages, waitMeter } = deps;
 
   function sessionIdOf(ctx: RequestContext, body?: unknown): string | undefined {
     return bearerToken(ctx.req) ?? sessionIdFromBody(body) ?? ctx.query.get('session_id') ?? undefined;
@@ -127,12 +134,16 @@ export function createRoutes(deps: RouteDeps): Array<[Method, string, RouteHandl
     // A logout answers the session's held polls at once, as a stale session would be.
     const sessionId = user ? sessionIdOf(ctx, body) : undefined;
     if (sessionId) deps.sessionWaits.add(sessionId, ctx.departure);
+    const startedAt = waitMeter.begin(ctx.record);
+    let outcome: PollOutcome | undefined;
     try {
-      const outcome = await waitForMessages(walls, ctx.arrivedAt + timeoutMs, ctx.signal, false, () => admitWait(ctx, body));
+      outcome = await waitForMessages(walls, ctx.arrivedAt + timeoutMs, ctx.signal, false, () => admitWait(ctx, body));
+      waitMeter.end(ctx.record, startedAt, outcome, 'poll');
       if (ctx.signal.reason === LOGGED_OUT) throw Errors.invalidUser();
       // Polls that shared a wait share its serialised answer.
       sendJsonBytes(ctx.res, 200, pollBody(outcome.outcome === 'data' ? outcome.walls : undefined));
     } finally {
+      if (!outcome) waitMeter.end(ctx.record, startedAt, undefined, 'poll');
       if (sessionId) deps.sessionWaits.delete(sessionId, ctx.departure);
     }
   }

@@ -1,8 +1,6 @@
 /**
  * What Pollster learns about one request while it runs, for its access-log
- * line and its metrics. The message waiter only knows a request by its abort
- * signal, so records are found by that signal; a WeakMap lets each record go
- * with its request.
+ * line and its metrics. The request's context carries it.
  */
 
 export interface RequestRecord {
@@ -29,14 +27,6 @@ export function waitedMs(record: RequestRecord, now: number): number | undefined
 /** The route label of a request that matched no route. */
 export const UNMATCHED_ROUTE = 'unmatched';
 
-const records = new WeakMap<AbortSignal, RequestRecord>();
-
-export function trackRequest(signal: AbortSignal): RequestRecord {
-  const record: RequestRecord = { route: UNMATCHED_ROUTE, waitedMs: 0, waits: 0, waitingSince: null };
-  records.set(signal, record);
-  return record;
-}
-
-export function recordOf(signal: AbortSignal): RequestRecord | undefined {
-  return records.get(signal);
+export function newRequestRecord(): RequestRecord {
+  return { route: UNMATCHED_ROUTE, waitedMs: 0, waits: 0, waitingSince: null };
 }

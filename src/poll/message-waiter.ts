@@ -52,8 +52,10 @@ export function createMessageWaiter(
   // The quick look below can't be cancelled mid-way, so it shares one cell
   // that is never raised; a task gets a cell of its own only if it must wait.
   const neverCancelled = createCancelCell();
-  return async (walls, deadline, signal, singleCursor = false, admit) => {
-    const look: PollTask = {
+  // Not async: a held request's promise is the coalescer's, settled by its
+  // one Member object, with no suspended frame here (issue 15, memory per held poll).
+  return (walls, deadline, signal, singleCursor = false, admit) => {
+    const task: PollTask = {
       walls,
       // 0: look once, never block the main thread.
       deadline: 0,
@@ -63,24 +65,36 @@ export function createMessageWaiter(
       limit: BATCH_LIMIT,
       cancel: neverCancelled,
     };
-    const now = waitForMessagesSync(look, board, reader);
-    if (now.outcome === 'data') return boundBytes(now, singleCursor);
-    if (deadline <= Date.now()) return now;
+    const now = waitForMessagesSync(task, board, reader);
+    if (now.outcome === 'data') return Promise.resolve(boundBytes(now, singleCursor));
+    if (deadline <= Date.now()) return Promise.resolve(now);
     // A full pool answers 503 before any share is counted.
     const release = admit && runner.hasRoom() ? admit() : undefined;
-    try {
-      // A rider never needs a cancel cell: the shared task gets one when it starts.
-      if (coalescer) return await coalescer.poll({ ...look, deadline }, signal, (outcome) => shape(outcome, singleCursor));
-      const task: PollTask = { ...look, deadline, cancel: createCancelCell() };
-      return shape(await runner.poll(task, signal), singleCursor);
-    } finally {
-      release?.();
-    }
+    task.deadline = deadline;
+    const shape = singleCursor ? shapeStream : shapePoll;
+    // A rider never needs a cancel cell: the shared task gets one when it starts.
+    if (coalescer) return coalescer.poll(task, signal, shape, release);
+    return pollAlone(runner, { ...task, cancel: createCancelCell() }, signal, shape, release);
   };
 }
 
-const shape = (outcome: PollOutcome, singleCursor: boolean): PollOutcome =>
-  outcome.outcome === 'data' ? boundBytes(outcome, singleCursor) : outcome;
+/** Inline mode: a task of its own per wait. */
+async function pollAlone(
+  runner: TaskRunner,
+  task: PollTask,
+  signal: AbortSignal,
+  shape: (outcome: PollOutcome) => PollOutcome,
+  release: Release | undefined,
+): Promise<PollOutcome> {
+  try {
+    return shape(await runner.poll(task, signal));
+  } finally {
+    release?.();
+  }
+}
+
+const shapePoll = (outcome: PollOutcome): PollOutcome => (outcome.outcome === 'data' ? boundBytes(outcome, false) : outcome);
+const shapeStream = (outcome: PollOutcome): PollOutcome => (outcome.outcome === 'data' ? boundBytes(outcome, true) : outcome);
 
 const size = (message: Message): number => Buffer.byteLength(JSON.stringify(message));
 

@@ -17,6 +17,7 @@
 import { createCancelCell } from '../shared/board.js';
 import type { PollOutcome, PollTask } from '../shared/types.js';
 import type { TaskRunner } from './task-runner.js';
+import type { Release } from './wait-limits.js';
 
 interface SharedWait {
   key: string;
@@ -28,47 +29,60 @@ interface SharedWait {
   leave: (member: Member) => void;
 }
 
+type Shape = (outcome: PollOutcome) => PollOutcome;
+
+const CANCELLED: PollOutcome = { outcome: 'cancelled' };
+
 /**
- * One request on a shared wait. It is its own abort listener and its timer
- * gets it as an argument, so a held request costs one object here rather
- * than a handful of closures (issue 15, memory per held poll).
+ * One request on a shared wait, from its start to its answer, across
+ * shared tasks when it outlives one. It is its own abort listener, its timer
+ * gets it as an argument, and it settles the request's one promise, so a
+ * held request costs this object rather than a suspended async function and
+ * a handful of closures (issue 15, memory per held poll).
  */
 class Member {
+  wait: SharedWait | undefined;
   timer: NodeJS.Timeout | undefined;
 
   constructor(
-    readonly wait: SharedWait,
-    readonly deadline: number,
+    readonly key: string,
+    readonly task: PollTask,
     readonly signal: AbortSignal,
+    readonly shape: Shape,
+    /** The request's fair share, given back with its answer. */
+    readonly release: Release | undefined,
     readonly resolve: (outcome: PollOutcome) => void,
     readonly reject: (error: unknown) => void,
   ) {}
 
   settle(outcome: PollOutcome): void {
-    this.#done();
+    this.detach();
+    this.release?.();
     this.resolve(outcome);
   }
 
   fail(error: unknown): void {
-    this.#done();
+    this.detach();
+    this.release?.();
     this.reject(error);
   }
 
   /** The request's signal aborted: its client left (or logged out). */
   handleEvent(): void {
-    this.wait.leave(this);
-    this.settle({ outcome: 'cancelled' });
+    this.wait!.leave(this);
+    this.settle(CANCELLED);
   }
 
-  #done(): void {
+  detach(): void {
     clearTimeout(this.timer);
+    this.timer = undefined;
     this.signal.removeEventListener('abort', this);
   }
 }
 
 /** A request whose deadline comes before its shared task's answers on its own. */
 function timedOut(member: Member): void {
-  member.wait.leave(member);
+  member.wait!.leave(member);
   member.settle({ outcome: 'timeout' });
 }
 
@@ -102,43 +116,46 @@ export class WaitCoalescer {
   /**
    * Resolves as `runner.poll(task, signal)` would, through a shared task.
    * `shape` runs once per shared answer (with data) before it is handed out.
+   * `release` (the request's fair share) runs when its answer is settled.
    * `task.cancel` is not used: a shared task gets a cell of its own.
    */
-  async poll(task: PollTask, signal: AbortSignal, shape: (outcome: PollOutcome) => PollOutcome): Promise<PollOutcome> {
-    const key = waitKey(task);
-    for (;;) {
-      if (signal.aborted) return { outcome: 'cancelled' };
-      const outcome = await this.#once(key, task, signal, shape);
-      // The shared task's deadline came first: this request waits on, as it would have.
-      if (outcome.outcome === 'timeout' && Date.now() < task.deadline) continue;
-      return outcome;
+  poll(task: PollTask, signal: AbortSignal, shape: Shape, release?: Release): Promise<PollOutcome> {
+    if (signal.aborted) {
+      release?.();
+      return Promise.resolve(CANCELLED);
     }
+    return new Promise<PollOutcome>((resolve, reject) => {
+      this.#join(new Member(waitKey(task), task, signal, shape, release, resolve, reject));
+    });
   }
 
   stats(): CoalescerStats {
     return { shared_waits: this.#waits.size, riders: this.#riders, coalesced: this.#coalesced };
   }
 
-  #once(key: string, task: PollTask, signal: AbortSignal, shape: (outcome: PollOutcome) => PollOutcome): Promise<PollOutcome> {
-    let wait = this.#waits.get(key);
-    // Throws 503 (or "shutting down") exactly where a task of its own would be refused.
-    if (wait) {
-      this.#runner.ride();
-      this.#riders++;
-      this.#coalesced++;
-    } else {
-      wait = this.#start(key, { ...task, cancel: createCancelCell() }, shape);
+  /** Put `member` on the shared wait for its key, starting one if there is none. */
+  #join(member: Member): void {
+    let wait = this.#waits.get(member.key);
+    try {
+      // Throws 503 (or "shutting down") exactly where a task of its own would be refused.
+      if (wait) {
+        this.#runner.ride();
+        this.#riders++;
+        this.#coalesced++;
+      } else {
+        wait = this.#start(member.key, { ...member.task, cancel: createCancelCell() }, member.shape);
+      }
+    } catch (error) {
+      member.fail(error);
+      return;
     }
-    const shared = wait;
-    return new Promise<PollOutcome>((resolve, reject) => {
-      const member = new Member(shared, task.deadline, signal, resolve, reject);
-      shared.members.add(member);
-      signal.addEventListener('abort', member, { once: true });
-      if (task.deadline < shared.deadline) member.timer = setTimeout(timedOut, task.deadline - Date.now(), member);
-    });
+    member.wait = wait;
+    wait.members.add(member);
+    member.signal.addEventListener('abort', member, { once: true });
+    if (member.task.deadline < wait.deadline) member.timer = setTimeout(timedOut, member.task.deadline - Date.now(), member);
   }
 
-  #start(key: string, task: PollTask, shape: (outcome: PollOutcome) => PollOutcome): SharedWait {
+  #start(key: string, task: PollTask, shape: Shape): SharedWait {
     const wait: SharedWait = {
       key,
       deadline: task.deadline,
@@ -151,7 +168,7 @@ export class WaitCoalescer {
       (outcome) => {
         // Cut to size once, for everyone: the same object, so its bytes can be shared too.
         const shared = outcome.outcome === 'data' ? shape(outcome) : outcome;
-        this.#end(wait, (member) => member.settle(shared));
+        this.#end(wait, (member) => this.#answer(member, shared));
       },
       (error: unknown) => this.#end(wait, (member) => member.fail(error)),
     );
@@ -166,6 +183,16 @@ export class WaitCoalescer {
     wait.members.clear();
     this.#unride(members.length - 1);
     for (const member of members) answer(member);
+  }
+
+  #answer(member: Member, outcome: PollOutcome): void {
+    // The shared task's deadline came first: this request waits on, as it would have.
+    if (outcome.outcome === 'timeout' && Date.now() < member.task.deadline && !member.signal.aborted) {
+      member.detach();
+      this.#join(member);
+      return;
+    }
+    member.settle(outcome);
   }
 
   #leave(wait: SharedWait, member: Member): void {

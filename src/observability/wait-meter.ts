@@ -1,6 +1,8 @@
 /**
- * Wraps the message waiter to time each wait for the access log and to
- * observe delivery latency.
+ * Times each wait for the access log and observes delivery latency. The
+ * routes call `begin` and `end` around their wait rather than wrapping the
+ * waiter in another async function, whose suspended frame every held poll
+ * would carry (issue 15, memory per held poll).
  *
  * Delivery is the age of the newest message in an answer, counted from its
  * `created_at` — the time the storing process wrote it — rather than from
@@ -13,9 +15,9 @@
  * "under 1 ms".
  */
 import { performance } from 'node:perf_hooks';
-import type { MessageWaiter } from '../poll/message-waiter.js';
+import type { PollOutcome } from '../shared/types.js';
 import type { Metrics } from './metrics.js';
-import { recordOf } from './request-record.js';
+import type { RequestRecord } from './request-record.js';
 
 /** Polls that shared a wait share its answer object: its newest `created_at` is parsed once. */
 const newestOf = new WeakMap<object, number>();
@@ -33,26 +35,28 @@ function newestStored(walls: Record<string, { posts: Array<{ created_at: string 
   return newest;
 }
 
-export function measureWaits(waiter: MessageWaiter, metrics: Metrics): MessageWaiter {
-  return async (walls, deadline, signal, singleCursor, admit) => {
-    const startedAt = Date.now();
-    const record = recordOf(signal);
-    const started = performance.now();
-    if (record) record.waitingSince = started;
-    let outcome;
-    try {
-      outcome = await waiter(walls, deadline, signal, singleCursor, admit);
-    } finally {
-      if (record) {
-        record.waitedMs += performance.now() - started;
-        record.waits++;
-        record.waitingSince = null;
-      }
+export class WaitMeter {
+  readonly #metrics: Metrics;
+
+  constructor(metrics: Metrics) {
+    this.#metrics = metrics;
+  }
+
+  /** A wait begins; returns its start (epoch ms) for `end`. */
+  begin(record: RequestRecord): number {
+    record.waitingSince = performance.now();
+    return Date.now();
+  }
+
+  /** The wait that began at `startedAt` is over: with `outcome`, or with an error (undefined). */
+  end(record: RequestRecord, startedAt: number, outcome: PollOutcome | undefined, transport: 'poll' | 'sse'): void {
+    if (record.waitingSince !== null) {
+      record.waitedMs += performance.now() - record.waitingSince;
+      record.waits++;
+      record.waitingSince = null;
     }
-    if (outcome.outcome === 'data') {
-      const newest = newestStored(outcome.walls);
-      if (newest >= startedAt) metrics.observeDelivery(singleCursor ? 'sse' : 'poll', Math.max(0, Date.now() - newest) / 1000);
-    }
-    return outcome;
-  };
+    if (outcome?.outcome !== 'data') return;
+    const newest = newestStored(outcome.walls);
+    if (newest >= startedAt) this.#metrics.observeDelivery(transport, Math.max(0, Date.now() - newest) / 1000);
+  }
 }
