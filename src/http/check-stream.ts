@@ -12,6 +12,7 @@ import { setImmediate as yieldToIo } from 'node:timers/promises';
 import type { Config } from '../config.js';
 import type { MessageWaiter } from '../poll/message-waiter.js';
 import type { TaskRunner } from '../poll/task-runner.js';
+import type { Departure } from '../poll/departure.js';
 import type { Release } from '../poll/wait-limits.js';
 import type { WaitMeter } from '../observability/wait-meter.js';
 import type { PollOutcome } from '../shared/types.js';
@@ -37,9 +38,9 @@ export class StreamCounter {
  * client has not read for `ms` or has gone. Waiting here is what keeps a
  * client that stops reading from costing more than about one batch (issue 14).
  */
-async function drained(res: ServerResponse, ms: number, signal: AbortSignal): Promise<boolean> {
+async function drained(res: ServerResponse, ms: number, departure: Departure): Promise<boolean> {
   if (!res.writableNeedDrain) return true;
-  const stop = AbortSignal.any([signal, AbortSignal.timeout(ms)]);
+  const stop = AbortSignal.any([departure.abortSignal, AbortSignal.timeout(ms)]);
   try {
     await once(res, 'drain', { signal: stop });
     return true;
@@ -153,7 +154,7 @@ export function createCheckHandler(
         const event = refreshEvent(outcome.walls);
         cursor = event.cursor;
         res.write(event.bytes);
-        if (!(await drained(res, config.sseStallMs, signal))) {
+        if (!(await drained(res, config.sseStallMs, ctx.departure))) {
           if (!signal.aborted) {
             streams.stalled++;
             // It reads nothing, so a polite end would sit in the buffer too.

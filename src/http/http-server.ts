@@ -13,6 +13,7 @@ import Router from 'find-my-way';
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import type { Metrics } from '../observability/metrics.js';
+import { Departure } from '../poll/departure.js';
 import { newRequestRecord, waitedMs } from '../observability/request-record.js';
 import { DatabaseUnavailableError } from '../storage/storage.js';
 import { Errors, HttpError } from './http-error.js';
@@ -66,7 +67,7 @@ export function createHttpServer(
     const arrivedAt = Date.now();
     const started = performance.now();
     // Listen from the start: a client can leave while its body is still being read.
-    const departed = new AbortController();
+    const departed = new Departure();
     const record = newRequestRecord();
     // Kept here: by the time 'close' fires, Node may have detached the socket
     // from the request (req.socket is null then), and reading it crashed the process.
@@ -161,7 +162,7 @@ export function createHttpServer(
         // Not url.searchParams: that keeps the whole URL alive as long as a held request.
         query: url.search ? new URLSearchParams(url.search) : NO_QUERY,
         arrivedAt,
-        signal: departed.signal,
+        signal: departed,
         departure: departed,
         record,
       };

@@ -9,6 +9,7 @@ import { createCancelCell } from '../shared/board.js';
 import type { TaskRunner } from '../poll/task-runner.js';
 import type { JobLane } from '../poll/job-lane.js';
 import type { Release, WaitLimits } from '../poll/wait-limits.js';
+import type { CancelSignal, Departure } from '../poll/departure.js';
 import type { MessageWaiter } from '../poll/message-waiter.js';
 import type { PollOutcome } from '../shared/types.js';
 import type { User } from '../storage/store.js';
@@ -32,15 +33,15 @@ export interface RequestContext {
   query: URLSearchParams;
   /** Epoch ms when the request arrived: a poll's timeout counts from here. */
   arrivedAt: number;
-  /** `departure.signal`: aborts when the client goes away before its response is sent, or on a logout. */
-  signal: AbortSignal;
+  /** `departure` as its waits see it: aborts when the client goes away before its response is sent, or on a logout. */
+  signal: CancelSignal;
   /**
-   * The request's one controller. A logout aborts it with LOGGED_OUT
-   * (SessionWaits) rather than through a second controller joined with
+   * The request's one departure. A logout aborts it with LOGGED_OUT
+   * (SessionWaits) rather than through a second signal joined with
    * AbortSignal.any, which cost each held poll two more EventTargets
    * (issue 15, memory per held poll).
    */
-  departure: AbortController;
+  departure: Departure;
   /** What the access log and metrics learn about this request. */
   record: RequestRecord;
 }

@@ -4,6 +4,8 @@
  * `WEB_CONCURRENCY` the logout is relayed to every process, and each ends
  * its own.
  */
+import type { Departure } from '../poll/departure.js';
+
 /**
  * The abort reason of a request whose wait a logout ended: it tells that
  * from a client leaving, which aborts the same signal.
@@ -11,13 +13,13 @@
 export const LOGGED_OUT = Symbol('logged out');
 
 /**
- * Each entry is the request's own departure controller (RequestContext):
+ * Each entry is the request's own Departure (RequestContext):
  * no closure or second signal per held request (issue 15, memory per held poll).
  */
 export class SessionWaits {
-  readonly #bySession = new Map<string, Set<AbortController>>();
+  readonly #bySession = new Map<string, Set<Departure>>();
 
-  add(sessionId: string, request: AbortController): void {
+  add(sessionId: string, request: Departure): void {
     let requests = this.#bySession.get(sessionId);
     if (!requests) {
       requests = new Set();
@@ -26,7 +28,7 @@ export class SessionWaits {
     requests.add(request);
   }
 
-  delete(sessionId: string, request: AbortController): void {
+  delete(sessionId: string, request: Departure): void {
     const requests = this.#bySession.get(sessionId);
     if (!requests?.delete(request)) return;
     if (requests.size === 0) this.#bySession.delete(sessionId);

@@ -15,6 +15,7 @@ import { sleepBlocking } from '../shared/sleep-task.js';
 import type { JobWorkerData, PollOutcome, SleepOutcome, SleepTask } from '../shared/types.js';
 import { workerFilename, type Executor, type Percentiles } from './executors.js';
 import { TaskRunner } from './task-runner.js';
+import type { CancelSignal } from './departure.js';
 
 export interface JobLaneOptions {
   /** Jobs that run at once: lane threads (or, inline, turns of the main thread). */
@@ -77,7 +78,7 @@ export class JobLane {
   }
 
   /** Resolves `{ outcome: 'cancelled' }` if `signal` aborts first; rejects 503 when the lane is full. */
-  run(task: SleepTask, signal?: AbortSignal): Promise<SleepOutcome> {
+  run(task: SleepTask, signal?: CancelSignal): Promise<SleepOutcome> {
     return this.#runner.sleep(task, signal);
   }
 

@@ -8,6 +8,7 @@ import { createCancelCell, type Board } from '../shared/board.js';
 import { waitForMessagesSync, type MessageSource } from '../shared/poll-wait.js';
 import type { Message, PollOutcome, PollTask } from '../shared/types.js';
 import { DatabaseUnavailableError } from '../storage/storage.js';
+import type { CancelSignal } from './departure.js';
 import type { TaskRunner } from './task-runner.js';
 import type { WaitCoalescer } from './wait-coalescer.js';
 import type { Release } from './wait-limits.js';
@@ -32,7 +33,7 @@ export const BATCH_BYTES = 256 * 1024;
 export type MessageWaiter = (
   walls: Array<[number, number]>,
   deadline: number,
-  signal: AbortSignal,
+  signal: CancelSignal,
   singleCursor?: boolean,
   admit?: () => Release,
 ) => Promise<PollOutcome>;
@@ -82,7 +83,7 @@ export function createMessageWaiter(
 async function pollAlone(
   runner: TaskRunner,
   task: PollTask,
-  signal: AbortSignal,
+  signal: CancelSignal,
   shape: (outcome: PollOutcome) => PollOutcome,
   release: Release | undefined,
 ): Promise<PollOutcome> {
@@ -188,7 +189,7 @@ async function waitOnBoard(
   { config, board, reader, runner, coalescer }: BoardWaitDeps,
   walls: Array<[number, number]>,
   deadline: number,
-  signal: AbortSignal,
+  signal: CancelSignal,
   singleCursor: boolean,
   beforeWait: () => void,
 ): Promise<PollOutcome> {
@@ -255,7 +256,7 @@ async function readMoved(
 }
 
 /** Resolves true after `ms`, or false as soon as `signal` aborts. */
-function pause(ms: number, signal: AbortSignal): Promise<boolean> {
+function pause(ms: number, signal: CancelSignal): Promise<boolean> {
   if (signal.aborted) return Promise.resolve(false);
   return new Promise((resolve) => {
     const timer = setTimeout(() => {

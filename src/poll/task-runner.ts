@@ -14,6 +14,7 @@ import { cancel } from '../shared/board.js';
 import type { PollOutcome, PollTask, SleepOutcome, SleepTask } from '../shared/types.js';
 import { Errors } from '../http/http-error.js';
 import type { Executor } from './executors.js';
+import type { CancelSignal } from './departure.js';
 
 type Job =
   | { kind: 'poll'; task: PollTask; settle: Settle<PollOutcome>; queuedAt: number; detach: () => void }
@@ -81,11 +82,11 @@ export class TaskRunner {
   }
 
   /** Run a poll; resolves `{ outcome: 'cancelled' }` if `signal` aborts first. */
-  poll(task: PollTask, signal?: AbortSignal): Promise<PollOutcome> {
+  poll(task: PollTask, signal?: CancelSignal): Promise<PollOutcome> {
     return this.#submit('poll', task, signal) as Promise<PollOutcome>;
   }
 
-  sleep(task: SleepTask, signal?: AbortSignal): Promise<SleepOutcome> {
+  sleep(task: SleepTask, signal?: CancelSignal): Promise<SleepOutcome> {
     return this.#submit('sleep', task, signal) as Promise<SleepOutcome>;
   }
 
@@ -118,7 +119,7 @@ export class TaskRunner {
     this.#countPolls(-1);
   }
 
-  #submit(kind: Job['kind'], task: PollTask | SleepTask, signal?: AbortSignal): Promise<PollOutcome | SleepOutcome> {
+  #submit(kind: Job['kind'], task: PollTask | SleepTask, signal?: CancelSignal): Promise<PollOutcome | SleepOutcome> {
     if (this.#closing) return Promise.reject(Errors.shuttingDown());
     if (signal?.aborted) return Promise.resolve({ outcome: 'cancelled' });
     if (!this.hasRoom()) {

@@ -16,6 +16,7 @@
  */
 import { createCancelCell } from '../shared/board.js';
 import type { PollOutcome, PollTask } from '../shared/types.js';
+import type { CancelSignal } from './departure.js';
 import type { TaskRunner } from './task-runner.js';
 import type { Release } from './wait-limits.js';
 
@@ -47,7 +48,7 @@ class Member {
   constructor(
     readonly key: string,
     readonly task: PollTask,
-    readonly signal: AbortSignal,
+    readonly signal: CancelSignal,
     readonly shape: Shape,
     /** The request's fair share, given back with its answer. */
     readonly release: Release | undefined,
@@ -119,7 +120,7 @@ export class WaitCoalescer {
    * `release` (the request's fair share) runs when its answer is settled.
    * `task.cancel` is not used: a shared task gets a cell of its own.
    */
-  poll(task: PollTask, signal: AbortSignal, shape: Shape, release?: Release): Promise<PollOutcome> {
+  poll(task: PollTask, signal: CancelSignal, shape: Shape, release?: Release): Promise<PollOutcome> {
     if (signal.aborted) {
       release?.();
       return Promise.resolve(CANCELLED);
