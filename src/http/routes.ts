@@ -139,12 +139,12 @@ export function createRoutes(deps: RouteDeps): Array<[Method, string, RouteHandl
     let outcome: PollOutcome | undefined;
     try {
       outcome = await waitForMessages(walls, ctx.arrivedAt + timeoutMs, ctx.signal, false, () => admitWait(ctx, body));
-      waitMeter.end(ctx.record, startedAt, outcome, 'poll');
       if (ctx.signal.reason === LOGGED_OUT) throw Errors.invalidUser();
       // Polls that shared a wait share its serialised answer.
       sendJsonBytes(ctx.res, 200, pollBody(outcome.outcome === 'data' ? outcome.walls : undefined));
     } finally {
-      if (!outcome) waitMeter.end(ctx.record, startedAt, undefined, 'poll');
+      // Once the answer is written (or the wait failed): delivery counts up to the write.
+      waitMeter.end(ctx.record, startedAt, outcome, 'poll');
       if (sessionId) deps.sessionWaits.delete(sessionId, ctx.departure);
     }
   }
