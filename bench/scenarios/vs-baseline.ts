@@ -4,7 +4,9 @@
  * one post to one waiting poll, one post to N waiting polls, and memory per
  * held poll. Both start fresh for every run, in alternating order, so drift on
  * the machine falls on both alike; the report gives Pollster ÷ baseline as the
- * median of the runs with its min–max.
+ * median of the runs with its min–max. The targets are for the default
+ * SQLite backend; Pollster on PostgreSQL (DATABASE_URL, a throwaway local
+ * cluster) runs the same measures in the same rounds and is reported beside it.
  */
 import { join } from 'node:path';
 import { login, postMessage, until } from '../lib/client.js';
@@ -14,13 +16,14 @@ import { fmt, type BenchSettings, type Scenario, type ScenarioResult } from '../
 import { ROOT, startServer, type BenchServer } from '../lib/server.js';
 import { median, percentile, round } from '../lib/stats.js';
 import { barChart } from '../lib/svg-chart.js';
+import { startPgCluster, type PgCluster } from '../../test/helpers/pg-cluster.js';
 import { deliverOn } from './delivery-latency.js';
 
 const WALL = 2;
 const BATCH = 500;
 const POST_EVERY_MS = 50;
 
-type Contender = 'pollster' | 'baseline' | 'nchan';
+type Contender = 'pollster' | 'pollster-pg' | 'baseline' | 'nchan';
 
 interface RunFigures {
   deliveryP50: number;
@@ -34,8 +37,10 @@ interface RunFigures {
   kbPerHeld: number;
 }
 
-function start(contender: Contender, env: Record<string, string>): Promise<BenchServer> {
+/** `databaseUrl`: Pollster on PostgreSQL (a fresh database per run) rather than SQLite. */
+function start(contender: Contender, env: Record<string, string>, databaseUrl?: string): Promise<BenchServer> {
   if (contender === 'pollster') return startServer(env);
+  if (contender === 'pollster-pg') return startServer({ ...env, DATABASE_URL: databaseUrl! });
   return startServer({}, { args: ['--import', 'tsx', join(ROOT, 'bench/baseline/evented-server.ts')], name: 'evented baseline' });
 }
 
@@ -115,10 +120,10 @@ async function measureNchan(settings: BenchSettings, polls: number): Promise<Run
   }
 }
 
-async function measure(contender: Contender, settings: BenchSettings, polls: number): Promise<RunFigures> {
+async function measure(contender: Contender, settings: BenchSettings, polls: number, cluster: PgCluster | null): Promise<RunFigures> {
   if (contender === 'nchan') return measureNchan(settings, polls);
-  // One post → one waiting poll, on the default configuration.
-  const single = await start(contender, {});
+  // One post → one waiting poll, on the default configuration (on PostgreSQL, each server a fresh database).
+  const single = await start(contender, {}, contender === 'pollster-pg' ? await cluster!.createDatabase() : undefined);
   let delivery: { latencies: number[] };
   try {
     delivery = await deliverOn(single, 'demo', WALL, 'long poll', settings.messages, POST_EVERY_MS);
@@ -126,14 +131,18 @@ async function measure(contender: Contender, settings: BenchSettings, polls: num
     await single.stop();
   }
   // One post → N waiting polls: multiplex on one thread per core, every poll admitted.
-  const many = await start(contender, {
-    POLL_MODE: 'multiplex',
-    MIN_THREADS: '2',
-    MAX_THREADS: '2',
-    TASKS_PER_THREAD: String(Math.ceil(polls / 2)),
-    MAX_QUEUE: String(polls),
-    POLL_TIMEOUT_MS: '120000',
-  });
+  const many = await start(
+    contender,
+    {
+      POLL_MODE: 'multiplex',
+      MIN_THREADS: '2',
+      MAX_THREADS: '2',
+      TASKS_PER_THREAD: String(Math.ceil(polls / 2)),
+      MAX_QUEUE: String(polls),
+      POLL_TIMEOUT_MS: '120000',
+    },
+    contender === 'pollster-pg' ? await cluster!.createDatabase() : undefined,
+  );
   try {
     const fan = await fanOut(many, polls, 'poll');
     // The same server, its polls answered: now as many SSE streams.
@@ -164,20 +173,32 @@ export const vsBaseline: Scenario = {
   async run(settings: BenchSettings, log): Promise<ScenarioResult> {
     const runs = settings.quick ? 2 : Math.max(5, settings.runs);
     const polls = settings.heldPolls;
-    const figures: Record<Contender, RunFigures[]> = { pollster: [], baseline: [], nchan: [] };
+    const figures: Record<Contender, RunFigures[]> = { pollster: [], 'pollster-pg': [], baseline: [], nchan: [] };
     const nchanSkipped = nchanUnavailable();
     if (nchanSkipped) log(`skipping Nchan: ${nchanSkipped}`);
-    const contenders: Contender[] = nchanSkipped ? ['pollster', 'baseline'] : ['pollster', 'baseline', 'nchan'];
-    for (let run = 0; run < runs; run++) {
-      const order = run % 2 === 0 ? contenders : [...contenders].reverse();
-      for (const contender of order) {
-        const result = await measure(contender, settings, polls);
-        figures[contender].push(result);
-        log(
-          `run ${run + 1}/${runs}, ${contender}: one poll p50 ${fmt(result.deliveryP50)} ms; ${polls} polls p50 ${fmt(result.fanOutP50)} ms, slowest ${fmt(result.fanOutMax)} ms (${result.delivered}/${polls}); ` +
-            `${polls} streams p50 ${fmt(result.streamP50)} ms, slowest ${fmt(result.streamMax)} ms (${result.streamsDelivered}/${polls}); ${fmt(result.kbPerHeld, 1)} KB per held poll`,
-        );
+    let cluster: PgCluster | null = null;
+    let pgSkipped = '';
+    try {
+      cluster = await startPgCluster();
+    } catch (error) {
+      pgSkipped = (error as Error).message;
+      log(`skipping Pollster on PostgreSQL: ${pgSkipped}`);
+    }
+    const contenders: Contender[] = ['pollster', 'baseline', ...(cluster ? (['pollster-pg'] as const) : []), ...(nchanSkipped ? [] : (['nchan'] as const))];
+    try {
+      for (let run = 0; run < runs; run++) {
+        const order = run % 2 === 0 ? contenders : [...contenders].reverse();
+        for (const contender of order) {
+          const result = await measure(contender, settings, polls, cluster);
+          figures[contender].push(result);
+          log(
+            `run ${run + 1}/${runs}, ${contender}: one poll p50 ${fmt(result.deliveryP50)} ms; ${polls} polls p50 ${fmt(result.fanOutP50)} ms, slowest ${fmt(result.fanOutMax)} ms (${result.delivered}/${polls}); ` +
+              `${polls} streams p50 ${fmt(result.streamP50)} ms, slowest ${fmt(result.streamMax)} ms (${result.streamsDelivered}/${polls}); ${fmt(result.kbPerHeld, 1)} KB per held poll`,
+          );
+        }
       }
+    } finally {
+      await cluster?.destroy();
     }
     const metrics: Array<{ name: string; short: string; key: keyof RunFigures; unit: string; target: number }> = [
       { name: 'one post → one waiting poll, p50 (default config)', short: '1 poll, p50', key: 'deliveryP50', unit: 'ms', target: 1.3 },
@@ -192,24 +213,39 @@ export const vsBaseline: Scenario = {
       const ours = figures.pollster.map((f) => f[metric.key]);
       const theirs = figures.baseline.map((f) => f[metric.key]);
       const nchan = figures.nchan.map((f) => f[metric.key]);
+      const onPg = figures['pollster-pg'].map((f) => f[metric.key]);
       // Run i of one beside run i of the other: they ran back to back.
       const ratios = ours.map((value, i) => value / theirs[i]!);
       const nchanRatios = nchan.map((value, i) => ours[i]! / value);
-      return { ...metric, ours, theirs, nchan, ratios, ratio: median(ratios), nchanRatios };
+      const pgRatios = onPg.map((value, i) => value / theirs[i]!);
+      return { ...metric, ours, theirs, nchan, ratios, ratio: median(ratios), nchanRatios, onPg, pgRatios };
     });
-    const all = [...figures.pollster, ...figures.baseline, ...figures.nchan];
+    const all = [...figures.pollster, ...figures['pollster-pg'], ...figures.baseline, ...figures.nchan];
     const delivered = Math.min(...all.map((f) => f.delivered));
     const streamed = Math.min(...all.map((f) => f.streamsDelivered));
     return {
       id: this.id,
       title: this.title,
-      method: `The evented baseline (bench/baseline/evented-server.ts) serves the same sessions, posts and long polls from memory, every wait a promise on its one thread. ${nchanSkipped ? `Nchan skipped: ${nchanSkipped}.` : 'Nchan (bench/lib/nchan.ts: an nginx config the bench writes, one process, master_process off, publisher /pub, long-poll /sub and EventSource /sse subscribers with nchan_subscriber_first_message newest) runs the same three measures in each run, its one-poll client following Nchan\'s Last-Modified/Etag protocol and its memory the nginx process\'s RSS.'} ${runs} runs; in each, Pollster and the baseline run back to back in alternating order, each on a fresh process: first one long-poll client on wall ${WALL} receiving ${settings.messages} posts ${POST_EVERY_MS} ms apart (Pollster on its default configuration), then ${polls} long polls, each on its own bare TCP socket (a pre-built request; the answer only searched for the post, so the client's cost per answer stays far below the servers'), opened in batches of ${BATCH}, and one post to them (Pollster with POLL_MODE=multiplex, MIN_THREADS=MAX_THREADS=2, TASKS_PER_THREAD=${Math.ceil(polls / 2)}), RSS from /stats before and with the polls held; then, on the same server, as many SSE streams (GET /check) on bare sockets and one post to them. Figures are medians over the runs with min–max; the ratio is taken run by run (Pollster ÷ the baseline of the same run) and then its median. Targets are issue 15's.`,
+      method: `The evented baseline (bench/baseline/evented-server.ts) serves the same sessions, posts and long polls from memory, every wait a promise on its one thread. ${nchanSkipped ? `Nchan skipped: ${nchanSkipped}.` : 'Nchan (bench/lib/nchan.ts: an nginx config the bench writes, one process, master_process off, publisher /pub, long-poll /sub and EventSource /sse subscribers with nchan_subscriber_first_message newest) runs the same three measures in each run, its one-poll client following Nchan\'s Last-Modified/Etag protocol and its memory the nginx process\'s RSS.'} ${pgSkipped ? `Pollster on PostgreSQL skipped: ${pgSkipped}.` : 'Pollster on PostgreSQL (DATABASE_URL: a throwaway local cluster with fsync off, a fresh database each run, the same two configurations) runs the same measures in each run, beside the targets, which are for SQLite.'} ${runs} runs; in each, Pollster and the baseline run back to back in alternating order, each on a fresh process: first one long-poll client on wall ${WALL} receiving ${settings.messages} posts ${POST_EVERY_MS} ms apart (Pollster on its default configuration), then ${polls} long polls, each on its own bare TCP socket (a pre-built request; the answer only searched for the post, so the client's cost per answer stays far below the servers'), opened in batches of ${BATCH}, and one post to them (Pollster with POLL_MODE=multiplex, MIN_THREADS=MAX_THREADS=2, TASKS_PER_THREAD=${Math.ceil(polls / 2)}), RSS from /stats before and with the polls held; then, on the same server, as many SSE streams (GET /check) on bare sockets and one post to them. Figures are medians over the runs with min–max; the ratio is taken run by run (Pollster ÷ the baseline of the same run) and then its median. Targets are issue 15's.`,
       tables: [
         {
           title: `Pollster ÷ evented baseline, median of ${runs} interleaved runs (min–max)`,
           columns: ['measure', 'Pollster', 'baseline', 'Pollster ÷ baseline', 'target'],
           rows: rows.map((r) => [r.name, `${spread(r.ours, r.unit === 'KB' ? 1 : 2)} ${r.unit}`, `${spread(r.theirs, r.unit === 'KB' ? 1 : 2)} ${r.unit}`, `${spread(r.ratios)}×`, `≤ ${r.target}×`]),
         },
+        pgSkipped
+          ? { title: 'Pollster on PostgreSQL: skipped', columns: ['why'], rows: [[pgSkipped]] }
+          : {
+              title: `Pollster on PostgreSQL (DATABASE_URL) beside SQLite, same runs (min–max)`,
+              columns: ['measure', 'Pollster, SQLite', 'Pollster, PostgreSQL', 'baseline', 'PostgreSQL ÷ baseline'],
+              rows: rows.map((r) => [
+                r.name,
+                `${spread(r.ours, r.unit === 'KB' ? 1 : 2)} ${r.unit}`,
+                `${spread(r.onPg, r.unit === 'KB' ? 1 : 2)} ${r.unit}`,
+                `${spread(r.theirs, r.unit === 'KB' ? 1 : 2)} ${r.unit}`,
+                `${spread(r.pgRatios)}×`,
+              ]),
+            },
         nchanSkipped
           ? { title: 'Nchan: skipped', columns: ['why'], rows: [[nchanSkipped]] }
           : {
@@ -227,7 +263,7 @@ export const vsBaseline: Scenario = {
       targets: [
         ...rows.map((r) => ({ goal: `Issue 15: ${r.name} ≤ ${r.target} × the evented baseline`, measured: `${fmt(r.ratio)}× (${fmt(Math.min(...r.ratios))}–${fmt(Math.max(...r.ratios))})`, met: r.ratio <= r.target })),
         {
-          goal: `Every one of the ${polls} polls and of the ${polls} streams gets the post, both servers, every run`,
+          goal: `Every one of the ${polls} polls and of the ${polls} streams gets the post, every server, every run`,
           measured: `worst run: polls ${delivered}/${polls}, streams ${streamed}/${polls}`,
           met: delivered === polls && streamed === polls,
         },
@@ -249,7 +285,14 @@ export const vsBaseline: Scenario = {
           }),
         },
       ],
-      data: { runs, polls, figures, nchanSkipped, ratios: rows.map((r) => ({ measure: r.name, ratios: r.ratios, median: r.ratio, vsNchan: r.nchanRatios })) },
+      data: {
+        runs,
+        polls,
+        figures,
+        nchanSkipped,
+        pgSkipped,
+        ratios: rows.map((r) => ({ measure: r.name, ratios: r.ratios, median: r.ratio, vsNchan: r.nchanRatios, postgresVsBaseline: r.pgRatios })),
+      },
     };
   },
 };
