@@ -102,28 +102,12 @@ export class PoolExecutor implements Executor {
   }
 }
 
-/** Runs the same loop on the main thread: while it waits, nothing else is served. */
-export class InlineExecutor implements Executor {
-  readonly #board: Board;
-  readonly #reader: MessageSource;
-  readonly #checkExternalWrites: () => void;
-  readonly #sliceMs: number;
-
-  constructor(board: Board, reader: MessageSource, checkExternalWrites: () => void, sliceMs: number) {
-    this.#board = board;
-    this.#reader = reader;
-    this.#checkExternalWrites = checkExternalWrites;
-    this.#sliceMs = sliceMs;
-  }
-
-  async poll(task: PollTask): Promise<PollOutcome> {
-    // The main thread is blocked, so no timer can look for CLI writes: the
-    // loop does it itself between slices.
-    return waitForMessagesSync(task, this.#board, this.#reader, {
-      maxSliceMs: this.#sliceMs,
-      refresh: this.#checkExternalWrites,
-    });
-  }
+/**
+ * Work on the main thread, no threads (POLL_MODE=inline): a sleep blocks it,
+ * as a job without EM.defer would. Subclasses say what a poll does.
+ */
+export abstract class MainThreadExecutor implements Executor {
+  abstract poll(task: PollTask): Promise<PollOutcome>;
 
   async sleep(task: SleepTask): Promise<SleepOutcome> {
     return sleepBlocking(task);
@@ -138,4 +122,29 @@ export class InlineExecutor implements Executor {
   }
 
   async destroy(): Promise<void> {}
+}
+
+/** Runs the same loop on the main thread: while it waits, nothing else is served. */
+export class InlineExecutor extends MainThreadExecutor {
+  readonly #board: Board;
+  readonly #reader: MessageSource;
+  readonly #checkExternalWrites: () => void;
+  readonly #sliceMs: number;
+
+  constructor(board: Board, reader: MessageSource, checkExternalWrites: () => void, sliceMs: number) {
+    super();
+    this.#board = board;
+    this.#reader = reader;
+    this.#checkExternalWrites = checkExternalWrites;
+    this.#sliceMs = sliceMs;
+  }
+
+  async poll(task: PollTask): Promise<PollOutcome> {
+    // The main thread is blocked, so no timer can look for CLI writes: the
+    // loop does it itself between slices.
+    return waitForMessagesSync(task, this.#board, this.#reader, {
+      maxSliceMs: this.#sliceMs,
+      refresh: this.#checkExternalWrites,
+    });
+  }
 }

@@ -11,9 +11,8 @@ import type { Worker } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import type { Board } from '../shared/board.js';
 import { createCancelCell } from '../shared/board.js';
-import { sleepBlocking } from '../shared/sleep-task.js';
 import type { JobWorkerData, PollOutcome, SleepOutcome, SleepTask } from '../shared/types.js';
-import { workerFilename, type Executor, type Percentiles } from './executors.js';
+import { MainThreadExecutor, workerFilename, type Executor, type Percentiles } from './executors.js';
 import { TaskRunner } from './task-runner.js';
 import type { CancelSignal } from './departure.js';
 
@@ -158,22 +157,8 @@ class JobPoolExecutor implements Executor {
 }
 
 /** POLL_MODE=inline: the job blocks the main thread, as EM.defer's absence would. */
-class InlineJobExecutor implements Executor {
+class InlineJobExecutor extends MainThreadExecutor {
   poll(): Promise<PollOutcome> {
     return Promise.reject(new Error('the /hello lane runs no polls'));
   }
-
-  async sleep(task: SleepTask): Promise<SleepOutcome> {
-    return sleepBlocking(task);
-  }
-
-  threads(): readonly Worker[] {
-    return [];
-  }
-
-  timings(): null {
-    return null;
-  }
-
-  async destroy(): Promise<void> {}
 }
