@@ -12,83 +12,23 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { Agent } from 'undici';
 import { freePort, startPgCluster } from '../test/helpers/pg-cluster.js';
-import { login, postMessage, send, sharedAbort } from './lib/client.js';
-import { openEvents } from './lib/events.js';
+import { login, postMessage, sharedAbort } from './lib/client.js';
 import { HostProcess as Host } from './lib/host-process.js';
 import { buildServer, ROOT } from './lib/server.js';
+import { random, sleep, soakLog, soakSeconds, startStayers } from './lib/soak-stayers.js';
 
-const { values } = parseArgs({ options: { seconds: { type: 'string', default: '60' } } });
-const seconds = Number(values.seconds);
-if (!Number.isSafeInteger(seconds) || seconds < 10 || seconds > 3600) {
-  process.stderr.write('--seconds must be an integer from 10 to 3600\n');
-  process.exit(2);
-}
+const seconds = soakSeconds(60, 10);
 
 const WALLS = [1, 2, 3, 4];
 const STAYERS_POLL = 12;
 const STAYERS_SSE = 6;
 const POSTERS = 4;
 const started = Date.now();
-const log = (line: string): void => void process.stdout.write(`[${((Date.now() - started) / 1000).toFixed(0).padStart(4)} s] ${line}\n`);
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-const random = (max: number) => Math.floor(Math.random() * max);
-
-type Seen = Map<number, number[]>;
+const log = soakLog(started);
 const agent = new Agent({ connections: null, headersTimeout: 0, bodyTimeout: 0 });
-
-function stayerByPoll(hosts: Host[], session: string, latest: Map<number, number>, seen: Seen, stop: AbortSignal) {
-  const cursor = new Map(latest);
-  return (async () => {
-    while (!stop.aborted) {
-      // A different host each time, as a load balancer would pick.
-      const host = hosts[random(hosts.length)]!;
-      const reply = await send(agent, host.url, 'POST', '/poll', {
-        session,
-        body: { last_post_id: Object.fromEntries(cursor), timeout_ms: 3000 },
-        timeoutMs: 10_000,
-        signal: stop,
-      }).catch(() => null);
-      if (reply?.status !== 200) {
-        await sleep(100);
-        continue;
-      }
-      for (const [wall, { posts }] of Object.entries(reply.json.walls as Record<string, { posts: Array<{ id: number }> }>)) {
-        for (const post of posts) seen.get(Number(wall))!.push(post.id);
-        cursor.set(Number(wall), posts[posts.length - 1]!.id);
-      }
-    }
-  })();
-}
-
-function stayerBySse(hosts: Host[], session: string, latest: Map<number, number>, seen: Seen, stop: AbortSignal) {
-  let cursor = Math.max(...latest.values());
-  return (async () => {
-    while (!stop.aborted) {
-      const host = hosts[random(hosts.length)]!;
-      const stream = await openEvents(agent, host.url, `/check?last_event_id=${cursor}`, session, (messages) => {
-        for (const message of messages) {
-          seen.get(message.wall_id)!.push(message.id);
-          cursor = message.id;
-        }
-      }).catch(() => null);
-      if (!stream) {
-        await sleep(100);
-        continue;
-      }
-      // Move to another host now and then, and whenever the stream ends.
-      const timer = setTimeout(() => stream.close(), 2000 + random(4000));
-      const onStop = () => stream.close();
-      stop.addEventListener('abort', onStop, { once: true });
-      await stream.done;
-      clearTimeout(timer);
-      stop.removeEventListener('abort', onStop);
-    }
-  })();
-}
 
 log('building the server (tsc)…');
 buildServer();
@@ -109,13 +49,16 @@ try {
   await db.connect();
   const { session, latest } = await login(agent, hosts[1]!.url);
   const stop = sharedAbort();
-  const stayers: Array<{ kind: string; seen: Seen; done: Promise<void> }> = [];
-  for (let i = 0; i < STAYERS_POLL + STAYERS_SSE; i++) {
-    const seen: Seen = new Map(WALLS.map((w) => [w, []]));
-    const kind = i < STAYERS_POLL ? 'long poll' : 'SSE';
-    const follow = kind === 'SSE' ? stayerBySse : stayerByPoll;
-    stayers.push({ kind, seen, done: follow(hosts, session, latest, seen, stop.signal) });
-  }
+  // A different host for each request, as a load balancer would pick; a
+  // stream also moves to another host now and then, and whenever it ends.
+  const anyHost = () => ({ agent, url: hosts[random(hosts.length)]!.url });
+  const stayers = startStayers(anyHost, session, latest, WALLS, stop.signal, {
+    polls: STAYERS_POLL,
+    streams: STAYERS_SSE,
+    pollMs: 3000,
+    requestMs: 10_000,
+    hopAfterMs: () => 2000 + random(4000),
+  });
   log(`hosts ${hosts.map((h) => h.url).join(', ')}; ${stayers.length} stayers`);
 
   const acknowledged: number[] = [];

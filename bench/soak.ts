@@ -12,18 +12,13 @@
 import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import Database from '../src/storage/sqlite-driver.js';
 import { login, postMessage, send, sharedAbort } from './lib/client.js';
 import { openEvents } from './lib/events.js';
 import { buildServer, ROOT, startServer, type BenchServer } from './lib/server.js';
+import { random, sleep, soakLog, soakSeconds, startStayers } from './lib/soak-stayers.js';
 
-const { values } = parseArgs({ options: { seconds: { type: 'string', default: '120' } } });
-const seconds = Number(values.seconds);
-if (!Number.isSafeInteger(seconds) || seconds < 5 || seconds > 3600) {
-  process.stderr.write('--seconds must be an integer from 5 to 3600\n');
-  process.exit(2);
-}
+const seconds = soakSeconds(120, 5);
 
 const WALLS = [1, 2, 3, 4];
 const STAYERS_POLL = 20;
@@ -31,57 +26,7 @@ const STAYERS_SSE = 10;
 const POSTERS = 4;
 const CHURN_CONCURRENCY = 60;
 const started = Date.now();
-const log = (line: string): void => void process.stdout.write(`[${((Date.now() - started) / 1000).toFixed(0).padStart(4)} s] ${line}\n`);
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-const random = (max: number) => Math.floor(Math.random() * max);
-
-type Seen = Map<number, number[]>;
-
-function stayerByPoll(server: BenchServer, session: string, latest: Map<number, number>, seen: Seen, stop: AbortSignal): Promise<void> {
-  const cursor = new Map(latest);
-  return (async () => {
-    while (!stop.aborted) {
-      const reply = await send(server.agent, server.url, 'POST', '/poll', {
-        session,
-        body: { last_post_id: Object.fromEntries(cursor), timeout_ms: 5000 },
-        timeoutMs: 15_000,
-        signal: stop,
-      }).catch(() => null);
-      if (!reply) continue;
-      if (reply.status !== 200) {
-        await sleep(100);
-        continue;
-      }
-      for (const [wall, { posts }] of Object.entries(reply.json.walls as Record<string, { posts: Array<{ id: number }> }>)) {
-        for (const post of posts) seen.get(Number(wall))!.push(post.id);
-        cursor.set(Number(wall), posts[posts.length - 1]!.id);
-      }
-    }
-  })();
-}
-
-function stayerBySse(server: BenchServer, session: string, latest: Map<number, number>, seen: Seen, stop: AbortSignal): Promise<void> {
-  let cursor = Math.max(...latest.values());
-  return (async () => {
-    while (!stop.aborted) {
-      // Streams end every SSE_MAX_MS; reconnect with the last id, as a browser does.
-      const stream = await openEvents(server.agent, server.url, `/check?last_event_id=${cursor}`, session, (messages) => {
-        for (const message of messages) {
-          seen.get(message.wall_id)!.push(message.id);
-          cursor = message.id;
-        }
-      }).catch(() => null);
-      if (!stream) {
-        await sleep(100);
-        continue;
-      }
-      const onStop = () => stream.close();
-      stop.addEventListener('abort', onStop, { once: true });
-      await stream.done;
-      stop.removeEventListener('abort', onStop);
-    }
-  })();
-}
+const log = soakLog(started);
 
 async function churn(server: BenchServer, session: string, latest: Map<number, number>): Promise<string> {
   const kind = random(3);
@@ -127,13 +72,12 @@ const failures: string[] = [];
 try {
   const { session, latest } = await login(server.agent, server.url);
   const stop = sharedAbort();
-  const stayers: Array<{ kind: string; seen: Seen; done: Promise<void> }> = [];
-  for (let i = 0; i < STAYERS_POLL + STAYERS_SSE; i++) {
-    const seen: Seen = new Map(WALLS.map((w) => [w, []]));
-    const kind = i < STAYERS_POLL ? 'long poll' : 'SSE';
-    const follow = kind === 'SSE' ? stayerBySse : stayerByPoll;
-    stayers.push({ kind, seen, done: follow(server, session, latest, seen, stop.signal) });
-  }
+  const stayers = startStayers(() => server, session, latest, WALLS, stop.signal, {
+    polls: STAYERS_POLL,
+    streams: STAYERS_SSE,
+    pollMs: 5000,
+    requestMs: 15_000,
+  });
   await sleep(2000);
   const rssStart = (await server.stats()).memory.rss;
   log(`${stayers.length} stayers connected; RSS ${(rssStart / 2 ** 20).toFixed(1)} MiB`);
