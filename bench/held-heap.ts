@@ -1,9 +1,10 @@
 /**
- * `node --expose-gc --import tsx bench/held-heap.ts [--polls 2000] [--snapshot]`:
+ * `node --expose-gc --import tsx bench/held-heap.ts [--polls 2000] [--snapshot] [--postgres]`:
  * what one held poll costs in memory, split as V8 heap, external and RSS,
  * with Pollster in this process (multiplex, 2 threads) and the polls on bare
  * sockets from a child process, so the client's memory is not counted.
- * `--snapshot` writes a heap snapshot while they are held.
+ * `--snapshot` writes a heap snapshot while they are held; `--postgres`
+ * runs Pollster on a throwaway PostgreSQL cluster (DATABASE_URL) instead of SQLite.
  */
 import { fork } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -14,8 +15,9 @@ import { writeHeapSnapshot } from 'node:v8';
 import { startPollster } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
 import { createLogger } from '../src/observability/logger.js';
+import { startPgCluster } from '../test/helpers/pg-cluster.js';
 
-const { values, positionals } = parseArgs({ options: { polls: { type: 'string', default: '2000' }, snapshot: { type: 'boolean' }, client: { type: 'string' } }, allowPositionals: true });
+const { values, positionals } = parseArgs({ options: { polls: { type: 'string', default: '2000' }, snapshot: { type: 'boolean' }, postgres: { type: 'boolean' }, client: { type: 'string' } }, allowPositionals: true });
 void positionals;
 
 if (values.client) {
@@ -33,8 +35,10 @@ if (values.client) {
   if (!gc) throw new Error('run with node --expose-gc');
   const dir = mkdtempSync(join(tmpdir(), 'pollster-heap-'));
   const count = Number(values.polls);
+  const cluster = values.postgres ? await startPgCluster() : null;
+  const database = cluster ? { DATABASE_URL: await cluster.createDatabase() } : {};
   const pollster = await startPollster(
-    loadConfig({ PORT: '0', HOST: '127.0.0.1', DB_PATH: join(dir, 'p.db'), POLL_MODE: 'multiplex', MIN_THREADS: '2', MAX_THREADS: '2', TASKS_PER_THREAD: String(count), MAX_QUEUE: String(count), MAX_WAITS_PER_SESSION: '0', MAX_WAITS_PER_CLIENT: '0', POLL_TIMEOUT_MS: '120000' }),
+    loadConfig({ PORT: '0', HOST: '127.0.0.1', DB_PATH: join(dir, 'p.db'), POLL_MODE: 'multiplex', MIN_THREADS: '2', MAX_THREADS: '2', TASKS_PER_THREAD: String(count), MAX_QUEUE: String(count), MAX_WAITS_PER_SESSION: '0', MAX_WAITS_PER_CLIENT: '0', POLL_TIMEOUT_MS: '120000', ...database }),
     createLogger('silent'),
   );
   try {
@@ -58,6 +62,7 @@ if (values.client) {
     await new Promise((resolve) => child.once('exit', resolve));
   } finally {
     await pollster.close();
+    await cluster?.destroy();
     rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -163,18 +163,8 @@ export function createBoardMessageWaiter(
   runner: TaskRunner,
   coalescer?: WaitCoalescer,
 ): MessageWaiter {
-  return async (walls, deadline, signal, singleCursor = false, admit) => {
-    let release: Release | undefined;
-    // A real wait takes a fair share, once (a full pool answers 503 before any share is counted).
-    const beforeWait = (): void => {
-      if (!release && admit && runner.hasRoom()) release = admit();
-    };
-    try {
-      return await waitOnBoard({ config, board, reader, runner, coalescer }, walls, deadline, signal, singleCursor, beforeWait);
-    } finally {
-      release?.();
-    }
-  };
+  const deps: BoardWaitDeps = { config, board, reader, runner, coalescer };
+  return (walls, deadline, signal, singleCursor = false, admit) => waitOnBoard(deps, walls, deadline, signal, singleCursor, admit);
 }
 
 interface BoardWaitDeps {
@@ -185,69 +175,92 @@ interface BoardWaitDeps {
   coalescer: WaitCoalescer | undefined;
 }
 
+/** A board-only rider's task needs no cancel cell of its own: the shared task gets one when it starts. */
+const NEVER_CANCELLED = createCancelCell();
+
+/**
+ * `walls` holds each wall's cursor (what the client has seen); `seen` each
+ * wall's board id already read without news for this request. Plain pairs,
+ * not Maps: a request waits on a few walls, and a Map costs every held poll
+ * its hash table (issue 15, memory per held poll).
+ */
 async function waitOnBoard(
   { config, board, reader, runner, coalescer }: BoardWaitDeps,
   walls: Array<[number, number]>,
   deadline: number,
   signal: CancelSignal,
   singleCursor: boolean,
-  beforeWait: () => void,
+  admit: (() => Release) | undefined,
 ): Promise<PollOutcome> {
-  const after = new Map(walls);
-  const seen = new Map(walls);
-  for (;;) {
-    // Board ids are taken before the read: a message landing during it moves them again.
-    const current = [...seen.keys()].map((wallId): [number, number] => [wallId, board.newest(wallId)]);
-    const moved = current.filter(([wallId, newest]) => newest > seen.get(wallId)!);
-    if (moved.length > 0) {
-      let found: Record<string, { posts: Message[] }> | null;
-      try {
-        found = await readMoved(reader, after, moved, singleCursor);
-      } catch (error) {
-        if (!(error instanceof DatabaseUnavailableError)) throw error;
-        if (!(await pause(Math.min(UNAVAILABLE_RETRY_MS, deadline - Date.now()), signal))) return { outcome: 'cancelled' };
-        if (Date.now() >= deadline) return { outcome: 'timeout' };
-        continue;
+  const seen = walls.map(([wallId, after]): [number, number] => [wallId, after]);
+  let release: Release | undefined;
+  try {
+    for (;;) {
+      // Board ids are taken before the read: a message landing during it moves them again.
+      const current = seen.map(([wallId]): [number, number] => [wallId, board.newest(wallId)]);
+      const moved = current.filter(([, newest], index) => newest > seen[index]![1]);
+      if (moved.length > 0) {
+        let found: Record<string, { posts: Message[] }> | null;
+        try {
+          found = await readMoved(reader, walls, moved, singleCursor);
+        } catch (error) {
+          if (!(error instanceof DatabaseUnavailableError)) throw error;
+          if (!(await pause(Math.min(UNAVAILABLE_RETRY_MS, deadline - Date.now()), signal))) return { outcome: 'cancelled' };
+          if (Date.now() >= deadline) return { outcome: 'timeout' };
+          continue;
+        }
+        if (found) return boundBytes({ outcome: 'data', walls: found }, singleCursor);
+        // Read at these board ids and found nothing: only a further move can bring news.
+        current.forEach(([, newest], index) => {
+          if (singleCursor || newest > seen[index]![1]) seen[index]![1] = newest;
+        });
       }
-      if (found) return boundBytes({ outcome: 'data', walls: found }, singleCursor);
-      // Read at these board ids and found nothing: only a further move can bring news.
-      for (const [wallId, newest] of singleCursor ? current : moved) seen.set(wallId, newest);
+      if (signal.aborted) return { outcome: 'cancelled' };
+      if (deadline <= Date.now()) return { outcome: 'timeout' };
+      const task: PollTask = {
+        walls,
+        seen: seen.map(([wallId, newest]): [number, number] => [wallId, newest]),
+        boardOnly: true,
+        deadline,
+        singleCursor,
+        wake: config.wake,
+        intervalMs: config.pollIntervalMs,
+        limit: BATCH_LIMIT,
+        cancel: coalescer ? NEVER_CANCELLED : createCancelCell(),
+      };
+      // A real wait takes a fair share, once (a full pool answers 503 before any share is counted).
+      if (!release && admit && runner.hasRoom()) release = admit();
+      // Identical board waits (same walls, cursors and thresholds) share one task too.
+      const outcome = coalescer ? await coalescer.poll(task, signal, keepShape) : await runner.poll(task, signal);
+      if (outcome.outcome !== 'moved') return outcome;
     }
-    if (signal.aborted) return { outcome: 'cancelled' };
-    if (deadline <= Date.now()) return { outcome: 'timeout' };
-    const task: PollTask = {
-      walls,
-      seen: [...seen],
-      boardOnly: true,
-      deadline,
-      singleCursor,
-      wake: config.wake,
-      intervalMs: config.pollIntervalMs,
-      limit: BATCH_LIMIT,
-      cancel: createCancelCell(),
-    };
-    beforeWait();
-    // Identical board waits (same walls, cursors and thresholds) share one task too.
-    const outcome = coalescer ? await coalescer.poll(task, signal, (shared) => shared) : await runner.poll(task, signal);
-    if (outcome.outcome !== 'moved') return outcome;
+  } finally {
+    release?.();
   }
 }
 
+const keepShape = (outcome: PollOutcome): PollOutcome => outcome;
+
 async function readMoved(
   reader: AsyncMessageSource,
-  after: Map<number, number>,
+  walls: Array<[number, number]>,
   moved: Array<[number, number]>,
   singleCursor: boolean,
 ): Promise<Record<string, { posts: Message[] }> | null> {
   if (singleCursor) {
     // One query, one snapshot, every wall of the stream: see PollTask.singleCursor.
-    const posts = await reader.messagesAfterOnWalls([...after.keys()], Math.min(...after.values()), BATCH_LIMIT);
+    const posts = await reader.messagesAfterOnWalls(
+      walls.map(([wallId]) => wallId),
+      Math.min(...walls.map(([, after]) => after)),
+      BATCH_LIMIT,
+    );
     if (posts.length === 0) return null;
-    const walls: Record<string, { posts: Message[] }> = {};
-    for (const post of posts) (walls[post.wall_id] ??= { posts: [] }).posts.push(post);
-    return walls;
+    const byWall: Record<string, { posts: Message[] }> = {};
+    for (const post of posts) (byWall[post.wall_id] ??= { posts: [] }).posts.push(post);
+    return byWall;
   }
-  const reads = await Promise.all(moved.map(([wallId]) => reader.messagesAfter(wallId, after.get(wallId)!, BATCH_LIMIT)));
+  const cursorOf = (wallId: number): number => walls.find(([id]) => id === wallId)![1];
+  const reads = await Promise.all(moved.map(([wallId]) => reader.messagesAfter(wallId, cursorOf(wallId), BATCH_LIMIT)));
   let found: Record<string, { posts: Message[] }> | null = null;
   reads.forEach((posts, index) => {
     if (posts.length > 0) (found ??= {})[moved[index]![0]] = { posts };
