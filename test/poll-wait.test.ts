@@ -103,6 +103,34 @@ describe('the wait loop', () => {
     }
   });
 
+  // Regression (found by `npm run bench`, pool-capacity: one abandoned poll of
+  // sixteen kept its thread for its whole timeout): a cancel and its wake that
+  // land after the flag check but before the wait cell is read leave the cell
+  // already moved, so the wait would sleep on the new value until its
+  // deadline. The cell must be read before the flag is checked. The other
+  // thread is played by a hook on the board's cells, run as the loop reads them.
+  it('does not miss a cancel that lands between its flag check and reading its wait cell', () => {
+    for (const walls of [[[1, 0]], [[1, 0], [2, 0]]] as Array<Array<[number, number]>>) {
+      const board = new Board();
+      const t = task(walls, 3000);
+      const cells = board.cells;
+      let armed = true;
+      Object.defineProperty(board, 'cells', {
+        get: () => {
+          if (armed) {
+            armed = false;
+            cancel(t.cancel);
+            board.wake(walls.map(([wallId]) => wallId));
+          }
+          return cells;
+        },
+      });
+      const started = Date.now();
+      expect(waitForMessagesSync(t, board, new CountingReader())).toEqual({ outcome: 'cancelled' });
+      expect(Date.now() - started).toBeLessThan(1000);
+    }
+  });
+
   // Regression (found by `npm run soak`): an SSE stream keeps one cursor for
   // all its walls. A CLI write (id 100, wall 1) reaches the board only on the
   // watcher's next tick, after a newer HTTP post (id 101, wall 2) is already

@@ -52,10 +52,13 @@ class PollWait {
 
   step(): PollOutcome | WaitInstruction {
     const task = this.#task;
-    if (isCancelled(task.cancel)) return { outcome: 'cancelled' };
-    // Read the wait cell before the walls: a change that lands between the two
-    // moves it, so the wait below returns at once instead of missing the change.
+    // Read the wait cell before the cancel flag and the walls: a cancel or a
+    // change that lands after this read moves the cell, so the wait below
+    // returns at once instead of sleeping through it. (Read after the flag, a
+    // cancel landing between the two was missed until the deadline: found by
+    // the pool-capacity bench.)
     const expected = Atomics.load(this.#board.cells, this.#waitCell);
+    if (isCancelled(task.cancel)) return { outcome: 'cancelled' };
     this.#options.refresh?.();
 
     if (task.boardOnly) {
