@@ -133,7 +133,7 @@ export function createCheckHandler(
     // Logout (DELETE /sessions) ends the stream as cleanly as SSE_MAX_MS does.
     const sessionId = user ? sessionIdOf(ctx) : undefined;
     if (sessionId) sessionWaits.add(sessionId, ctx.departure);
-    const { signal } = ctx;
+    const signal = ctx.departure;
     const endsAt = ctx.arrivedAt + config.sseMaxMs;
     try {
       while (!signal.aborted && Date.now() < endsAt) {

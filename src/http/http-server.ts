@@ -73,8 +73,8 @@ export function createHttpServer(
     // from the request (req.socket is null then), and reading it crashed the process.
     const socket = req.socket;
     const bytesBefore = socket.bytesWritten;
-    // Set on 'close' without a finished answer: the client left. (The signal
-    // also aborts on a logout, which is no departure.)
+    // Set on 'close' without a finished answer: the client left. (The departure
+    // also aborts on a logout, where the client has not left.)
     let clientLeft = false;
     res.once('close', () => {
       if (!res.writableFinished) {
@@ -162,7 +162,6 @@ export function createHttpServer(
         // Not url.searchParams: that keeps the whole URL alive as long as a held request.
         query: url.search ? new URLSearchParams(url.search) : NO_QUERY,
         arrivedAt,
-        signal: departed,
         departure: departed,
         record,
       };

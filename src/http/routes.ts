@@ -9,7 +9,7 @@ import { createCancelCell } from '../shared/board.js';
 import type { TaskRunner } from '../poll/task-runner.js';
 import type { JobLane } from '../poll/job-lane.js';
 import type { Release, WaitLimits } from '../poll/wait-limits.js';
-import type { CancelSignal, Departure } from '../poll/departure.js';
+import type { Departure } from '../poll/departure.js';
 import type { MessageWaiter } from '../poll/message-waiter.js';
 import type { PollOutcome } from '../shared/types.js';
 import type { User } from '../storage/store.js';
@@ -33,10 +33,9 @@ export interface RequestContext {
   query: URLSearchParams;
   /** Epoch ms when the request arrived: a poll's timeout counts from here. */
   arrivedAt: number;
-  /** `departure` as its waits see it: aborts when the client goes away before its response is sent, or on a logout. */
-  signal: CancelSignal;
   /**
-   * The request's one departure. A logout aborts it with LOGGED_OUT
+   * Aborts when the client goes away before its response is sent, or on a
+   * logout; waits take it as their CancelSignal. A logout aborts it with LOGGED_OUT
    * (SessionWaits) rather than through a second signal joined with
    * AbortSignal.any, which cost each held poll two more EventTargets
    * (issue 15, memory per held poll).
@@ -138,8 +137,8 @@ export function createRoutes(deps: RouteDeps): Array<[Method, string, RouteHandl
     const startedAt = waitMeter.begin(ctx.record);
     let outcome: PollOutcome | undefined;
     try {
-      outcome = await waitForMessages(walls, ctx.arrivedAt + timeoutMs, ctx.signal, false, () => admitWait(ctx, body));
-      if (ctx.signal.reason === LOGGED_OUT) throw Errors.invalidUser();
+      outcome = await waitForMessages(walls, ctx.arrivedAt + timeoutMs, ctx.departure, false, () => admitWait(ctx, body));
+      if (ctx.departure.reason === LOGGED_OUT) throw Errors.invalidUser();
       // Polls that shared a wait share its serialised answer.
       sendJsonBytes(ctx.res, 200, pollBody(outcome.outcome === 'data' ? outcome.walls : undefined));
     } finally {
@@ -218,7 +217,7 @@ export function createRoutes(deps: RouteDeps): Array<[Method, string, RouteHandl
           return;
         }
         // Its own lane: never a poll thread or a place in the poll queue (issues 11, 14).
-        const outcome = await deps.lane.run({ ms, cancel: createCancelCell() }, ctx.signal);
+        const outcome = await deps.lane.run({ ms, cancel: createCancelCell() }, ctx.departure);
         if (outcome.outcome !== 'done') throw Errors.shuttingDown();
         ctx.res.writeHead(200, { 'Content-Type': 'text/plain; charset=utf-8' }).end('Hello!\n');
       },

@@ -24,6 +24,13 @@ export const BATCH_LIMIT = 100;
 export const BATCH_BYTES = 256 * 1024;
 
 /**
+ * The cancel cell of a task that is never cancelled through it: the main
+ * thread's quick look, and a rider's task (the shared task it joins gets a
+ * cell of its own when it starts). One cell, never raised.
+ */
+const NEVER_CANCELLED = createCancelCell();
+
+/**
  * Wait until any of `walls` (`[wallId, lastSeenId]`) has news, `deadline`
  * (epoch ms) passes, or `signal` aborts. `singleCursor`: see PollTask.
  * `admit` is called only when the request must really wait (the quick look
@@ -50,9 +57,6 @@ export function createMessageWaiter(
   runner: TaskRunner,
   coalescer?: WaitCoalescer,
 ): MessageWaiter {
-  // The quick look below can't be cancelled mid-way, so it shares one cell
-  // that is never raised; a task gets a cell of its own only if it must wait.
-  const neverCancelled = createCancelCell();
   // Not async: a held request's promise is the coalescer's, settled by its
   // one Member object, with no suspended frame here (issue 15, memory per held poll).
   return (walls, deadline, signal, singleCursor = false, admit) => {
@@ -64,7 +68,9 @@ export function createMessageWaiter(
       wake: config.wake,
       intervalMs: config.pollIntervalMs,
       limit: BATCH_LIMIT,
-      cancel: neverCancelled,
+      // The quick look can't be cancelled mid-way, and a rider's task gets its
+      // shared task's cell: a cell of its own only if it waits alone (inline).
+      cancel: NEVER_CANCELLED,
     };
     const now = waitForMessagesSync(task, board, reader);
     if (now.outcome === 'data') return Promise.resolve(boundBytes(now, singleCursor));
@@ -174,9 +180,6 @@ interface BoardWaitDeps {
   runner: TaskRunner;
   coalescer: WaitCoalescer | undefined;
 }
-
-/** A board-only rider's task needs no cancel cell of its own: the shared task gets one when it starts. */
-const NEVER_CANCELLED = createCancelCell();
 
 /**
  * `walls` holds each wall's cursor (what the client has seen); `seen` each
