@@ -7,7 +7,7 @@
 import cluster from 'node:cluster';
 import { existsSync, unlinkSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import Router from 'find-my-way';
 import type { Logger } from 'pino';
@@ -45,6 +45,30 @@ interface RouteEntry {
   route: string;
 }
 
+/** Per socket, what its queued (pipelined) responses do if it closes first. */
+const queuedOnSocket = new WeakMap<Socket, Set<() => void>>();
+
+/**
+ * Run `onClose` if `socket` closes before Node hands it to `res`. One listener
+ * per socket however many requests a client pipelines (one each would trip
+ * Node's max-listeners warning on a flood).
+ */
+function whenSocketCloses(socket: Socket, res: ServerResponse, onClose: () => void): void {
+  let queued = queuedOnSocket.get(socket);
+  if (!queued) {
+    const waiting = new Set<() => void>();
+    queued = waiting;
+    queuedOnSocket.set(socket, waiting);
+    socket.once('close', () => {
+      queuedOnSocket.delete(socket);
+      for (const leave of waiting) leave();
+    });
+  }
+  queued.add(onClose);
+  // From here on the response's own 'close' covers it.
+  res.once('socket', () => queued.delete(onClose));
+}
+
 export function createHttpServer(
   config: Config,
   routes: Array<[Method, string, RouteHandler]>,
@@ -76,7 +100,10 @@ export function createHttpServer(
     // Set on 'close' without a finished answer: the client left. (The departure
     // also aborts on a logout, where the client has not left.)
     let clientLeft = false;
-    res.once('close', () => {
+    let closed = false;
+    const onClose = (): void => {
+      if (closed) return;
+      closed = true;
       if (!res.writableFinished) {
         clientLeft = true;
         departed.abort();
@@ -100,7 +127,13 @@ export function createHttpServer(
         },
         'request',
       );
-    });
+    };
+    res.once('close', onClose);
+    // Pipelined behind another answer on a keep-alive connection: Node has
+    // not given this response the socket yet, and if the client closes it now
+    // Node never closes this response, so its wait would keep its place until
+    // its timeout. Until the socket is handed over, its close counts as ours.
+    if (!res.socket) whenSocketCloses(socket, res, onClose);
     // The one place where errors become responses; it never throws.
     const answerError = (error: unknown): void => {
       try {
