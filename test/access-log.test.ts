@@ -7,10 +7,13 @@
  * requests and unexpected errors.
  */
 import { connect } from 'node:net';
+import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import { describe, expect, it } from 'vitest';
+import { Agent, request } from 'undici';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { createLogger } from '../src/observability/logger.js';
-import { eventually, startTestServer, type CallOptions, type TestServer } from './helpers/server.js';
+import { spawnServer } from './helpers/process.js';
+import { eventually, startTestServer, tempDir, type CallOptions, type TestServer } from './helpers/server.js';
 import { rawText } from './helpers/raw-http.js';
 import { openStream } from './helpers/sse.js';
 
@@ -208,5 +211,43 @@ describe('access log', () => {
     await new Promise((resolve) => setTimeout(resolve, 100));
     expect(log.lines().some((line) => line.msg === 'pollster listening')).toBe(true);
     expect(log.lines().filter((line) => line.msg === 'request')).toEqual([]);
+  });
+});
+
+describe('access log on standard output', () => {
+  const accessLines = (output: string): Array<Record<string, unknown>> =>
+    output
+      .split('\n')
+      .filter((line) => line.startsWith('{'))
+      .map((line) => JSON.parse(line) as Record<string, unknown>)
+      .filter((line) => line.msg === 'request');
+
+  it('is written in batches: within a second while running, and every line by exit', async () => {
+    const server = await spawnServer({ DB_PATH: join(tempDir(), 'pollster.db') });
+    const agent = new Agent();
+    onTestFinished(() => agent.close());
+    const ping = async (): Promise<void> => {
+      const response = await request(`${server.url}/ping`, { dispatcher: agent });
+      await response.body.text();
+    };
+    // Ten requests 30 ms apart: one write each would reach the pipe as about
+    // ten chunks; batched, they come as one (two if the once-a-second flush
+    // falls among them).
+    let chunksWithLines = 0;
+    server.child.stdout!.on('data', (chunk: Buffer) => {
+      if (chunk.includes('"msg":"request"')) chunksWithLines++;
+    });
+    for (let i = 0; i < 10; i++) {
+      await ping();
+      await new Promise((resolve) => setTimeout(resolve, 30));
+    }
+    // No line waits longer than the flush interval, 1 s.
+    await eventually(() => accessLines(server.output()).length === 10, 2500);
+    expect(chunksWithLines).toBeLessThanOrEqual(2);
+    // A line written just before a shutdown is not lost.
+    for (let i = 0; i < 2; i++) await ping();
+    server.child.kill('SIGTERM');
+    expect(await server.exited).toBe(0);
+    expect(accessLines(server.output()).map((line) => [line.route, line.status])).toEqual(Array(12).fill(['/ping', 200]));
   });
 });

@@ -14,6 +14,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import type { Metrics } from '../observability/metrics.js';
 import { Departure } from '../poll/departure.js';
+import { ACCESS_LOG_MSG } from '../observability/logger.js';
 import { newRequestRecord, waitedMs } from '../observability/request-record.js';
 import { DatabaseUnavailableError } from '../storage/storage.js';
 import { Errors, HttpError } from './http-error.js';
@@ -125,7 +126,7 @@ export function createHttpServer(
           ...(waited === undefined ? {} : { waited_ms: Math.round(waited * 10) / 10 }),
           ...(clientLeft ? { client_left: true } : {}),
         },
-        'request',
+        ACCESS_LOG_MSG,
       );
     };
     res.once('close', onClose);
