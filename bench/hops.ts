@@ -37,7 +37,7 @@ const store = new Store(dbPath);
 const board = new Board();
 const executor = new PoolExecutor({ board, dbPath, minThreads: 1, maxThreads: 1, tasksPerThread: 1, onError: (e) => console.error(e) });
 const runner = new TaskRunner({ executor, board, capacity: 1, maxQueue: 1 });
-const userId = store.userByName('demo')!.id;
+const author = store.userByName('demo')!;
 
 const hops: Record<string, number[]> = { parse: [], write: [], publish: [], 'wake + read + result message': [], serialise: [], 'empty task round trip': [], 'read (main thread)': [] };
 const us = (from: number, to: number): number => (to - from) * 1000;
@@ -55,7 +55,7 @@ try {
     // Long enough for the thread to take the task and sleep on the board.
     await new Promise((resolve) => setTimeout(resolve, idleMs));
     const t2 = performance.now();
-    const message = store.postMessage(WALL, userId, `hop ${round}`);
+    const message = store.postMessage(WALL, author, `hop ${round}`);
     const t3 = performance.now();
     board.publish(WALL, message.id);
     const t4 = performance.now();

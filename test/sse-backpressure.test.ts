@@ -13,7 +13,7 @@ import { openStream } from './helpers/sse.js';
 /** `count` messages of `content` on wall 1, written straight to SQLite, then one by HTTP so the board knows. */
 async function fillWall(server: TestServer, session: string, count: number, content: string): Promise<number> {
   const demo = (await server.pollster.store.userByName('demo'))!;
-  for (let i = 0; i < count; i++) await server.pollster.store.postMessage(1, demo.id, content);
+  for (let i = 0; i < count; i++) await server.pollster.store.postMessage(1, demo, content);
   const last = await server.call('POST', '/walls/1/messages', { session, body: { content } });
   return last.json.id;
 }

@@ -67,7 +67,7 @@ try {
   if (!user) fail(`unknown user "${values.user}"`);
   if (!(await store.wallExists(wallId))) fail(`wall ${wallId} does not exist`);
   if (!(await store.canPost(user.id, wallId))) fail(`${user.name} is not a member of wall ${wallId}`);
-  const message = await store.postMessage(wallId, user.id, content);
+  const message = await store.postMessage(wallId, user, content);
   process.stdout.write(`${JSON.stringify(message)}\n`);
 } finally {
   await store.close();

@@ -196,7 +196,7 @@ export function createRoutes(deps: RouteDeps): Array<[Method, string, RouteHandl
           // Not a member: 403 on a wall it may read, else the 404 of a missing wall (no existence oracle).
           throw (await store.canRead(user.id, wallId)) ? Errors.wallNotWritable() : Errors.wallNotFound();
         }
-        const message = await store.postMessage(wallId, user.id, parseContent(body));
+        const message = await store.postMessage(wallId, user, parseContent(body));
         publish(wallId, message.id);
         sendJson(ctx.res, 201, message);
       },

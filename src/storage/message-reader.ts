@@ -26,7 +26,6 @@ export class MessageReader implements MessageSource {
   readonly #db: SqliteDatabase;
   readonly #after: SqliteStatement<[number, number, number], MessageRow>;
   readonly #afterOnWalls: SqliteStatement<[string, number, number], MessageRow>;
-  readonly #byId: SqliteStatement<[number | bigint], MessageRow>;
 
   constructor(db: SqliteDatabase) {
     this.#db = db;
@@ -40,7 +39,6 @@ export class MessageReader implements MessageSource {
       `SELECT ${MESSAGE_COLUMNS} FROM messages m JOIN users u ON u.id = m.user_id
        WHERE m.wall_id IN (SELECT value FROM json_each(?)) AND m.id > ? ORDER BY m.id LIMIT ?`,
     );
-    this.#byId = db.prepare(`SELECT ${MESSAGE_COLUMNS} FROM messages m JOIN users u ON u.id = m.user_id WHERE m.id = ?`);
   }
 
   /** A read-only connection of its own, for a worker thread. */
@@ -56,11 +54,6 @@ export class MessageReader implements MessageSource {
 
   messagesAfterOnWalls(wallIds: readonly number[], after: number, limit: number): Message[] {
     return this.#afterOnWalls.all(JSON.stringify(wallIds), after, limit).map(toMessage);
-  }
-
-  messageById(id: number | bigint): Message | undefined {
-    const row = this.#byId.get(id);
-    return row && toMessage(row);
   }
 
   close(): void {

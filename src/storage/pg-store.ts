@@ -244,11 +244,11 @@ export class PgStore implements Storage {
     return rows.map(toMessage);
   }
 
-  async postMessage(wallId: number, userId: number, content: string): Promise<Message> {
+  async postMessage(wallId: number, author: User, content: string): Promise<Message> {
     const rows = await this.#query<MessageRow>(
       `WITH m AS (INSERT INTO messages (wall_id, user_id, content) VALUES ($1, $2, $3) RETURNING *)
        SELECT ${MESSAGE_COLUMNS} FROM m JOIN users u ON u.id = m.user_id`,
-      [wallId, userId, content],
+      [wallId, author.id, content],
     );
     return toMessage(rows[0]!);
   }

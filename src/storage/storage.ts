@@ -34,7 +34,8 @@ export interface Storage {
   messagesAfter(wallId: number, after: number, limit: number): MaybePromise<Message[]>;
   /** Messages of any of `wallIds` with id greater than `after`, oldest first, from one snapshot. */
   messagesAfterOnWalls(wallIds: readonly number[], after: number, limit: number): MaybePromise<Message[]>;
-  postMessage(wallId: number, userId: number, content: string): MaybePromise<Message>;
+  /** Store a message by `author` (a member of the wall: the caller checked) and resolve with it as stored. */
+  postMessage(wallId: number, author: User, content: string): MaybePromise<Message>;
   close(): MaybePromise<void>;
 }
 

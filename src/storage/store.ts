@@ -291,9 +291,14 @@ export class Store implements MessageSource, Storage {
     return this.#messages.messagesAfterOnWalls(wallIds, after, limit);
   }
 
-  postMessage(wallId: number, userId: number, content: string): Message {
-    const { lastInsertRowid } = this.#insertMessage.run(wallId, userId, content, Date.now());
-    return this.#messages.messageById(lastInsertRowid)!;
+  /**
+   * The message is built from what was stored, not read back: the read sat
+   * on every post's path before its publish (issue 15, avoidable work).
+   */
+  postMessage(wallId: number, author: User, content: string): Message {
+    const createdAt = Date.now();
+    const { lastInsertRowid } = this.#insertMessage.run(wallId, author.id, content, createdAt);
+    return { id: Number(lastInsertRowid), wall_id: wallId, user: author.name, content, created_at: new Date(createdAt).toISOString() };
   }
 
   /** The newest message id of each wall that has messages with id above `after`. */
