@@ -201,6 +201,13 @@ describe('access log', () => {
     await server.call('GET', '/walls/1/nope');
     await eventually(() => requests().length === 5);
     expect(requests()[4]).toMatchObject({ route: 'unmatched', status: 404 });
+
+    // Pipelined on one connection: each counts its own bytes, not those of the answers queued ahead of it.
+    const ping = 'GET /ping HTTP/1.1\r\nHost: x\r\n\r\n';
+    const answers = await rawText(server.url, `${ping}${ping}${ping}GET /ping HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
+    const first = answers.slice(0, answers.indexOf('HTTP/1.1', 1));
+    await eventually(() => requests().length === 9);
+    expect(requests().slice(5, 8).map((line) => line.bytes)).toEqual(Array(3).fill(Buffer.byteLength(first)));
   });
 
   it('ACCESS_LOG=off leaves the other lines', async () => {

@@ -46,28 +46,44 @@ interface RouteEntry {
   route: string;
 }
 
-/** Per socket, what its queued (pipelined) responses do if it closes first. */
-const queuedOnSocket = new WeakMap<Socket, Set<() => void>>();
-
 /**
- * Run `onClose` if `socket` closes before Node hands it to `res`. One listener
- * per socket however many requests a client pipelines (one each would trip
- * Node's max-listeners warning on a flood).
+ * Per socket, the responses pipelined on it that Node has not handed it yet.
+ * If the client closes the connection first, Node never closes them, and a
+ * wait among them would keep its place until its timeout; so the socket's
+ * close closes them. One listener per socket however many are queued (one
+ * each would trip Node's max-listeners warning on a flood).
  */
-function whenSocketCloses(socket: Socket, res: ServerResponse, onClose: () => void): void {
+const queuedOnSocket = new WeakMap<Socket, Set<ServerResponse>>();
+/** Per socket, `bytesWritten` when Node last handed it to a queued response. */
+const handedOverAt = new WeakMap<Socket, number>();
+
+function closeWithSocket(socket: Socket, res: ServerResponse): void {
   let queued = queuedOnSocket.get(socket);
   if (!queued) {
-    const waiting = new Set<() => void>();
+    const waiting = new Set<ServerResponse>();
     queued = waiting;
     queuedOnSocket.set(socket, waiting);
     socket.once('close', () => {
       queuedOnSocket.delete(socket);
-      for (const leave of waiting) leave();
+      for (const response of waiting) response.emit('close');
     });
   }
-  queued.add(onClose);
-  // From here on the response's own 'close' covers it.
-  res.once('socket', () => queued.delete(onClose));
+  queued.add(res);
+  // From here on Node closes it with the socket.
+  res.once('socket', () => {
+    queued.delete(res);
+    handedOverAt.set(socket, socket.bytesWritten);
+  });
+}
+
+/**
+ * Where the answer that began at `start` on `socket` ended. By its 'close' the
+ * next pipelined answer may be on the socket too; if one was handed the
+ * socket since, this one ended where that one began.
+ */
+function answerEnd(socket: Socket, start: number): number {
+  const next = handedOverAt.get(socket);
+  return next !== undefined && next > start ? next : socket.bytesWritten;
 }
 
 export function createHttpServer(
@@ -97,14 +113,11 @@ export function createHttpServer(
     // Kept here: by the time 'close' fires, Node may have detached the socket
     // from the request (req.socket is null then), and reading it crashed the process.
     const socket = req.socket;
-    const bytesBefore = socket.bytesWritten;
+    let bytesBefore = socket.bytesWritten;
     // Set on 'close' without a finished answer: the client left. (The departure
     // also aborts on a logout, where the client has not left.)
     let clientLeft = false;
-    let closed = false;
-    const onClose = (): void => {
-      if (closed) return;
-      closed = true;
+    res.once('close', () => {
       if (!res.writableFinished) {
         clientLeft = true;
         departed.abort();
@@ -122,19 +135,20 @@ export function createHttpServer(
           status,
           ms: Math.round(ms * 10) / 10,
           // Bytes put on the connection for this answer, headers included.
-          bytes: socket.bytesWritten - bytesBefore,
+          bytes: Math.max(0, answerEnd(socket, bytesBefore) - bytesBefore),
           ...(waited === undefined ? {} : { waited_ms: Math.round(waited * 10) / 10 }),
           ...(clientLeft ? { client_left: true } : {}),
         },
         ACCESS_LOG_MSG,
       );
-    };
-    res.once('close', onClose);
-    // Pipelined behind another answer on a keep-alive connection: Node has
-    // not given this response the socket yet, and if the client closes it now
-    // Node never closes this response, so its wait would keep its place until
-    // its timeout. Until the socket is handed over, its close counts as ours.
-    if (!res.socket) whenSocketCloses(socket, res, onClose);
+    });
+    if (!res.socket) {
+      // Pipelined behind another answer on a keep-alive connection.
+      closeWithSocket(socket, res);
+      // Nothing of its own is on the connection until Node hands it the socket.
+      bytesBefore = Infinity;
+      res.once('socket', () => (bytesBefore = socket.bytesWritten));
+    }
     // The one place where errors become responses; it never throws.
     const answerError = (error: unknown): void => {
       try {
