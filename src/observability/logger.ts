@@ -6,13 +6,13 @@
  */
 import pino, { type DestinationStream, type Level, type Logger } from 'pino';
 
+/** The message of an access-log line, one per finished request. */
+export const ACCESS_LOG_MSG = 'request';
+
 /**
  * Field paths censored at the top level and one level down. (`url` is not
  * among them: the listening line's `url` is the server's own address.)
  */
-/** The message of an access-log line, one per finished request. */
-export const ACCESS_LOG_MSG = 'request';
-
 export const REDACTED_PATHS = [
   'session_id',
   'sessionId',
