@@ -245,12 +245,13 @@ export class PgStore implements Storage {
   }
 
   async postMessage(wallId: number, author: User, content: string): Promise<Message> {
-    const rows = await this.#query<MessageRow>(
-      `WITH m AS (INSERT INTO messages (wall_id, user_id, content) VALUES ($1, $2, $3) RETURNING *)
-       SELECT ${MESSAGE_COLUMNS} FROM m JOIN users u ON u.id = m.user_id`,
+    // The author's name is known: no join back to users (as the SQLite store builds its message).
+    const rows = await this.#query<Omit<MessageRow, 'user'>>(
+      'INSERT INTO messages (wall_id, user_id, content) VALUES ($1, $2, $3) RETURNING id, wall_id, content, created_at',
       [wallId, author.id, content],
     );
-    return toMessage(rows[0]!);
+    const row = rows[0]!;
+    return toMessage({ id: row.id, wall_id: row.wall_id, user: author.name, content: row.content, created_at: row.created_at });
   }
 
   /** Connections of the pool: open, idle, and callers waiting for one. */
