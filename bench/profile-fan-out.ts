@@ -13,6 +13,7 @@ import { parseArgs } from 'node:util';
 import { login, postMessage, until } from './lib/client.js';
 import { openRawPolls, pollRequest, streamRequest } from './lib/raw-polls.js';
 import { buildServer, ROOT, startServer } from './lib/server.js';
+import { percentile } from './lib/stats.js';
 
 const { values } = parseArgs({
   options: {
@@ -20,6 +21,14 @@ const { values } = parseArgs({
     kind: { type: 'string', default: 'poll' },
     server: { type: 'string', default: 'pollster' },
     top: { type: 'string', default: '15' },
+    // Without V8's sampler (which itself takes a share of the core): only
+    // the per-thread CPU and context switches below.
+    'no-profile': { type: 'boolean', default: false },
+    // Fan-outs in a row on one server: the first runs cold code (V8 has not
+    // optimised the answer path yet), later ones warm. The profile covers the last.
+    rounds: { type: 'string', default: '1' },
+    // A V8 or Node flag for the server (repeatable), e.g. --node-flag=--max-semi-space-size=32.
+    'node-flag': { type: 'string', multiple: true, default: [] },
   },
 });
 const count = Number(values.polls);
@@ -49,6 +58,54 @@ const HOPS: Array<[string, (frame: ProfileNode['callFrame']) => boolean]> = [
   ['logging (pino)', (f) => /pino|sonic-boom/.test(f.url)],
   ['(program: native, unattributed)', (f) => f.functionName === '(program)'],
 ];
+
+interface ThreadTimes {
+  name: string;
+  userMs: number;
+  systemMs: number;
+  /** Times the thread was taken off its core while it could still run. */
+  involuntary: number;
+  voluntary: number;
+}
+
+/** Each thread of a process: CPU (user, system) and context switches so far, from /proc. */
+function threadTimes(pid: number): Map<string, ThreadTimes> {
+  const tick = 10; // ms per clock tick (USER_HZ = 100 on Linux)
+  const threads = new Map<string, ThreadTimes>();
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const status = readFileSync(`/proc/${pid}/task/${tid}/status`, 'utf8');
+      const count = (key: string): number => Number(new RegExp(`${key}:\\s+(\\d+)`).exec(status)?.[1] ?? 0);
+      threads.set(tid, {
+        name: stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')),
+        userMs: Number(fields[11]) * tick,
+        systemMs: Number(fields[12]) * tick,
+        involuntary: count('nonvoluntary_ctxt_switches'),
+        voluntary: count('voluntary_ctxt_switches'),
+      });
+    } catch {
+      // The thread ended between the listing and the read.
+    }
+  }
+  return threads;
+}
+
+/** What each thread did between two snapshots, busiest first (threads that did nothing left out). */
+function threadDelta(label: string, pid: number, before: Map<string, ThreadTimes>, after: Map<string, ThreadTimes>): string {
+  const rows: string[] = [];
+  for (const [tid, end] of after) {
+    const start = before.get(tid) ?? { name: end.name, userMs: 0, systemMs: 0, involuntary: 0, voluntary: 0 };
+    const user = end.userMs - start.userMs;
+    const system = end.systemMs - start.systemMs;
+    const involuntary = end.involuntary - start.involuntary;
+    const voluntary = end.voluntary - start.voluntary;
+    if (user + system === 0 && involuntary === 0 && voluntary === 0) continue;
+    rows.push(`| ${label} ${tid === String(pid) ? 'main' : `${end.name} ${tid}`} | ${user} | ${system} | ${voluntary} | ${involuntary} |`);
+  }
+  return rows.join('\n');
+}
 
 function summarise(profile: CpuProfile, from: number, to: number, top: number): string {
   const byId = new Map(profile.nodes.map((node) => [node.id, node]));
@@ -92,33 +149,56 @@ try {
       MAX_QUEUE: String(count),
       POLL_TIMEOUT_MS: '120000',
     },
-    { args: ['--cpu-prof', `--cpu-prof-dir=${profiles}`, '--cpu-prof-interval=200', ...script.map((part) => (part.endsWith('.ts') || part.endsWith('.js') ? join(ROOT, part) : part))], name: `${values.server} (profiled)` },
+    { args: [...values['node-flag']!, ...(values['no-profile'] ? [] : ['--cpu-prof', `--cpu-prof-dir=${profiles}`, '--cpu-prof-interval=200']), ...script.map((part) => (part.endsWith('.ts') || part.endsWith('.js') ? join(ROOT, part) : part))], name: `${values.server} (profiled)` },
   );
-  let window: [number, number];
+  let window: [number, number] = [0, 0];
+  let threads = '';
   try {
     const { session, latest } = await login(server.agent, server.url);
-    const idle = await server.stats();
-    const request =
-      kind === 'poll'
-        ? pollRequest(server.url, session, { last_post_id: { [WALL]: latest.get(WALL)! }, timeout_ms: 60_000 })
-        : streamRequest(server.url, session, [WALL]);
-    const raw = await openRawPolls(server.url, request, count, (sent) => until(server.stats, (s) => s.waiting_polls >= idle.waiting_polls + sent, 60_000));
-    const content = `profiled ${Math.random()}`;
-    const postedAt = Number(process.hrtime.bigint() / 1000n);
-    raw.markPosted(content);
-    await postMessage(server.agent, server.url, session, WALL, content);
-    const times = (await raw.results(60_000)).filter(Number.isFinite);
-    const lastAt = postedAt + Math.max(...times) * 1000;
-    window = [postedAt, lastAt];
-    console.log(`${values.server}: ${times.length}/${count} ${kind === 'poll' ? 'polls' : 'streams'} answered, slowest ${Math.max(...times).toFixed(0)} ms`);
-    raw.close();
+    let cursor = latest.get(WALL)!;
+    for (let round = 1; round <= Number(values.rounds); round++) {
+      const idle = await server.stats();
+      const request =
+        kind === 'poll'
+          ? pollRequest(server.url, session, { last_post_id: { [WALL]: cursor }, timeout_ms: 60_000 })
+          : streamRequest(server.url, session, [WALL]);
+      const raw = await openRawPolls(server.url, request, count, (sent) => until(server.stats, (s) => s.waiting_polls >= idle.waiting_polls + sent, 60_000));
+      const content = `profiled ${Math.random()}`;
+      const serverBefore = threadTimes(server.pid!);
+      const clientBefore = threadTimes(process.pid);
+      const postedAt = Number(process.hrtime.bigint() / 1000n);
+      raw.markPosted(content);
+      cursor = (await postMessage(server.agent, server.url, session, WALL, content)).json.id;
+      const times = (await raw.results(60_000)).filter(Number.isFinite);
+      const serverAfter = threadTimes(server.pid!);
+      threads = [
+        '| thread | user ms | system ms | voluntary switches | involuntary switches |',
+        '|---|---|---|---|---|',
+        threadDelta(values.server!, server.pid!, serverBefore, serverAfter),
+        threadDelta('client', process.pid, clientBefore, threadTimes(process.pid)),
+      ].join('\n');
+      const lastAt = postedAt + Math.max(...times) * 1000;
+      window = [postedAt, lastAt];
+      const main = (snapshot: Map<string, ThreadTimes>): ThreadTimes => snapshot.get(String(server.pid))!;
+      console.log(
+        `${values.server} round ${round}: ${times.length}/${count} ${kind === 'poll' ? 'polls' : 'streams'} answered, p50 ${percentile(times, 50).toFixed(0)} ms, slowest ${Math.max(...times).toFixed(0)} ms; ` +
+          `main thread ${main(serverAfter).userMs - main(serverBefore).userMs} ms user, ${main(serverAfter).systemMs - main(serverBefore).systemMs} ms system`,
+      );
+      raw.close();
+      // Every socket of this round closed before the next opens its own.
+      await until(server.stats, (s) => s.waiting_polls === idle.waiting_polls, 30_000);
+    }
   } finally {
     await server.stop();
   }
-  const file = readdirSync(profiles).find((name) => name.endsWith('.cpuprofile'));
-  if (!file) throw new Error('the server wrote no profile');
-  const profile = JSON.parse(readFileSync(join(profiles, file), 'utf8')) as CpuProfile;
-  console.log(summarise(profile, window[0], window[1], Number(values.top)));
+  // Counted up to the moment the client had every answer (10 ms ticks).
+  console.log(`${threads}\n`);
+  if (!values['no-profile']) {
+    const file = readdirSync(profiles).find((name) => name.endsWith('.cpuprofile'));
+    if (!file) throw new Error('the server wrote no profile');
+    const profile = JSON.parse(readFileSync(join(profiles, file), 'utf8')) as CpuProfile;
+    console.log(summarise(profile, window[0], window[1], Number(values.top)));
+  }
 } finally {
   rmSync(profiles, { recursive: true, force: true });
 }

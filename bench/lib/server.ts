@@ -34,6 +34,8 @@ export const BENCH_OWNED = ['PORT', 'HOST', 'SOCKET', 'DB_PATH', 'LOG_LEVEL'] as
 
 export interface BenchServer {
   url: string;
+  /** The server process's id, when the bench started it (per-thread CPU accounting in profiles). */
+  pid?: number;
   dbPath: string;
   env: Record<string, string>;
   /** A client with room for every connection a scenario holds open. */
@@ -138,6 +140,7 @@ export async function startServer(env: Record<string, string>, options: StartOpt
   announce(`${options.name ?? 'pollster'} at ${url}${settings ? ` (${settings})` : ''}${options.args ? '' : ': open it to watch the pool'}`);
   return {
     url,
+    pid: child.pid!,
     dbPath,
     env,
     agent,
