@@ -18,7 +18,8 @@ import { ACCESS_LOG_MSG } from '../observability/logger.js';
 import { newRequestRecord, waitedMs } from '../observability/request-record.js';
 import { DatabaseUnavailableError } from '../storage/storage.js';
 import { Errors, HttpError } from './http-error.js';
-import { createCors, sendError } from './respond.js';
+import { CorsResponse, createCors } from './cors.js';
+import { sendError } from './respond.js';
 import type { Method, RequestContext, RouteHandler } from './routes.js';
 
 const CLIENT_ERROR_STATUS: Record<string, string> = {
@@ -104,7 +105,7 @@ export function createHttpServer(
    * hands it the error path and returns, so a held poll carries no
    * suspended frame of its own here (issue 15, memory per held poll).
    */
-  function handle(req: IncomingMessage, res: ServerResponse): void {
+  function handle(req: IncomingMessage, res: CorsResponse): void {
     const arrivedAt = Date.now();
     const started = performance.now();
     // Listen from the start: a client can leave while its body is still being read.
@@ -178,8 +179,8 @@ export function createHttpServer(
     };
     const method = req.method === 'HEAD' ? 'GET' : (req.method ?? '');
     try {
-      // Inside the try: a header value Node refuses must become a 500, not a crash.
-      for (const [name, value] of Object.entries(cors(req.headers.origin))) res.setHeader(name, value);
+      // Written with the head (cors.ts): a held poll carries no header table.
+      res.cors = cors(req.headers.origin);
       let url: URL;
       try {
         url = parseTarget(req.url ?? '/');
@@ -228,8 +229,9 @@ export function createHttpServer(
   // The timeouts bound how long a client may take to *send* its request, not
   // how long the answer may take (a long poll waits up to POLL_TIMEOUT_MS):
   // slow or stalled uploads are cut off with 408 and never reach the pool.
-  const server = createServer(
+  const server = createServer<typeof IncomingMessage, typeof CorsResponse>(
     {
+      ServerResponse: CorsResponse,
       headersTimeout: config.headersTimeoutMs,
       requestTimeout: config.requestTimeoutMs,
       // Node checks those timeouts on this interval (30 s by default).

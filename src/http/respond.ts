@@ -1,50 +1,42 @@
-import type { ServerResponse } from 'node:http';
+import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { HttpError } from './http-error.js';
 
-export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+const NO_HEADERS: Record<string, string> = Object.freeze({});
+
+export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = NO_HEADERS): void {
   if (res.headersSent || res.destroyed) return;
   sendJsonBytes(res, status, JSON.stringify(body), headers);
 }
 
-/** `payload` is JSON already: an answer serialised once and shared (see answer-bytes.ts). */
-export function sendJsonBytes(res: ServerResponse, status: number, payload: string | Buffer, headers: Record<string, string> = {}): void {
-  if (res.headersSent || res.destroyed) return;
-  res.writeHead(status, {
+/** Heads of shared answers, by their bytes: frozen, so the CORS merge is made once too (cors.ts). */
+const sharedHeads = new WeakMap<Buffer, OutgoingHttpHeaders>();
+
+function jsonHead(payload: string | Buffer, headers: Record<string, string>): OutgoingHttpHeaders {
+  return {
     ...headers,
     'Content-Type': 'application/json; charset=utf-8',
     'Content-Length': Buffer.byteLength(payload),
     'Cache-Control': 'no-store',
-  });
+  };
+}
+
+/** `payload` is JSON already: an answer serialised once and shared (see answer-bytes.ts). */
+export function sendJsonBytes(res: ServerResponse, status: number, payload: string | Buffer, headers: Record<string, string> = NO_HEADERS): void {
+  if (res.headersSent || res.destroyed) return;
+  let head: OutgoingHttpHeaders | undefined;
+  if (typeof payload !== 'string' && headers === NO_HEADERS) {
+    head = sharedHeads.get(payload);
+    if (!head) {
+      head = Object.freeze(jsonHead(payload, headers));
+      sharedHeads.set(payload, head);
+    }
+  } else {
+    head = jsonHead(payload, headers);
+  }
+  res.writeHead(status, head);
   res.end(payload);
 }
 
 export function sendError(res: ServerResponse, error: HttpError): void {
   sendJson(res, error.status, { errors: [error.message] }, error.headers);
-}
-
-/**
- * The CORS headers every response carries, preflight or not. `origins` is
- * `*` or a comma-separated list (validated by loadConfig). With one origin it
- * is always sent; with several, the request's `Origin` is echoed when listed,
- * and a browser on any other origin gets no `Access-Control-Allow-Origin`.
- */
-export function createCors(origins: string): (requestOrigin: string | undefined) => Record<string, string> {
-  const common = {
-    'Access-Control-Allow-Methods': 'GET, POST, DELETE, OPTIONS',
-    'Access-Control-Allow-Headers': 'Content-Type, Authorization, X-CSRF-Token, Last-Event-ID',
-    'Access-Control-Max-Age': '600',
-  };
-  if (origins === '*') {
-    const headers = { 'Access-Control-Allow-Origin': '*', ...common };
-    return () => headers;
-  }
-  const list = origins.split(',');
-  if (list.length === 1) {
-    const headers = { 'Access-Control-Allow-Origin': origins, ...common, Vary: 'Origin' };
-    return () => headers;
-  }
-  const allowed = new Set(list);
-  const refused = { ...common, Vary: 'Origin' };
-  return (requestOrigin) =>
-    requestOrigin && allowed.has(requestOrigin) ? { 'Access-Control-Allow-Origin': requestOrigin, ...refused } : refused;
 }
