@@ -39,7 +39,6 @@ export class StreamCounter {
  * client that stops reading from costing more than about one batch (issue 14).
  */
 async function drained(res: ServerResponse, ms: number, departure: Departure): Promise<boolean> {
-  if (!res.writableNeedDrain) return true;
   const stop = AbortSignal.any([departure.abortSignal, AbortSignal.timeout(ms)]);
   try {
     await once(res, 'drain', { signal: stop });
@@ -154,7 +153,8 @@ export function createCheckHandler(
         const event = refreshEvent(outcome.walls);
         cursor = event.cursor;
         res.write(event.bytes);
-        if (!(await drained(res, config.sseStallMs, ctx.departure))) {
+        // Most writes leave at once: only a full buffer pays for the wait below.
+        if (res.writableNeedDrain && !(await drained(res, config.sseStallMs, ctx.departure))) {
           if (!signal.aborted) {
             streams.stalled++;
             // It reads nothing, so a polite end would sit in the buffer too.
