@@ -105,6 +105,29 @@ describe.each(matrix)('coalesced waits ($label)', ({ env, backend }) => {
     expect((await again).json).toEqual({ walls: { 1: { posts: [posted] } } });
   });
 
+  it('hands one answer to more requests than one slice, and gives every count back', async () => {
+    const server = await startTestServer(env);
+    const session = await server.login();
+    const last = await newestOn(server, session, 1);
+    // Several slices of the hand-out (64 each) and a part slice; some leave first.
+    const controllers = Array.from({ length: 150 }, () => new AbortController());
+    const polls = controllers.map((controller) =>
+      server
+        .call('POST', '/poll', { session, body: { last_post_id: { 1: last }, timeout_ms: 20_000 }, signal: controller.signal, timeoutMs: 25_000 })
+        .catch((error: Error) => error.name),
+    );
+    await eventually(() => server.pollster.stats().waiting_polls === 150);
+    expect(coalescing(server)).toMatchObject({ shared_waits: 1, riders: 149 });
+    for (const controller of controllers.slice(0, 20)) controller.abort();
+    await eventually(() => server.pollster.stats().waiting_polls === 130);
+    const posted = (await server.call('POST', '/walls/1/messages', { session, body: { content: 'to all' } })).json;
+    const replies = await Promise.all(polls);
+    expect(replies.slice(0, 20)).toEqual(Array(20).fill('AbortError'));
+    for (const reply of replies.slice(20)) expect((reply as { json: unknown }).json).toEqual({ walls: { 1: { posts: [posted] } } });
+    await nothingHeld(server);
+    expect(server.pollster.stats().wait_limits).toMatchObject({ sessions_waiting: 0, clients_waiting: 0 });
+  });
+
   it('a rider with an earlier deadline times out on its own; the task goes on', async () => {
     const server = await startTestServer(env);
     const session = await server.login();

@@ -114,9 +114,10 @@ export class TaskRunner {
     this.#countPolls(+1);
   }
 
-  unride(): void {
-    this.#riders--;
-    this.#countPolls(-1);
+  /** `count` riders are answered or gone (a shared answer gives back all its riders at once). */
+  unride(count = 1): void {
+    this.#riders -= count;
+    this.#countPolls(-count);
   }
 
   #submit(kind: Job['kind'], task: PollTask | SleepTask, signal?: CancelSignal): Promise<PollOutcome | SleepOutcome> {

@@ -87,6 +87,23 @@ function timedOut(member: Member): void {
   member.settle({ outcome: 'timeout' });
 }
 
+/**
+ * Answers on one shared wait are settled a slice at a time. Settling a
+ * request queues its route's continuation, which writes its answer; with all
+ * ten thousand settled first, the first answer waited for the last settle.
+ * The next slice is a microtask queued behind the continuations the last one
+ * queued, so the writes follow each slice. It all runs in one microtask
+ * checkpoint, where no socket event or timer can come in between: a request
+ * cannot leave (and be settled a second time) while it waits for its slice.
+ */
+const HAND_OUT_SLICE = 64;
+
+function handOut(members: Member[], answer: (member: Member) => void, from: number): void {
+  const end = Math.min(from + HAND_OUT_SLICE, members.length);
+  for (let i = from; i < end; i++) answer(members[i]!);
+  if (end < members.length) queueMicrotask(() => handOut(members, answer, end));
+}
+
 /** Waits with the same key get the same answer: walls and cursors, and everything else the task reads by. */
 export function waitKey(task: PollTask): string {
   const walls = task.walls.map(([wallId, after]) => `${wallId}:${after}`).sort();
@@ -183,7 +200,7 @@ export class WaitCoalescer {
     const members = [...wait.members];
     wait.members.clear();
     this.#unride(members.length - 1);
-    for (const member of members) answer(member);
+    handOut(members, answer, 0);
   }
 
   #answer(member: Member, outcome: PollOutcome): void {
@@ -208,7 +225,8 @@ export class WaitCoalescer {
   }
 
   #unride(count: number): void {
-    for (let i = 0; i < count; i++) this.#runner.unride();
+    if (count === 0) return;
+    this.#runner.unride(count);
     this.#riders -= count;
   }
 }
