@@ -5,15 +5,10 @@
  */
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { backends, usePostgres } from './helpers/postgres.js';
-import { eventually, startTestServer as startServer, type TestServer } from './helpers/server.js';
+import { eventually, newestOn, startTestServer as startServer, type TestServer } from './helpers/server.js';
 import { openStream } from './helpers/sse.js';
 
 const postgres = usePostgres();
-
-async function newestOn(server: TestServer, session: string, wallId: number): Promise<number> {
-  const walls = await server.call('GET', '/walls', { session });
-  return walls.json.walls.find((w: { id: number }) => w.id === wallId).latest_message_id;
-}
 
 const coalescing = (server: TestServer) => server.pollster.stats().pool.coalescing;
 

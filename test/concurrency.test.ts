@@ -3,12 +3,7 @@
  * else. The inline mode is the control that shows what happens without it.
  */
 import { describe, expect, it } from 'vitest';
-import { eventually, startTestServer, type TestServer } from './helpers/server.js';
-
-async function newestOn(server: TestServer, session: string, wallId: number): Promise<number> {
-  const walls = await server.call('GET', '/walls', { session });
-  return walls.json.walls.find((w: { id: number }) => w.id === wallId).latest_message_id;
-}
+import { eventually, newestOn, startTestServer } from './helpers/server.js';
 
 describe('stuck polls and everyone else', () => {
   it('with MAX_THREADS=2 and two polls stuck, /ping and a post are answered at once', async () => {

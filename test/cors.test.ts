@@ -5,7 +5,7 @@
  * (coalesced polls) must each carry their own request's origin.
  */
 import { describe, expect, it } from 'vitest';
-import { eventually, startTestServer, type Reply, type TestServer } from './helpers/server.js';
+import { eventually, newestOn, startTestServer, type Reply } from './helpers/server.js';
 import { openStream } from './helpers/sse.js';
 
 const CORS = {
@@ -13,11 +13,6 @@ const CORS = {
   'access-control-allow-headers': 'Content-Type, Authorization, X-CSRF-Token, Last-Event-ID',
   'access-control-max-age': '600',
 };
-
-async function newestOn(server: TestServer, session: string, wallId: number): Promise<number> {
-  const walls = await server.call('GET', '/walls', { session });
-  return walls.json.walls.find((w: { id: number }) => w.id === wallId).latest_message_id;
-}
 
 describe('CORS headers', () => {
   it('are on every kind of answer: routes, errors, files, polls, streams', async () => {

@@ -8,13 +8,8 @@ import type { IncomingMessage } from 'node:http';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { loadConfig } from '../src/config.js';
 import { createAddressResolver } from '../src/http/client-address.js';
-import { eventually, startTestServer, type TestServer } from './helpers/server.js';
+import { eventually, newestOn, startTestServer } from './helpers/server.js';
 import { openStream } from './helpers/sse.js';
-
-async function newestOn(server: TestServer, session: string, wallId: number): Promise<number> {
-  const walls = await server.call('GET', '/walls', { session });
-  return walls.json.walls.find((w: { id: number }) => w.id === wallId).latest_message_id;
-}
 
 describe.each<{ name: string; env: Record<string, string> }>([
   { name: 'pool', env: { POLL_MODE: 'pool', MIN_THREADS: '4', MAX_THREADS: '4' } },

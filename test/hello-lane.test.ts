@@ -6,12 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../src/config.js';
-import { eventually, startTestServer, type TestServer } from './helpers/server.js';
-
-async function newestOn(server: TestServer, session: string, wallId: number): Promise<number> {
-  const walls = await server.call('GET', '/walls', { session });
-  return walls.json.walls.find((w: { id: number }) => w.id === wallId).latest_message_id;
-}
+import { eventually, newestOn, startTestServer } from './helpers/server.js';
 
 const pooled = [
   { name: 'pool', env: { POLL_MODE: 'pool' } },

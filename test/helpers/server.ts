@@ -113,3 +113,9 @@ export async function eventually(predicate: () => boolean | Promise<boolean>, ms
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
 }
+
+/** The newest message id on `wallId`, as `GET /walls` reports it: the cursor of a poll that waits for the next post. */
+export async function newestOn(server: TestServer, session: string, wallId: number): Promise<number> {
+  const walls = await server.call('GET', '/walls', { session });
+  return walls.json.walls.find((w: { id: number }) => w.id === wallId).latest_message_id;
+}
