@@ -8,39 +8,13 @@
  */
 import { connect } from 'node:net';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { Agent, request } from 'undici';
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { createLogger } from '../src/observability/logger.js';
 import { spawnServer } from './helpers/process.js';
 import { eventually, startTestServer, tempDir, type CallOptions, type TestServer } from './helpers/server.js';
+import { captureLog } from './helpers/log.js';
 import { rawText } from './helpers/raw-http.js';
 import { openStream } from './helpers/sse.js';
-
-interface LogLine {
-  level: number;
-  msg: string;
-  [field: string]: unknown;
-}
-
-function captureLog(): { logger: ReturnType<typeof createLogger>; text: () => string; lines: () => LogLine[] } {
-  let text = '';
-  const stream = new Writable({
-    write(chunk, _encoding, done) {
-      text += chunk;
-      done();
-    },
-  });
-  return {
-    logger: createLogger('trace', stream),
-    text: () => text,
-    lines: () =>
-      text
-        .split('\n')
-        .filter(Boolean)
-        .map((line) => JSON.parse(line) as LogLine),
-  };
-}
 
 /** Send `head` and `body` on a raw socket, then cut the connection: a body that never finishes. */
 function abortedBody(server: TestServer, head: string, body: string): Promise<void> {

@@ -4,7 +4,6 @@
  * (or a cut connection once headers are out), never a crashed process; no
  * response carries a stack trace. Plus CORS with a list of origins.
  */
-import { Writable } from 'node:stream';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { Agent, request } from 'undici';
@@ -12,26 +11,15 @@ import { describe, expect, it, onTestFinished } from 'vitest';
 import { loadConfig } from '../src/config.js';
 import { createHttpServer } from '../src/http/http-server.js';
 import type { Method, RouteHandler } from '../src/http/routes.js';
-import { createLogger } from '../src/observability/logger.js';
+import { captureLog } from './helpers/log.js';
 import { rawText } from './helpers/raw-http.js';
 import { call, startTestServer } from './helpers/server.js';
-
-function capture(): { logger: ReturnType<typeof createLogger>; text: () => string } {
-  let text = '';
-  const stream = new Writable({
-    write(chunk, _encoding, done) {
-      text += chunk;
-      done();
-    },
-  });
-  return { logger: createLogger('debug', stream), text: () => text };
-}
 
 const raw = (url: string, data: string): Promise<string> => rawText(url, data);
 
 /** A bare HTTP server with the given routes, on port 0, closed after the test. */
 async function serve(routes: Array<[Method, string, RouteHandler]>, env: Record<string, string> = {}) {
-  const log = capture();
+  const log = captureLog('debug');
   const server = createHttpServer(loadConfig({ PORT: '0', ...env }), routes, log.logger);
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
@@ -100,7 +88,7 @@ describe('error responses', () => {
   });
 
   it('never puts a stack trace in a response; the log has it', async () => {
-    const log = capture();
+    const log = captureLog('debug');
     const server = await startTestServer({}, log.logger);
     const session = await server.login();
     server.pollster.store.wallsOf = () => {

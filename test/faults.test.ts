@@ -2,23 +2,16 @@
  * Faults and departures: a worker thread killed mid-poll, clients that leave
  * while running or queued. Pollster answers, logs, replaces, and keeps serving.
  */
-import { Writable } from 'node:stream';
-import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { eventually, startTestServer, type TestServer } from './helpers/server.js';
-
-async function newest(server: TestServer, session: string, wall: number): Promise<number> {
-  const { json } = await server.call('GET', '/walls', { session });
-  return json.walls.find((w: { id: number }) => w.id === wall).latest_message_id;
-}
+import { captureLog } from './helpers/log.js';
+import { eventually, newestOn, startTestServer } from './helpers/server.js';
 
 describe('worker faults', () => {
   it('a worker killed mid-poll answers that client 500, is logged and replaced, and the next poll is served', async () => {
-    const lines: string[] = [];
-    const logger = pino({ level: 'error' }, new Writable({ write: (chunk, _enc, done) => (lines.push(String(chunk)), done()) }));
-    const server = await startTestServer({ MIN_THREADS: '1', MAX_THREADS: '1' }, logger);
+    const log = captureLog('error');
+    const server = await startTestServer({ MIN_THREADS: '1', MAX_THREADS: '1' }, log.logger);
     const session = await server.login();
-    const last = await newest(server, session, 1);
+    const last = await newestOn(server, session, 1);
     const doomed = server.call('POST', '/poll', { session, body: { last_post_id: { 1: last }, timeout_ms: 10_000 } });
     await eventually(() => server.pollster.stats().pool.busy === 1);
     const [thread] = server.pollster.executor.threads();
@@ -27,7 +20,7 @@ describe('worker faults', () => {
     const reply = await doomed;
     expect(reply.status).toBe(500);
     expect(reply.json).toEqual({ errors: ['Internal error'] });
-    expect(lines.some((line) => line.includes('request failed'))).toBe(true);
+    expect(log.text()).toContain('request failed');
     expect(server.pollster.stats().pool.failed).toBe(1);
 
     const next = server.call('POST', '/poll', { session, body: { last_post_id: { 1: last }, timeout_ms: 10_000 } });
@@ -42,7 +35,7 @@ describe('client departures', () => {
   it('a running poll whose client leaves is cancelled without terminating its thread', async () => {
     const server = await startTestServer({ MIN_THREADS: '1', MAX_THREADS: '1' });
     const session = await server.login();
-    const last = await newest(server, session, 1);
+    const last = await newestOn(server, session, 1);
     const controller = new AbortController();
     const poll = server.call('POST', '/poll', { session, body: { last_post_id: { 1: last } }, signal: controller.signal });
     await eventually(() => server.pollster.stats().pool.busy === 1);
@@ -57,7 +50,7 @@ describe('client departures', () => {
   it('a queued poll whose client leaves never runs', async () => {
     const server = await startTestServer({ MIN_THREADS: '1', MAX_THREADS: '1' });
     const session = await server.login();
-    const last = await newest(server, session, 1);
+    const last = await newestOn(server, session, 1);
     const running = server.call('POST', '/poll', { session, body: { last_post_id: { 1: last } } });
     await eventually(() => server.pollster.stats().pool.busy === 1);
     const controller = new AbortController();

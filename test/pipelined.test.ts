@@ -5,9 +5,8 @@
  * its place in `waiting_polls` and its fair share — not just the first.
  */
 import { connect, type Socket } from 'node:net';
-import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { createLogger } from '../src/observability/logger.js';
+import { captureLog } from './helpers/log.js';
 import { eventually, startTestServer, type TestServer } from './helpers/server.js';
 
 function openSocket(server: TestServer): Promise<Socket> {
@@ -25,9 +24,8 @@ describe.each<{ mode: string; env: Record<string, string> }>([
   it('all leave with their client when it closes the connection', async () => {
     // One session's default fair share is 4 waits per process: the four
     // pipelined below use all of it, so one left behind would refuse the next.
-    let log = '';
-    const logger = createLogger('info', new Writable({ write: (chunk, _encoding, done) => ((log += chunk), done()) }));
-    const server = await startTestServer({ MAX_THREADS: '4', POLL_TIMEOUT_MS: '30000', SSE_MAX_MS: '30000', ...env }, logger);
+    const log = captureLog('info');
+    const server = await startTestServer({ MAX_THREADS: '4', POLL_TIMEOUT_MS: '30000', SSE_MAX_MS: '30000', ...env }, log.logger);
     const session = await server.login();
     const { json } = await server.call('GET', '/walls', { session });
     const body = JSON.stringify({ last_post_id: { 1: json.walls[0].latest_message_id } });
@@ -45,11 +43,7 @@ describe.each<{ mode: string; env: Record<string, string> }>([
     expect(server.pollster.stats().pool).toMatchObject({ queued: 0 });
     // Each is logged once as a client that left (the stream had begun its
     // answer, so it shows 200); the three never handed the socket put no bytes on it.
-    const departed = log
-      .split('\n')
-      .filter(Boolean)
-      .map((line) => JSON.parse(line))
-      .filter((line) => line.msg === 'request' && line.route !== '/sessions' && line.route !== '/walls');
+    const departed = log.lines().filter((line) => line.msg === 'request' && line.route !== '/sessions' && line.route !== '/walls');
     expect(departed.map((line) => [line.route, line.status, line.client_left])).toEqual([
       ['/poll', 499, true],
       ['/poll', 499, true],
