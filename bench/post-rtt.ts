@@ -5,11 +5,10 @@
  * as in the delivery scenarios. The one-poll delivery figure contains this
  * round trip (issue 15).
  */
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
 import { login, postMessage } from './lib/client.js';
-import { buildServer, ROOT, startServer, type BenchServer } from './lib/server.js';
+import { BASELINE_ARGS, buildServer, startServer, type BenchServer } from './lib/server.js';
 import { percentile } from './lib/stats.js';
 
 const { values } = parseArgs({ options: { posts: { type: 'string', default: '200' }, env: { type: 'string', multiple: true, default: [] } } });
@@ -18,7 +17,7 @@ const env = Object.fromEntries(values.env!.map((pair) => pair.split('=') as [str
 buildServer();
 const servers: Array<[string, BenchServer]> = [
   ['pollster', await startServer(env)],
-  ['baseline', await startServer({}, { args: ['--import', 'tsx', join(ROOT, 'bench/baseline/evented-server.ts')], name: 'evented baseline' })],
+  ['baseline', await startServer({}, { args: BASELINE_ARGS, name: 'evented baseline' })],
 ];
 try {
   const sessions = await Promise.all(servers.map(([, server]) => login(server.agent, server.url)));

@@ -6,14 +6,14 @@
  * `--every` ms. Reports the delivery p50 and the main thread's busy time per
  * post (the profile without its idle samples), by hop and by function.
  */
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { summarise, type CpuProfile } from './lib/cpu-profile.js';
-import { buildServer, ROOT, startServer } from './lib/server.js';
+import { profilerArgs, readProfile, summarise } from './lib/cpu-profile.js';
+import { BASELINE_ARGS, buildServer, POLLSTER_ARGS, startServer } from './lib/server.js';
 import { percentile } from './lib/stats.js';
-import { threadDelta, threadTimes } from './lib/thread-times.js';
+import { snapshot, threadTable } from './lib/thread-times.js';
 import { deliverOn } from './scenarios/delivery-latency.js';
 
 const { values } = parseArgs({
@@ -33,35 +33,21 @@ const WALL = 2;
 const profiles = mkdtempSync(join(tmpdir(), 'pollster-profile-'));
 try {
   if (values.server === 'pollster') buildServer();
-  const script = values.server === 'pollster' ? [join(ROOT, 'dist/main.js')] : ['--import', 'tsx', join(ROOT, 'bench/baseline/evented-server.ts')];
-  const server = await startServer({}, { args: [...values['node-flag']!, ...(values['no-profile'] ? [] : ['--cpu-prof', `--cpu-prof-dir=${profiles}`, '--cpu-prof-interval=100']), ...script], name: `${values.server} (profiled)` });
+  const script = values.server === 'pollster' ? POLLSTER_ARGS : BASELINE_ARGS;
+  const server = await startServer({}, { args: [...values['node-flag']!, ...(values['no-profile'] ? [] : profilerArgs(profiles, 100)), ...script], name: `${values.server} (profiled)` });
   let window: [number, number];
   try {
-    const serverBefore = threadTimes(server.pid!);
-    const clientBefore = threadTimes(process.pid);
+    const before = snapshot(server.pid!);
     const from = Number(process.hrtime.bigint() / 1000n);
     const { latencies } = await deliverOn(server, 'demo', WALL, 'long poll', posts, Number(values.every));
     window = [from, Number(process.hrtime.bigint() / 1000n)];
     console.log(`${values.server}: ${latencies.length} posts delivered, p50 ${percentile(latencies, 50).toFixed(2)} ms, p99 ${percentile(latencies, 99).toFixed(2)} ms`);
     // 10 ms ticks over the whole run, so per post they resolve to 10 ms ÷ posts.
-    console.log(
-      [
-        `| thread (whole run, ${posts} posts) | user ms | system ms | voluntary switches | involuntary switches |`,
-        '|---|---|---|---|---|',
-        threadDelta(values.server!, server.pid!, serverBefore, threadTimes(server.pid!)),
-        threadDelta('client', process.pid, clientBefore, threadTimes(process.pid)),
-        '',
-      ].join('\n'),
-    );
+    console.log(`${threadTable(values.server!, server.pid!, before, snapshot(server.pid!), `thread (whole run, ${posts} posts)`)}\n`);
   } finally {
     await server.stop();
   }
-  if (!values['no-profile']) {
-    const file = readdirSync(profiles).find((name) => name.endsWith('.cpuprofile'));
-    if (!file) throw new Error('the server wrote no profile');
-    const profile = JSON.parse(readFileSync(join(profiles, file), 'utf8')) as CpuProfile;
-    console.log(summarise(profile, window[0], window[1], Number(values.top), posts));
-  }
+  if (!values['no-profile']) console.log(summarise(readProfile(profiles), window[0], window[1], Number(values.top), posts));
 } finally {
   rmSync(profiles, { recursive: true, force: true });
 }

@@ -6,16 +6,16 @@
  * the monotonic clock the profile also uses, and only samples in between are
  * counted: self time per function, then grouped by hop.
  */
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { login, postMessage, until } from './lib/client.js';
 import { openRawPolls, pollRequest, streamRequest } from './lib/raw-polls.js';
-import { buildServer, ROOT, startServer } from './lib/server.js';
+import { BASELINE_ARGS, buildServer, POLLSTER_ARGS, startServer } from './lib/server.js';
 import { percentile } from './lib/stats.js';
-import { summarise, type CpuProfile } from './lib/cpu-profile.js';
-import { threadDelta, threadTimes, type ThreadTimes } from './lib/thread-times.js';
+import { profilerArgs, readProfile, summarise } from './lib/cpu-profile.js';
+import { snapshot, threadTable, type Snapshot } from './lib/thread-times.js';
 
 const { values } = parseArgs({
   options: {
@@ -40,7 +40,7 @@ const WALL = 2;
 const profiles = mkdtempSync(join(tmpdir(), 'pollster-profile-'));
 try {
   if (values.server === 'pollster') buildServer();
-  const script = values.server === 'pollster' ? ['dist/main.js'] : ['--import', 'tsx', 'bench/baseline/evented-server.ts'];
+  const script = values.server === 'pollster' ? POLLSTER_ARGS : BASELINE_ARGS;
   const server = await startServer(
     {
       POLL_MODE: 'multiplex',
@@ -50,7 +50,7 @@ try {
       MAX_QUEUE: String(count),
       POLL_TIMEOUT_MS: '120000',
     },
-    { args: [...values['node-flag']!, ...(values['no-profile'] ? [] : ['--cpu-prof', `--cpu-prof-dir=${profiles}`, '--cpu-prof-interval=200']), ...script.map((part) => (part.endsWith('.ts') || part.endsWith('.js') ? join(ROOT, part) : part))], name: `${values.server} (profiled)` },
+    { args: [...values['node-flag']!, ...(values['no-profile'] ? [] : profilerArgs(profiles, 200)), ...script], name: `${values.server} (profiled)` },
   );
   let window: [number, number] = [0, 0];
   let threads = '';
@@ -65,25 +65,19 @@ try {
           : streamRequest(server.url, session, [WALL]);
       const raw = await openRawPolls(server.url, request, count, (sent) => until(server.stats, (s) => s.waiting_polls >= idle.waiting_polls + sent, 60_000));
       const content = `profiled ${Math.random()}`;
-      const serverBefore = threadTimes(server.pid!);
-      const clientBefore = threadTimes(process.pid);
+      const before = snapshot(server.pid!);
       const postedAt = Number(process.hrtime.bigint() / 1000n);
       raw.markPosted(content);
       cursor = (await postMessage(server.agent, server.url, session, WALL, content)).json.id;
       const times = (await raw.results(60_000)).filter(Number.isFinite);
-      const serverAfter = threadTimes(server.pid!);
-      threads = [
-        '| thread | user ms | system ms | voluntary switches | involuntary switches |',
-        '|---|---|---|---|---|',
-        threadDelta(values.server!, server.pid!, serverBefore, serverAfter),
-        threadDelta('client', process.pid, clientBefore, threadTimes(process.pid)),
-      ].join('\n');
+      const after = snapshot(server.pid!);
+      threads = threadTable(values.server!, server.pid!, before, after);
       const lastAt = postedAt + Math.max(...times) * 1000;
       window = [postedAt, lastAt];
-      const main = (snapshot: Map<string, ThreadTimes>): ThreadTimes => snapshot.get(String(server.pid))!;
+      const main = (at: Snapshot) => at.server.get(String(server.pid))!;
       console.log(
         `${values.server} round ${round}: ${times.length}/${count} ${kind === 'poll' ? 'polls' : 'streams'} answered, p50 ${percentile(times, 50).toFixed(0)} ms, slowest ${Math.max(...times).toFixed(0)} ms; ` +
-          `main thread ${main(serverAfter).userMs - main(serverBefore).userMs} ms user, ${main(serverAfter).systemMs - main(serverBefore).systemMs} ms system`,
+          `main thread ${main(after).userMs - main(before).userMs} ms user, ${main(after).systemMs - main(before).systemMs} ms system`,
       );
       raw.close();
       // Every socket of this round closed before the next opens its own.
@@ -94,12 +88,7 @@ try {
   }
   // Counted up to the moment the client had every answer (10 ms ticks).
   console.log(`${threads}\n`);
-  if (!values['no-profile']) {
-    const file = readdirSync(profiles).find((name) => name.endsWith('.cpuprofile'));
-    if (!file) throw new Error('the server wrote no profile');
-    const profile = JSON.parse(readFileSync(join(profiles, file), 'utf8')) as CpuProfile;
-    console.log(summarise(profile, window[0], window[1], Number(values.top)));
-  }
+  if (!values['no-profile']) console.log(summarise(readProfile(profiles), window[0], window[1], Number(values.top)));
 } finally {
   rmSync(profiles, { recursive: true, force: true });
 }

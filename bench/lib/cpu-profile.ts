@@ -3,7 +3,8 @@
  * report it: self time per function within a window, grouped by the hop of
  * the delivery path its code belongs to (docs/performance.md).
  */
-import { basename } from 'node:path';
+import { readdirSync, readFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
 
 export interface ProfileNode {
   id: number;
@@ -14,6 +15,18 @@ export interface CpuProfile {
   startTime: number;
   samples: number[];
   timeDeltas: number[];
+}
+
+/** Node arguments that write the process's CPU profile into `dir` when it exits, sampling every `intervalUs`. */
+export function profilerArgs(dir: string, intervalUs: number): string[] {
+  return ['--cpu-prof', `--cpu-prof-dir=${dir}`, `--cpu-prof-interval=${intervalUs}`];
+}
+
+/** The profile a process wrote into `dir` (profilerArgs). */
+export function readProfile(dir: string): CpuProfile {
+  const file = readdirSync(dir).find((name) => name.endsWith('.cpuprofile'));
+  if (!file) throw new Error('the server wrote no profile');
+  return JSON.parse(readFileSync(join(dir, file), 'utf8')) as CpuProfile;
 }
 
 /** Which hop a function's self time belongs to, by where its code lives. */

@@ -22,6 +22,10 @@ export function buildServer(): void {
   if (result.status !== 0) throw new Error(`build failed:\n${result.stdout}${result.stderr}`);
 }
 
+/** Node arguments that start the built Pollster (the default) and the evented baseline (issue 15). */
+export const POLLSTER_ARGS = [join(ROOT, 'dist/main.js')];
+export const BASELINE_ARGS = ['--import', 'tsx', join(ROOT, 'bench/baseline/evented-server.ts')];
+
 /** Where the URL of each child server goes (run.ts prints it). */
 let announce: (line: string) => void = () => {};
 
@@ -74,7 +78,7 @@ export async function startServer(env: Record<string, string>, options: StartOpt
   // pipe fills and the server waits on it (/ping fell from ~50k to ~5k req/s).
   const logPath = join(dir, 'server.log');
   const logFd = openSync(logPath, 'w');
-  const child = spawn(process.execPath, options.args ?? [join(ROOT, 'dist/main.js')], {
+  const child = spawn(process.execPath, options.args ?? POLLSTER_ARGS, {
     cwd: ROOT,
     // One bench client holds thousands of waits on purpose (capacity, not
     // fairness, is measured): fair-share caps off unless the bench's own

@@ -38,8 +38,8 @@ export function threadTimes(pid: number): Map<string, ThreadTimes> {
   return threads;
 }
 
-/** What each thread did between two snapshots, busiest first (threads that did nothing left out). */
-export function threadDelta(label: string, pid: number, before: Map<string, ThreadTimes>, after: Map<string, ThreadTimes>): string {
+/** What each thread did between two snapshots, in thread-id order, the main thread named (threads that did nothing left out). */
+function threadDelta(label: string, pid: number, before: Map<string, ThreadTimes>, after: Map<string, ThreadTimes>): string {
   const rows: string[] = [];
   for (const [tid, end] of after) {
     const start = before.get(tid) ?? { name: end.name, userMs: 0, systemMs: 0, involuntary: 0, voluntary: 0 };
@@ -53,3 +53,23 @@ export function threadDelta(label: string, pid: number, before: Map<string, Thre
   return rows.join('\n');
 }
 
+
+/** The bench client's threads and a server's, at one moment. */
+export interface Snapshot {
+  server: Map<string, ThreadTimes>;
+  client: Map<string, ThreadTimes>;
+}
+
+export function snapshot(serverPid: number): Snapshot {
+  return { server: threadTimes(serverPid), client: threadTimes(process.pid) };
+}
+
+/** A markdown table of what each thread of the server (`label`) and of the client did between two snapshots. */
+export function threadTable(label: string, serverPid: number, before: Snapshot, after: Snapshot, title = 'thread'): string {
+  return [
+    `| ${title} | user ms | system ms | voluntary switches | involuntary switches |`,
+    '|---|---|---|---|---|',
+    threadDelta(label, serverPid, before.server, after.server),
+    threadDelta('client', process.pid, before.client, after.client),
+  ].join('\n');
+}

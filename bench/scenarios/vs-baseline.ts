@@ -8,12 +8,11 @@
  * SQLite backend; Pollster on PostgreSQL (DATABASE_URL, a throwaway local
  * cluster) runs the same measures in the same rounds and is reported beside it.
  */
-import { join } from 'node:path';
 import { login, postMessage, until } from '../lib/client.js';
 import { nchanDelivery, nchanUnavailable, startNchan, type NchanServer } from '../lib/nchan.js';
 import { openRawPolls, pollRequest, streamRequest } from '../lib/raw-polls.js';
 import { fmt, type BenchSettings, type Scenario, type ScenarioResult } from '../lib/scenario.js';
-import { ROOT, startServer, type BenchServer } from '../lib/server.js';
+import { BASELINE_ARGS, startServer, type BenchServer } from '../lib/server.js';
 import { median, percentile, round } from '../lib/stats.js';
 import { barChart } from '../lib/svg-chart.js';
 import { startPgCluster, type PgCluster } from '../../test/helpers/pg-cluster.js';
@@ -45,7 +44,7 @@ interface RunFigures {
 function start(contender: Contender, env: Record<string, string>, databaseUrl?: string): Promise<BenchServer> {
   if (contender === 'pollster') return startServer(env);
   if (contender === 'pollster-pg') return startServer({ ...env, DATABASE_URL: databaseUrl! });
-  return startServer({}, { args: ['--import', 'tsx', join(ROOT, 'bench/baseline/evented-server.ts')], name: 'evented baseline' });
+  return startServer({}, { args: BASELINE_ARGS, name: 'evented baseline' });
 }
 
 /**
