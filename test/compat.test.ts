@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../src/config.js';
 import { parseForm } from '../src/http/form-body.js';
 import { Store } from '../src/storage/store.js';
-import { eventually, startTestServer, tempDir, type TestServer } from './helpers/server.js';
+import { eventually, newestOn, startTestServer, tempDir, type TestServer } from './helpers/server.js';
 import { join } from 'node:path';
 
 const FORM = { 'content-type': 'application/x-www-form-urlencoded; charset=UTF-8' };
@@ -21,9 +21,7 @@ function form(server: TestServer, path: string, body: string, headers: Record<st
 }
 
 async function latest(server: TestServer, wallId: number): Promise<number> {
-  const session = await server.login('demo');
-  const { json } = await server.call('GET', '/walls', { session });
-  return json.walls.find((wall: { id: number }) => wall.id === wallId).latest_message_id;
+  return newestOn(server, await server.login('demo'), wallId);
 }
 
 describe('GET / negotiates', () => {

@@ -12,7 +12,7 @@ import { ConfigError, loadConfig } from '../src/config.js';
 import { freePort } from './helpers/pg-cluster.js';
 import { usePostgres } from './helpers/postgres.js';
 import { ROOT } from './helpers/process.js';
-import { eventually, startTestServer, type TestServer } from './helpers/server.js';
+import { eventually, newestOn, startTestServer } from './helpers/server.js';
 
 const postgres = usePostgres();
 
@@ -26,11 +26,6 @@ async function sql(url: string, text: string, values: unknown[] = []): Promise<p
   }
 }
 
-async function latestId(server: TestServer, session: string, wallId: number): Promise<number> {
-  const walls = await server.call('GET', '/walls', { session });
-  return walls.json.walls.find((w: { id: number }) => w.id === wallId).latest_message_id;
-}
-
 describe('PostgreSQL down and back', () => {
   it('answers 503 Database unavailable while it is down; polls wait through it and get their messages after', async () => {
     const url = await postgres.freshDatabase();
@@ -38,7 +33,7 @@ describe('PostgreSQL down and back', () => {
     const server = await startTestServer({ DATABASE_URL: url, MAX_THREADS: '4' });
     onTestFinished(() => cluster.start().catch(() => {}));
     const session = await server.login();
-    const last = await latestId(server, session, 1);
+    const last = await newestOn(server, session, 1);
     const longPoll = server.call('POST', '/poll', { session, body: { last_post_id: { 1: last }, timeout_ms: 25_000 }, timeoutMs: 30_000 });
     const shortPoll = server.call('POST', '/poll', { session, body: { last_post_id: { 1: last }, timeout_ms: 1500 } });
     await eventually(() => server.pollster.stats().waiting_polls === 2);
@@ -89,7 +84,7 @@ describe('PostgreSQL down and back', () => {
     const url = await postgres.freshDatabase();
     const server = await startTestServer({ DATABASE_URL: url });
     const session = await server.login('bob');
-    const last = await latestId(server, session, 2);
+    const last = await newestOn(server, session, 2);
     const poll = server.call('POST', '/poll', { session, body: { last_post_id: { 2: last }, timeout_ms: 20_000 }, timeoutMs: 25_000 });
     await eventually(() => server.pollster.stats().waiting_polls === 1);
     // One round trip: the listener is cut off, then the row is written before
@@ -114,7 +109,7 @@ describe('a LISTEN connection that dies silently', () => {
     const url = await postgres.freshDatabase();
     const server = await startTestServer({ DATABASE_URL: url });
     const session = await server.login('bob');
-    const last = await latestId(server, session, 3);
+    const last = await newestOn(server, session, 3);
     const poll = server.call('POST', '/poll', { session, body: { last_post_id: { 3: last }, timeout_ms: 25_000 }, timeoutMs: 30_000 });
     await eventually(() => server.pollster.stats().waiting_polls === 1);
     // Freeze the listener's server process: its socket stays open, nothing

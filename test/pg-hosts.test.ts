@@ -12,7 +12,7 @@ import type { Message } from '../src/shared/types.js';
 import { fresh, spreadOverProcesses } from './helpers/cluster.js';
 import { usePostgres } from './helpers/postgres.js';
 import { spawnServer } from './helpers/process.js';
-import { eventually, startTestServer, type TestServer } from './helpers/server.js';
+import { eventually, newestOn, startTestServer, type TestServer } from './helpers/server.js';
 import { openStream, type SseEvent, type SseStream } from './helpers/sse.js';
 
 const postgres = usePostgres();
@@ -24,11 +24,6 @@ async function connect(url: string): Promise<pg.Client> {
   await client.connect();
   onTestFinished(() => client.end());
   return client;
-}
-
-async function latestId(server: TestServer, session: string, wallId: number): Promise<number> {
-  const walls = await server.call('GET', '/walls', { session });
-  return walls.json.walls.find((w: { id: number }) => w.id === wallId).latest_message_id;
 }
 
 /** Every message a stream sends until it has `count`, in the order sent. */
@@ -51,7 +46,7 @@ describe.each([{ POLL_MODE: 'pool' }, { POLL_MODE: 'multiplex' }])('any writer w
     // No watcher interval to help: delivery can only come from the NOTIFY.
     const server = await startTestServer({ ...mode, DATABASE_URL: url, WATCH_INTERVAL_MS: '60000' });
     const session = await server.login();
-    const last = await latestId(server, session, 3);
+    const last = await newestOn(server, session, 3);
     const poll = server.call('POST', '/poll', { session, body: { last_post_id: { 3: last }, timeout_ms: 20_000 }, timeoutMs: 25_000 });
     const stream = await openStream(server.agent, `${server.url}/check?session_id=${session}&walls=3,4`);
     onTestFinished(stream.close);
@@ -106,7 +101,7 @@ describe('two Pollster instances on one database', () => {
   it('a post on A reaches polls and streams on B; Last-Event-ID resumes on either', async () => {
     const [a, b] = await twoHosts();
     const session = await a.login();
-    const last = await latestId(a, session, 1);
+    const last = await newestOn(a, session, 1);
     const poll = b.call('POST', '/poll', { session, body: { last_post_id: { 1: last } }, timeoutMs: 25_000 });
     const stream = await openStream(b.agent, `${b.url}/check?session_id=${session}&walls=1,2`);
     await eventually(() => b.pollster.stats().waiting_polls === 2);
