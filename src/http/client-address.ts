@@ -25,21 +25,34 @@ export function createAddressResolver(trusted: readonly string[]): (req: Incomin
     const peer = req.socket.remoteAddress ?? UNIX_PEER;
     if (!isTrusted(peer)) return peer;
     const forwarded = headerText(req.headers['x-forwarded-for']);
-    if (forwarded !== undefined) {
-      // Each proxy appends the address it saw: walk back from the right past
-      // trusted proxies; the first other one is the client. Entries further
-      // left were written by the client itself and prove nothing.
-      const hops = forwarded.split(',').map((hop) => hop.trim());
-      if (hops.every((hop) => isIP(hop) !== 0)) {
-        for (let i = hops.length - 1; i >= 0; i--) {
-          if (!isTrusted(hops[i]!) || i === 0) return hops[i]!;
-        }
-      }
-    }
+    if (forwarded !== undefined) return walkForwarded(forwarded.split(','), peer, isTrusted);
+    // Without X-Forwarded-For a trusted proxy may name the client here alone.
+    // Never as a fallback for an X-Forwarded-For that did not parse: a proxy
+    // that passes the client's own X-Real-IP on would let the client choose
+    // its address by sending `X-Forwarded-For: unknown` with it.
     const real = headerText(req.headers['x-real-ip'])?.trim();
-    if (real !== undefined && isIP(real) !== 0) return real;
-    return peer;
+    return real !== undefined && isIP(real) !== 0 ? real : peer;
   };
+}
+
+/**
+ * Each proxy appends the address it saw, so the list is read from the right:
+ * an entry written by a trusted hop is true, and each trusted address in it
+ * vouches for the entry left of it. The first untrusted entry is the client.
+ * Entries further left were written by the client itself and prove nothing;
+ * so does an entry that is not an address (`unknown`, a port, garbage): the
+ * walk stops there and the nearest address known to be true — the last
+ * trusted hop, or the socket peer — is counted instead.
+ */
+function walkForwarded(hops: readonly string[], peer: string, isTrusted: (address: string) => boolean): string {
+  let nearest = peer;
+  for (let i = hops.length - 1; i >= 0; i--) {
+    const hop = hops[i]!.trim();
+    if (isIP(hop) === 0) return nearest;
+    if (!isTrusted(hop)) return hop;
+    nearest = hop;
+  }
+  return nearest;
 }
 
 function headerText(value: string | string[] | undefined): string | undefined {
