@@ -3,26 +3,13 @@
  * loopback port delivers a long poll and an SSE stream. `.ci/run` installs
  * Debian's nginx; without it this test fails saying so.
  */
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Agent } from 'undici';
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { intoDir, startNginx } from './helpers/nginx.js';
+import { nginxConfig, startNginx } from './helpers/nginx.js';
 import { freePort } from './helpers/pg-cluster.js';
-import { ROOT } from './helpers/process.js';
 import { call, eventually, startTestServer, tempDir } from './helpers/server.js';
 import { openStream } from './helpers/sse.js';
-
-/** deploy/nginx.conf with its paths moved into `dir`, its upstream on `socket` and its listen port changed. */
-function testConfig(dir: string, socket: string, port: number): string {
-  const conf = readFileSync(join(ROOT, 'deploy', 'nginx.conf'), 'utf8');
-  const rewritten = intoDir(conf, dir)
-    .replace(/server unix:.*;/, `server unix:${socket};`)
-    .replace(/listen 127\.0\.0\.1:8080;/, `listen 127.0.0.1:${port};`);
-  expect(rewritten).not.toContain('unix:/run/');
-  expect(rewritten).toContain(`listen 127.0.0.1:${port};`);
-  return rewritten;
-}
 
 /** Pollster on a unix socket behind deploy/nginx.conf; resolves once nginx answers /ping. */
 async function startBehindNginx(env: Record<string, string> = {}) {
@@ -33,7 +20,7 @@ async function startBehindNginx(env: Record<string, string> = {}) {
   const url = `http://127.0.0.1:${port}`;
   const agent = new Agent({ connections: 16 });
   onTestFinished(() => agent.close());
-  await startNginx(testConfig(dir, socket, port), dir, url, agent);
+  await startNginx(nginxConfig(dir, socket, port), dir, url, agent);
   return { server, url, agent };
 }
 

@@ -1,9 +1,10 @@
 /** A real nginx for a test: started from a rewritten config, stopped when the test ends. */
 import { spawn } from 'node:child_process';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Agent } from 'undici';
-import { onTestFinished } from 'vitest';
+import { expect, onTestFinished } from 'vitest';
+import { ROOT } from './process.js';
 import { call, eventually } from './server.js';
 
 export const NGINX = ['/usr/sbin/nginx', '/usr/bin/nginx'].find((path) => existsSync(path));
@@ -19,6 +20,33 @@ export function intoDir(conf: string, dir: string): string {
       // fastcgi, uwsgi and scgi temp paths are unused, but nginx creates them.
       `fastcgi_temp_path ${dir}/fastcgi; uwsgi_temp_path ${dir}/uwsgi; scgi_temp_path ${dir}/scgi;\n  proxy_temp_path ${dir}/proxy;`,
     );
+  return rewritten;
+}
+
+/** deploy/nginx.conf with its paths moved into `dir`, its upstream on `socket` and its listen port changed. */
+export function nginxConfig(dir: string, socket: string, port: number): string {
+  const conf = readFileSync(join(ROOT, 'deploy', 'nginx.conf'), 'utf8');
+  const rewritten = intoDir(conf, dir)
+    .replace(/server unix:.*;/, `server unix:${socket};`)
+    .replace(/listen 127\.0\.0\.1:8080;/, `listen 127.0.0.1:${port};`);
+  expect(rewritten).not.toContain('unix:/run/');
+  expect(rewritten).toContain(`listen 127.0.0.1:${port};`);
+  return rewritten;
+}
+
+/** deploy/nginx-hosts.conf with its paths in `dir`, its upstreams at `hosts` (`host:port`), listening on `port`. */
+export function hostsConfig(dir: string, hosts: string[], port: number): string {
+  const conf = readFileSync(join(ROOT, 'deploy', 'nginx-hosts.conf'), 'utf8');
+  const upstreams = [...conf.matchAll(/^ *server 127\.0\.0\.1:\d+ (.*);$/gm)];
+  expect(upstreams).toHaveLength(2);
+  const options = upstreams[0]![1];
+  const rewritten = intoDir(conf, dir)
+    .replace(/^ *server 127\.0\.0\.1:\d+ .*;\n/gm, '')
+    .replace(/(upstream pollster_hosts \{\n(?:.*\n)*? *least_conn;\n)/, (head) =>
+      head + hosts.map((host) => `    server ${host} ${options};\n`).join(''),
+    )
+    .replace(/listen 127\.0\.0\.1:8080;/, `listen 127.0.0.1:${port};`);
+  expect(rewritten.match(/server 127\.0\.0\.1:\d+ max_fails/g)).toHaveLength(hosts.length);
   return rewritten;
 }
 
