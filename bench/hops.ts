@@ -20,7 +20,7 @@ import { PoolExecutor } from '../src/poll/executors.js';
 import { TaskRunner } from '../src/poll/task-runner.js';
 import { Board, createCancelCell } from '../src/shared/board.js';
 import type { PollTask } from '../src/shared/types.js';
-import { Store } from '../src/storage/store.js';
+import { SqliteStore as Store } from '../src/storage/sqlite-store.js';
 import { pollBody } from '../src/http/answer-bytes.js';
 import { parsePollRequest } from '../src/http/validate.js';
 import { percentile } from './lib/stats.js';

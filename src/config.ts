@@ -61,6 +61,11 @@ export interface Config {
   trustProxy: string[];
 }
 
+/** A `postgres://` or `postgresql://` URL, as opposed to a SQLite file path. */
+export function isPostgresUrl(target: string): boolean {
+  return /^postgres(ql)?:\/\//.test(target);
+}
+
 export class ConfigError extends Error {
   override name = 'ConfigError';
 }
@@ -200,7 +205,7 @@ export function loadConfig(env: Env = process.env): Config {
     throw new ConfigError(`HOST must be a hostname or IP address (got "${host}")`);
   }
   const databaseUrl = env.DATABASE_URL?.trim() ? env.DATABASE_URL.trim() : null;
-  if (databaseUrl !== null && !/^postgres(ql)?:\/\/\S+$/.test(databaseUrl)) {
+  if (databaseUrl !== null && !(isPostgresUrl(databaseUrl) && /^\S+$/.test(databaseUrl))) {
     throw new ConfigError('DATABASE_URL must be a postgres:// or postgresql:// URL (or unset for SQLite at DB_PATH)');
   }
   const pollMode = oneOf(env, 'POLL_MODE', ['pool', 'inline', 'multiplex'] as const, 'pool');
@@ -247,8 +252,8 @@ export function loadConfig(env: Env = process.env): Config {
     helloConcurrency,
     helloQueue: integer(env, 'HELLO_QUEUE', 4 * helloConcurrency, 0, 1_000_000),
     sseStallMs: integer(env, 'SSE_STALL_MS', defaults.sseStallMs, 1, 3_600_000),
-    // 0 turns a cap off. A session may hold an eighth of what can wait, an
-    // address a quarter; never fewer than 2, so a page can poll while it streams.
+    // 0 turns a cap off. A session may hold a quarter of what can wait (at
+    // least 4), an address half (at least 8), so a page can poll while it streams.
     maxWaitsPerSession: integer(env, 'MAX_WAITS_PER_SESSION', Math.max(4, Math.floor(slots / 4)), 0, 10_000_000),
     maxWaitsPerClient: integer(env, 'MAX_WAITS_PER_CLIENT', Math.max(8, Math.floor(slots / 2)), 0, 10_000_000),
     trustProxy: trustList(env),

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { CoalescedReads } from '../src/poll/coalesced-reads.js';
-import type { AsyncMessageSource } from '../src/poll/message-waiter.js';
+import type { AsyncMessageSource } from '../src/poll/board-waiter.js';
 import { Board } from '../src/shared/board.js';
 import type { Message } from '../src/shared/types.js';
 import { DatabaseUnavailableError } from '../src/storage/storage.js';

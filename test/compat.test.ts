@@ -8,7 +8,7 @@ import Database from '../src/storage/sqlite-driver.js';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../src/config.js';
 import { parseForm } from '../src/http/form-body.js';
-import { Store } from '../src/storage/store.js';
+import { SqliteStore as Store } from '../src/storage/sqlite-store.js';
 import { eventually, newestOn, startTestServer, tempDir, type TestServer } from './helpers/server.js';
 import { join } from 'node:path';
 

@@ -10,7 +10,7 @@ import { Agent, request } from 'undici';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { loadConfig } from '../src/config.js';
 import { createHttpServer } from '../src/http/http-server.js';
-import type { Method, RouteHandler } from '../src/http/routes.js';
+import type { Method, RouteHandler } from '../src/http/context.js';
 import { captureLog } from './helpers/log.js';
 import { rawText } from './helpers/raw-http.js';
 import { call, startTestServer } from './helpers/server.js';

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import Database from '../src/storage/sqlite-driver.js';
 import { describe, expect, it } from 'vitest';
 import { PRUNE_BATCH, SessionPruner } from '../src/storage/session-pruner.js';
-import { Store } from '../src/storage/store.js';
+import { SqliteStore as Store } from '../src/storage/sqlite-store.js';
 import { eventually, startTestServer, tempDir } from './helpers/server.js';
 import { openStream } from './helpers/sse.js';
 

@@ -6,7 +6,7 @@
 import { join } from 'node:path';
 import { Agent } from 'undici';
 import { describe, expect, it } from 'vitest';
-import { Store } from '../src/storage/store.js';
+import { SqliteStore as Store } from '../src/storage/sqlite-store.js';
 import { spawnServer } from './helpers/process.js';
 import { call, eventually, tempDir } from './helpers/server.js';
 import { openStream } from './helpers/sse.js';

@@ -1,6 +1,7 @@
 /** The task runner on its own, with an executor whose tasks the test settles by hand. */
 import { describe, expect, it } from 'vitest';
-import { HttpError } from '../src/http/http-error.js';
+import { toHttpError } from '../src/http/error-mapping.js';
+import { QueueFullError, ShuttingDownError } from '../src/poll/errors.js';
 import type { Executor } from '../src/poll/executors.js';
 import { TaskRunner } from '../src/poll/task-runner.js';
 import { Board, createCancelCell, isCancelled } from '../src/shared/board.js';
@@ -49,13 +50,13 @@ describe('TaskRunner', () => {
     expect(executor.started.map((s) => s.task)).toEqual(tasks.slice(0, 3));
   });
 
-  it('refuses beyond capacity + maxQueue with 503 Server busy', async () => {
+  it('refuses beyond capacity + maxQueue with QueueFullError, which HTTP answers 503 Server busy', async () => {
     const { runner } = setup(1, 1);
     void runner.poll(task());
     void runner.poll(task());
     const refused = await runner.poll(task()).catch((error: unknown) => error);
-    expect(refused).toBeInstanceOf(HttpError);
-    expect(refused).toMatchObject({ status: 503, message: 'Server busy', headers: { 'Retry-After': '1' } });
+    expect(refused).toBeInstanceOf(QueueFullError);
+    expect(toHttpError(refused)).toMatchObject({ status: 503, message: 'Server busy', headers: { 'Retry-After': '1' } });
     expect(runner.stats().rejected).toBe(1);
   });
 
@@ -98,6 +99,8 @@ describe('TaskRunner', () => {
     await closing;
     expect(await running).toEqual({ outcome: 'cancelled' });
     expect(executor.destroyed).toBe(true);
-    await expect(runner.poll(task())).rejects.toMatchObject({ status: 503, message: 'Server shutting down' });
+    const refused = await runner.poll(task()).catch((error: unknown) => error);
+    expect(refused).toBeInstanceOf(ShuttingDownError);
+    expect(toHttpError(refused)).toMatchObject({ status: 503, message: 'Server shutting down' });
   });
 });

@@ -13,14 +13,14 @@ import type { Config } from '../config.js';
 import type { MessageWaiter } from '../poll/message-waiter.js';
 import type { TaskRunner } from '../poll/task-runner.js';
 import type { Departure } from '../poll/departure.js';
-import type { Release } from '../poll/wait-limits.js';
 import type { WaitMeter } from '../observability/wait-meter.js';
 import type { PollOutcome } from '../shared/types.js';
-import type { User } from '../storage/store.js';
-import type { Storage } from '../storage/storage.js';
+import { DatabaseUnavailableError, type Storage } from '../storage/storage.js';
 import { refreshEvent } from './answer-bytes.js';
+import type { RequestContext } from './context.js';
+import { toHttpError } from './error-mapping.js';
 import { Errors, HttpError } from './http-error.js';
-import type { RequestContext } from './routes.js';
+import type { Identity } from './identity.js';
 import type { SessionWaits } from './session-waits.js';
 import { parseDecimal } from './validate.js';
 
@@ -84,21 +84,13 @@ const STREAM_HEADERS = {
   'X-Accel-Buffering': 'no',
 };
 
-/**
- * `sessionUser` gives `null` for a request with no session; it throws for a
- * bad one. `admitWait` takes the stream's fair share, or throws 429.
- */
-export function createCheckHandler(
-  deps: CheckDeps,
-  sessionUser: (ctx: RequestContext) => Promise<User | null>,
-  sessionIdOf: (ctx: RequestContext) => string | undefined,
-  admitWait: (ctx: RequestContext) => Release,
-) {
+/** A request without a session streams the public walls; one with a bad session gets 401. */
+export function createCheckHandler(deps: CheckDeps, identity: Identity) {
   const { config, store, runner, waitForMessages, waitMeter, streams, sessionWaits } = deps;
 
   return async function check(ctx: RequestContext): Promise<void> {
     const { req, res, query } = ctx;
-    const user = await sessionUser(ctx);
+    const user = await identity.viewer(ctx, Errors.unauthorized);
     const requested = parseWallList(query.get('walls'));
     // By default a session streams its own walls, and no session the public
     // ones, so the Rails page's bare `new EventSource('/check')` works (issue 10).
@@ -118,7 +110,7 @@ export function createCheckHandler(
     }
     if (!runner.hasRoom()) throw Errors.serverBusy();
     // A stream holds its share for its whole life, waiting or sending.
-    const release = admitWait(ctx);
+    const release = identity.admitWait(ctx);
     try {
       res.writeHead(200, STREAM_HEADERS);
     } catch (error) {
@@ -130,7 +122,7 @@ export function createCheckHandler(
     // A client that is not reading gets no more heartbeats piled up for it.
     const heartbeat = setInterval(() => res.writableNeedDrain || res.write(': ping\n\n'), config.sseHeartbeatMs);
     // Logout (DELETE /sessions) ends the stream as cleanly as SSE_MAX_MS does.
-    const sessionId = user ? sessionIdOf(ctx) : undefined;
+    const sessionId = user ? identity.sessionIdOf(ctx) : undefined;
     if (sessionId) sessionWaits.add(sessionId, ctx.departure);
     const signal = ctx.departure;
     const endsAt = ctx.arrivedAt + config.sseMaxMs;
@@ -141,9 +133,7 @@ export function createCheckHandler(
         try {
           outcome = await waitForMessages(
             walls.map((wall) => [wall.id, cursor]),
-            endsAt,
-            signal,
-            true,
+            { deadline: endsAt, signal, kind: 'stream' },
           );
         } finally {
           waitMeter.end(ctx.record, startedAt, outcome, 'sse');
@@ -168,7 +158,8 @@ export function createCheckHandler(
       }
     } catch (error) {
       // Shutting down or busy mid-stream: end it; the browser reconnects with its last id.
-      if (!(error instanceof HttpError)) throw error;
+      // (A database outage is not one of these: it cuts the stream, as any failure after the head.)
+      if (!(toHttpError(error) && !(error instanceof DatabaseUnavailableError))) throw error;
     } finally {
       clearInterval(heartbeat);
       release();

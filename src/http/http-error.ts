@@ -26,6 +26,7 @@ export const Errors = {
   wallNotWritable: () => new HttpError(403, 'Wall not writable'),
   wallNotFound: () => new HttpError(404, 'Wall not found'),
   notFound: () => new HttpError(404, 'Not found'),
+  tooManyRequests: () => new HttpError(429, 'Too many requests', { 'Retry-After': '1' }),
   methodNotAllowed: (allow: string[]) => new HttpError(405, 'Method not allowed', { Allow: allow.join(', ') }),
   serverBusy: () => new HttpError(503, 'Server busy', { 'Retry-After': '1' }),
   shuttingDown: () => new HttpError(503, 'Server shutting down', { 'Retry-After': '1' }),

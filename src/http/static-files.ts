@@ -7,7 +7,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { sendJson } from './respond.js';
-import type { RouteHandler } from './routes.js';
+import type { RouteHandler } from './context.js';
 
 const TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',

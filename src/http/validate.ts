@@ -2,7 +2,7 @@
  * Checks for the few request shapes Pollster accepts. Each throws an
  * HttpError with a stable message; none returns an error value.
  */
-import { MAX_CONTENT_LENGTH } from '../storage/store.js';
+import { MAX_CONTENT_LENGTH } from '../storage/model.js';
 import { Errors, HttpError } from './http-error.js';
 
 export const MAX_WALLS_PER_POLL = 100;

@@ -10,7 +10,7 @@
  * things happen.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { PollsterStats } from '../app.js';
+import type { StatsSnapshot } from './stats.js';
 
 /** Seconds; from well under a millisecond (a wake on loopback) to a minute (POLL_TIMEOUT_MS). */
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
@@ -35,21 +35,21 @@ export class Metrics {
   #deliveryFlushScheduled = false;
   readonly #sessionsPruned: Counter;
 
-  constructor(stats: () => PollsterStats) {
+  constructor(stats: () => StatsSnapshot) {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry });
 
     // One sample of /stats per scrape, shared by every figure below: the
     // registry calls each collect() synchronously, one after another.
-    let sample: PollsterStats | undefined;
-    const current = (): PollsterStats => {
+    let sample: StatsSnapshot | undefined;
+    const current = (): StatsSnapshot => {
       if (!sample) {
         sample = stats();
         queueMicrotask(() => (sample = undefined));
       }
       return sample;
     };
-    const gauge = (name: string, help: string, read: (s: PollsterStats) => number): void => {
+    const gauge = (name: string, help: string, read: (s: StatsSnapshot) => number): void => {
       new Gauge({
         name,
         help,
@@ -67,7 +67,7 @@ export class Metrics {
     gauge('pollster_streams_open', 'Open /check streams.', (s) => s.open_streams);
     gauge('pollster_hello_running', '/hello jobs running in their own lane now.', (s) => s.hello_lane.busy);
     gauge('pollster_hello_queued', '/hello jobs waiting for the lane.', (s) => s.hello_lane.queued);
-    const counter = (name: string, help: string, read: (s: PollsterStats) => number): void => {
+    const counter = (name: string, help: string, read: (s: StatsSnapshot) => number): void => {
       new Counter({
         name,
         help,

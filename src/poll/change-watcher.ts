@@ -6,17 +6,17 @@
  * hash, it runs only while some poll is waiting.
  */
 import type { Board } from '../shared/board.js';
-import type { Store } from '../storage/store.js';
+import type { SqliteStore } from '../storage/sqlite-store.js';
 
 export class ChangeWatcher {
-  readonly #store: Store;
+  readonly #store: SqliteStore;
   readonly #board: Board;
   readonly #intervalMs: number;
   #timer: NodeJS.Timeout | null = null;
   #dataVersion = -1;
   #highestSeen = 0;
 
-  constructor(store: Store, board: Board, intervalMs: number) {
+  constructor(store: SqliteStore, board: Board, intervalMs: number) {
     this.#store = store;
     this.#board = board;
     this.#intervalMs = intervalMs;

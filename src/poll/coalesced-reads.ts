@@ -8,7 +8,7 @@
 import type { Board } from '../shared/board.js';
 import { BoardKeyedAnswers } from '../shared/board-keyed-answers.js';
 import type { Message } from '../shared/types.js';
-import type { AsyncMessageSource } from './message-waiter.js';
+import type { AsyncMessageSource } from './board-waiter.js';
 
 export class CoalescedReads implements AsyncMessageSource {
   readonly #reader: AsyncMessageSource;

@@ -12,7 +12,8 @@
 import pg from 'pg';
 import type { Logger } from 'pino';
 import type { Board } from '../shared/board.js';
-import { CONNECT_TIMEOUT_MS, NOTIFY_CHANNEL, newestPerWall, pgTypes } from '../storage/pg-store.js';
+import { NOTIFY_CHANNEL } from '../storage/pg-schema.js';
+import { CONNECT_TIMEOUT_MS, newestPerWall, pgTypes } from '../storage/pg-store.js';
 
 const FIRST_RETRY_MS = 100;
 const MAX_RETRY_MS = 5000;

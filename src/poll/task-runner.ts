@@ -12,9 +12,9 @@ import { createHistogram, performance } from 'node:perf_hooks';
 import type { Board } from '../shared/board.js';
 import { cancel } from '../shared/board.js';
 import type { PollOutcome, PollTask, SleepOutcome, SleepTask } from '../shared/types.js';
-import { Errors } from '../http/http-error.js';
 import type { Executor } from './executors.js';
 import type { CancelSignal } from './departure.js';
+import { QueueFullError, ShuttingDownError } from './errors.js';
 
 type Job =
   | { kind: 'poll'; task: PollTask; settle: Settle<PollOutcome>; queuedAt: number; detach: () => void }
@@ -105,10 +105,10 @@ export class TaskRunner {
    * throw the 503 that a task of its own would have met. `unride` gives it back.
    */
   ride(): void {
-    if (this.#closing) throw Errors.shuttingDown();
+    if (this.#closing) throw new ShuttingDownError();
     if (!this.hasRoom()) {
       this.#rejected++;
-      throw Errors.serverBusy();
+      throw new QueueFullError();
     }
     this.#riders++;
     this.#countPolls(+1);
@@ -121,11 +121,11 @@ export class TaskRunner {
   }
 
   #submit(kind: Job['kind'], task: PollTask | SleepTask, signal?: CancelSignal): Promise<PollOutcome | SleepOutcome> {
-    if (this.#closing) return Promise.reject(Errors.shuttingDown());
+    if (this.#closing) return Promise.reject(new ShuttingDownError());
     if (signal?.aborted) return Promise.resolve({ outcome: 'cancelled' });
     if (!this.hasRoom()) {
       this.#rejected++;
-      return Promise.reject(Errors.serverBusy());
+      return Promise.reject(new QueueFullError());
     }
     return new Promise((resolve, reject) => {
       const onAbort = (): void => this.#abandon(job);

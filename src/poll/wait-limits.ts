@@ -4,20 +4,19 @@
  * address (issue 14), so one client cannot hold most of what the mode can
  * keep waiting. Counted on the main thread, per process.
  */
-import type { IncomingMessage } from 'node:http';
-import { createAddressResolver } from '../http/client-address.js';
-import { HttpError } from '../http/http-error.js';
+import { WaitCapError } from './errors.js';
 
 export interface WaitLimitOptions {
   /** 0: no cap. */
   maxWaitsPerSession: number;
   /** 0: no cap. */
   maxWaitsPerClient: number;
-  /** Peers whose X-Forwarded-For / X-Real-IP are believed (see client-address.ts). */
-  trustProxy: readonly string[];
 }
 
-/** Who is asking: a session id (absent for anonymous clients) and a client address. */
+/**
+ * Who is asking: a session id (absent for anonymous clients) and a client
+ * key, which the caller derives (the HTTP side: the client's address).
+ */
 export interface Waiter {
   session?: string | undefined;
   client: string;
@@ -26,31 +25,26 @@ export interface Waiter {
 /** Gives the place back; calling it twice is harmless. */
 export type Release = () => void;
 
-export const tooManyRequests = (): HttpError => new HttpError(429, 'Too many requests', { 'Retry-After': '1' });
-
 export class WaitLimits {
   readonly #perSession: number;
   readonly #perClient: number;
   readonly #sessions = new Map<string, number>();
   readonly #clients = new Map<string, number>();
   #refused = 0;
-  /** The address a request's share is counted under. */
-  readonly clientOf: (req: IncomingMessage) => string;
 
   constructor(options: WaitLimitOptions) {
     this.#perSession = options.maxWaitsPerSession;
     this.#perClient = options.maxWaitsPerClient;
-    this.clientOf = createAddressResolver(options.trustProxy);
   }
 
-  /** Take one wait for `waiter`, or throw 429 when its session or address is at its cap. */
+  /** Take one wait for `waiter`, or throw WaitCapError when its session or client is at its cap. */
   acquire(waiter: Waiter): Release {
     const { session, client } = waiter;
     const overSession = session !== undefined && this.#perSession > 0 && (this.#sessions.get(session) ?? 0) >= this.#perSession;
     const overClient = this.#perClient > 0 && (this.#clients.get(client) ?? 0) >= this.#perClient;
     if (overSession || overClient) {
       this.#refused++;
-      throw tooManyRequests();
+      throw new WaitCapError();
     }
     if (session !== undefined) add(this.#sessions, session, +1);
     add(this.#clients, client, +1);

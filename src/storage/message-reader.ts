@@ -2,11 +2,12 @@
  * The message queries a waiting poll needs, prepared once per connection.
  * Each worker thread opens its own read-only connection (a connection must
  * not cross threads), and WAL mode lets all of them read while the main
- * thread writes; the main thread's Store uses the same queries on its own.
+ * thread writes; the main thread's SqliteStore uses the same queries on its own.
  */
-import Database, { type SqliteDatabase, type SqliteStatement } from './sqlite-driver.js';
 import type { MessageSource } from '../shared/poll-wait.js';
 import type { Message } from '../shared/types.js';
+import { queries, SQLITE } from './sql.js';
+import Database, { type SqliteDatabase, type SqliteStatement } from './sqlite-driver.js';
 
 interface MessageRow {
   id: number;
@@ -16,7 +17,7 @@ interface MessageRow {
   created_at: number;
 }
 
-const MESSAGE_COLUMNS = `m.id, m.wall_id, u.name AS user, m.content, m.created_at`;
+const SQL = queries(SQLITE);
 
 export function toMessage(row: MessageRow): Message {
   return { ...row, created_at: new Date(row.created_at).toISOString() };
@@ -29,16 +30,8 @@ export class MessageReader implements MessageSource {
 
   constructor(db: SqliteDatabase) {
     this.#db = db;
-    this.#after = db.prepare(
-      `SELECT ${MESSAGE_COLUMNS} FROM messages m JOIN users u ON u.id = m.user_id
-       WHERE m.wall_id = ? AND m.id > ? ORDER BY m.id LIMIT ?`,
-    );
-    // One statement reads one snapshot: with the newest id it returns as the
-    // cursor, nothing older on these walls can be left behind.
-    this.#afterOnWalls = db.prepare(
-      `SELECT ${MESSAGE_COLUMNS} FROM messages m JOIN users u ON u.id = m.user_id
-       WHERE m.wall_id IN (SELECT value FROM json_each(?)) AND m.id > ? ORDER BY m.id LIMIT ?`,
-    );
+    this.#after = db.prepare(SQL.messagesAfter);
+    this.#afterOnWalls = db.prepare(SQL.messagesAfterOnWalls);
   }
 
   /** A read-only connection of its own, for a worker thread. */

@@ -1,35 +1,22 @@
 /**
  * Pollster's PostgreSQL database (`DATABASE_URL=postgres://…`): the same
- * tables and queries as the SQLite store, over one bounded connection pool
- * (`PG_POOL_SIZE`), every call asynchronous so the main thread never waits on
- * the network. Ids are `bigint` and come back as JS numbers (exact up to
- * 2^53−1).
- *
- * Two triggers make any writer — Pollster on any host, `psql`, another
- * application — behave like a Pollster post:
- * - `messages_number` (BEFORE INSERT) numbers each message under a
- *   transaction-scoped advisory lock, so ids become visible in id order. With
- *   plain sequence defaults, two concurrent inserts can commit 11 before 10,
- *   and a reader whose cursor passed 11 would never see 10.
- * - `messages_notify` (AFTER INSERT, per statement) `pg_notify`s
- *   `pollster_messages` with `wall_id:newest_id` for each wall written; every
- *   Pollster process LISTENs (`pg-listener.ts`) and raises its board.
+ * tables and queries as the SQLite store (`sql.ts`), over one bounded
+ * connection pool (`PG_POOL_SIZE`), every call asynchronous so the main
+ * thread never waits on the network. Ids are `bigint` and come back as JS
+ * numbers (exact up to 2^53−1). The schema and its triggers: `pg-schema.ts`.
  */
-import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import type { Message } from '../shared/types.js';
+import type { Message, User, WallSummary } from './model.js';
+import { migrate } from './pg-schema.js';
+import { newSessionId, slidExpiry } from './sessions.js';
+import { POSTGRES, queries } from './sql.js';
 import { DatabaseUnavailableError, type Storage } from './storage.js';
-import { SEED_MESSAGES, SEED_USERS, SEED_WALLS, type User, type WallSummary } from './store.js';
-
-export const SCHEMA_VERSION = 1;
-export const NOTIFY_CHANNEL = 'pollster_messages';
-/** Advisory lock keys: one orders message ids, one serialises migrations across processes. */
-const NUMBERING_LOCK = 7_081_963_001;
-const MIGRATION_LOCK = 7_081_963_002;
 
 /** Waiting longer than this for a free or new connection counts as "unavailable". */
 export const CONNECT_TIMEOUT_MS = 2000;
 const QUERY_TIMEOUT_MS = 5000;
+
+const SQL = queries(POSTGRES);
 
 /** `bigint` (and `count(*)`) as JS numbers rather than strings. */
 export const pgTypes = {
@@ -56,14 +43,11 @@ interface MessageRow {
   created_at: Date;
 }
 
-const WALL_COLUMNS = `w.id, w.name, COALESCE((SELECT max(id) FROM messages WHERE wall_id = w.id), 0) AS latest_message_id, w.public`;
-const MESSAGE_COLUMNS = `m.id, m.wall_id, u.name AS "user", m.content, m.created_at`;
-
 function toMessage(row: MessageRow): Message {
   return { ...row, created_at: row.created_at.toISOString() };
 }
 
-/** `host:port/database` of a URL, without credentials, for error messages. */
+/** `host:port/database` of a URL, without credentials, for error messages and the start-up line. */
 export function describeUrl(url: string): string {
   try {
     const parsed = new URL(url);
@@ -84,15 +68,20 @@ export function isUnavailable(error: unknown): boolean {
   return true;
 }
 
+/** text cannot hold U+0000, so no row has it (and PostgreSQL would refuse the parameter). */
+const hasNul = (text: string): boolean => text.includes('\u0000');
+
 export class PgStore implements Storage {
   readonly backend = 'postgres' as const;
+  readonly seeded: boolean;
   readonly #pool: pg.Pool;
   readonly #sessionTtlMs: number;
   #closed = false;
 
-  private constructor(pool: pg.Pool, sessionTtlS: number) {
+  private constructor(pool: pg.Pool, sessionTtlMs: number, seeded: boolean) {
     this.#pool = pool;
-    this.#sessionTtlMs = sessionTtlS * 1000;
+    this.#sessionTtlMs = sessionTtlMs;
+    this.seeded = seeded;
   }
 
   static pool(options: PgStoreOptions): pg.Pool {
@@ -116,8 +105,9 @@ export class PgStore implements Storage {
    */
   static async open(options: PgStoreOptions): Promise<PgStore> {
     const pool = PgStore.pool(options);
+    const sessionTtlMs = (options.sessionTtlS ?? 86_400) * 1000;
     try {
-      await migrate(pool);
+      return new PgStore(pool, sessionTtlMs, await migrate(pool, sessionTtlMs));
     } catch (error) {
       await pool.end().catch(() => {});
       const { code, message } = error as { code?: string; message?: string };
@@ -131,7 +121,6 @@ export class PgStore implements Storage {
       }
       throw error;
     }
-    return new PgStore(pool, options.sessionTtlS ?? 86_400);
   }
 
   async #query<R extends pg.QueryResultRow>(text: string, values: unknown[] = []): Promise<R[]> {
@@ -143,105 +132,69 @@ export class PgStore implements Storage {
     }
   }
 
+  async #exists(text: string, values: unknown[]): Promise<boolean> {
+    return (await this.#query(text, values)).length > 0;
+  }
+
   async userByName(name: string): Promise<User | undefined> {
-    // text cannot hold U+0000, so no such row exists (and PostgreSQL would refuse the parameter).
-    if (name.includes('\u0000')) return undefined;
-    return (await this.#query<User>('SELECT id, name FROM users WHERE name = $1', [name]))[0];
+    if (hasNul(name)) return undefined;
+    return (await this.#query<User>(SQL.userByName, [name]))[0];
   }
 
   wallsOf(userId: number): Promise<WallSummary[]> {
-    return this.#query<WallSummary>(
-      `SELECT ${WALL_COLUMNS} FROM walls w JOIN memberships ms ON ms.wall_id = w.id WHERE ms.user_id = $1 ORDER BY w.id`,
-      [userId],
-    );
+    return this.#query<WallSummary>(SQL.wallsOf, [userId]);
   }
 
   publicWalls(): Promise<WallSummary[]> {
-    return this.#query<WallSummary>(`SELECT ${WALL_COLUMNS} FROM walls w WHERE w.public ORDER BY w.id`);
+    return this.#query<WallSummary>(SQL.publicWalls);
   }
 
   readableWalls(userId: number | null): Promise<WallSummary[]> {
-    return this.#query<WallSummary>(
-      `SELECT ${WALL_COLUMNS} FROM walls w
-       WHERE w.public OR EXISTS (SELECT 1 FROM memberships WHERE wall_id = w.id AND user_id = $1) ORDER BY w.id`,
-      [userId],
-    );
+    return this.#query<WallSummary>(SQL.readableWalls, [userId]);
   }
 
-  async wallExists(wallId: number): Promise<boolean> {
-    return (await this.#query('SELECT 1 FROM walls WHERE id = $1', [wallId])).length > 0;
+  wallExists(wallId: number): Promise<boolean> {
+    return this.#exists(SQL.wallExists, [wallId]);
   }
 
-  async canRead(userId: number | null, wallId: number): Promise<boolean> {
-    const rows = await this.#query(
-      `SELECT 1 FROM walls w WHERE w.id = $1
-       AND (w.public OR EXISTS (SELECT 1 FROM memberships WHERE wall_id = w.id AND user_id = $2))`,
-      [wallId, userId],
-    );
-    return rows.length > 0;
+  canRead(userId: number | null, wallId: number): Promise<boolean> {
+    return this.#exists(SQL.canRead, [wallId, userId]);
   }
 
-  async canPost(userId: number, wallId: number): Promise<boolean> {
-    return (await this.#query('SELECT 1 FROM memberships WHERE user_id = $1 AND wall_id = $2', [userId, wallId])).length > 0;
+  canPost(userId: number, wallId: number): Promise<boolean> {
+    return this.#exists(SQL.isMember, [userId, wallId]);
   }
 
   async createSession(userId: number, now = Date.now()): Promise<string> {
-    const id = randomBytes(24).toString('base64url');
-    await this.#query('INSERT INTO sessions (id, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)', [
-      id,
-      userId,
-      now,
-      now + this.#sessionTtlMs,
-    ]);
+    const id = newSessionId();
+    await this.#query(SQL.insertSession, [id, userId, now, now + this.#sessionTtlMs]);
     return id;
   }
 
-  /** As the SQLite store: expiry slides, written only once it lags by a refresh step. */
   async sessionUser(sessionId: string, now = Date.now()): Promise<User | undefined> {
-    if (sessionId.includes('\u0000')) return undefined;
-    const rows = await this.#query<User & { expires_at: number }>(
-      'SELECT u.id, u.name, s.expires_at FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = $1 AND s.expires_at > $2',
-      [sessionId, now],
-    );
-    const row = rows[0];
+    if (hasNul(sessionId)) return undefined;
+    const row = (await this.#query<User & { expires_at: number }>(SQL.sessionUser, [sessionId, now]))[0];
     if (!row) return undefined;
-    const renewed = now + this.#sessionTtlMs;
-    if (renewed - row.expires_at >= Math.min(60_000, this.#sessionTtlMs / 100)) {
-      await this.#query('UPDATE sessions SET expires_at = $1 WHERE id = $2', [renewed, sessionId]);
-    }
+    const renewed = slidExpiry(row.expires_at, now, this.#sessionTtlMs);
+    if (renewed !== null) await this.#query(SQL.extendSession, [renewed, sessionId]);
     return { id: row.id, name: row.name };
   }
 
-  async deleteSession(sessionId: string): Promise<boolean> {
-    if (sessionId.includes('\u0000')) return false;
-    return (await this.#query('DELETE FROM sessions WHERE id = $1 RETURNING 1', [sessionId])).length > 0;
+  deleteSession(sessionId: string): Promise<boolean> {
+    if (hasNul(sessionId)) return Promise.resolve(false);
+    return this.#exists(SQL.deleteSession, [sessionId]);
   }
 
   async pruneSessions(limit: number, now = Date.now()): Promise<number> {
-    // Bounded: one call never locks many rows, however many expired.
-    const rows = await this.#query(
-      'DELETE FROM sessions WHERE id IN (SELECT id FROM sessions WHERE expires_at <= $1 LIMIT $2) RETURNING 1',
-      [now, limit],
-    );
-    return rows.length;
+    return (await this.#query(SQL.pruneSessions, [now, limit])).length;
   }
 
   async messagesAfter(wallId: number, after: number, limit: number): Promise<Message[]> {
-    const rows = await this.#query<MessageRow>(
-      `SELECT ${MESSAGE_COLUMNS} FROM messages m JOIN users u ON u.id = m.user_id
-       WHERE m.wall_id = $1 AND m.id > $2 ORDER BY m.id LIMIT $3`,
-      [wallId, after, limit],
-    );
-    return rows.map(toMessage);
+    return (await this.#query<MessageRow>(SQL.messagesAfter, [wallId, after, limit])).map(toMessage);
   }
 
   async messagesAfterOnWalls(wallIds: readonly number[], after: number, limit: number): Promise<Message[]> {
-    const rows = await this.#query<MessageRow>(
-      `SELECT ${MESSAGE_COLUMNS} FROM messages m JOIN users u ON u.id = m.user_id
-       WHERE m.wall_id = ANY($1::bigint[]) AND m.id > $2 ORDER BY m.id LIMIT $3`,
-      [wallIds, after, limit],
-    );
-    return rows.map(toMessage);
+    return (await this.#query<MessageRow>(SQL.messagesAfterOnWalls, [wallIds, after, limit])).map(toMessage);
   }
 
   async postMessage(wallId: number, author: User, content: string): Promise<Message> {
@@ -278,120 +231,4 @@ export async function newestPerWall(client: pg.ClientBase): Promise<Array<{ wall
     'SELECT w.id AS wall_id, (SELECT max(id) FROM messages WHERE wall_id = w.id) AS newest FROM walls w',
   );
   return rows.filter((row): row is { wall_id: number; newest: number } => row.newest !== null);
-}
-
-async function migrate(pool: pg.Pool): Promise<void> {
-  const client = await pool.connect();
-  try {
-    await client.query('BEGIN');
-    // Several processes (WEB_CONCURRENCY, several hosts) may start at once.
-    await client.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
-    await client.query('CREATE TABLE IF NOT EXISTS pollster_schema_version (version integer NOT NULL)');
-    const { rows } = await client.query<{ version: number }>('SELECT max(version) AS version FROM pollster_schema_version');
-    const version = rows[0]?.version ?? 0;
-    if (version > SCHEMA_VERSION) {
-      throw new Error(`database schema version ${version} is newer than this Pollster (${SCHEMA_VERSION})`);
-    }
-    if (version < 1) {
-      await client.query(SCHEMA_1);
-      await seed(client);
-      await client.query('INSERT INTO pollster_schema_version (version) VALUES (1)');
-    }
-    await client.query('COMMIT');
-  } catch (error) {
-    await client.query('ROLLBACK').catch(() => {});
-    throw error;
-  } finally {
-    client.release();
-  }
-}
-
-const SCHEMA_1 = `
-  CREATE TABLE IF NOT EXISTS users (
-    id bigint GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
-    name text NOT NULL UNIQUE
-  );
-  CREATE TABLE IF NOT EXISTS walls (
-    id bigint GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
-    name text NOT NULL,
-    public boolean NOT NULL DEFAULT false
-  );
-  CREATE TABLE IF NOT EXISTS memberships (
-    user_id bigint NOT NULL REFERENCES users(id),
-    wall_id bigint NOT NULL REFERENCES walls(id),
-    PRIMARY KEY (user_id, wall_id)
-  );
-  CREATE TABLE IF NOT EXISTS sessions (
-    id text PRIMARY KEY,
-    user_id bigint NOT NULL REFERENCES users(id),
-    created_at bigint NOT NULL,
-    -- epoch ms; slides forward on use (SESSION_TTL_S)
-    expires_at bigint NOT NULL
-  );
-  CREATE INDEX IF NOT EXISTS sessions_expires_at ON sessions (expires_at);
-  -- Numbered by the messages_number trigger, never reused: a cursor stays valid.
-  CREATE SEQUENCE IF NOT EXISTS messages_id_seq AS bigint;
-  CREATE TABLE IF NOT EXISTS messages (
-    id bigint PRIMARY KEY,
-    wall_id bigint NOT NULL REFERENCES walls(id),
-    user_id bigint NOT NULL REFERENCES users(id),
-    content text NOT NULL,
-    created_at timestamptz NOT NULL DEFAULT now()
-  );
-  ALTER SEQUENCE messages_id_seq OWNED BY messages.id;
-  CREATE INDEX IF NOT EXISTS messages_wall_id ON messages (wall_id, id);
-
-  CREATE OR REPLACE FUNCTION pollster_number_message() RETURNS trigger LANGUAGE plpgsql AS $$
-  BEGIN
-    -- Held until commit: the next writer numbers its row only after this one is visible.
-    PERFORM pg_advisory_xact_lock(${NUMBERING_LOCK});
-    NEW.id := nextval('messages_id_seq');
-    RETURN NEW;
-  END $$;
-  DROP TRIGGER IF EXISTS messages_number ON messages;
-  CREATE TRIGGER messages_number BEFORE INSERT ON messages
-    FOR EACH ROW EXECUTE FUNCTION pollster_number_message();
-
-  CREATE OR REPLACE FUNCTION pollster_notify_messages() RETURNS trigger LANGUAGE plpgsql AS $$
-  DECLARE
-    wall record;
-  BEGIN
-    FOR wall IN SELECT wall_id, max(id) AS newest FROM inserted GROUP BY wall_id LOOP
-      PERFORM pg_notify('${NOTIFY_CHANNEL}', wall.wall_id || ':' || wall.newest);
-    END LOOP;
-    RETURN NULL;
-  END $$;
-  DROP TRIGGER IF EXISTS messages_notify ON messages;
-  CREATE TRIGGER messages_notify AFTER INSERT ON messages
-    REFERENCING NEW TABLE AS inserted FOR EACH STATEMENT EXECUTE FUNCTION pollster_notify_messages();
-`;
-
-async function seed(client: pg.PoolClient): Promise<void> {
-  const { rows } = await client.query<{ n: number }>('SELECT count(*) AS n FROM walls');
-  if (rows[0]!.n > 0) return;
-  const wallIds: number[] = [];
-  for (const [index, name] of SEED_WALLS.entries()) {
-    // General is the public wall, as in the SQLite store.
-    const inserted = await client.query<{ id: number }>('INSERT INTO walls (name, public) VALUES ($1, $2) RETURNING id', [
-      name,
-      index === 0,
-    ]);
-    wallIds.push(inserted.rows[0]!.id);
-  }
-  const userIds = new Map<string, number>();
-  for (const [name, walls] of SEED_USERS) {
-    const inserted = await client.query<{ id: number }>('INSERT INTO users (name) VALUES ($1) RETURNING id', [name]);
-    const userId = inserted.rows[0]!.id;
-    userIds.set(name, userId);
-    for (const wall of walls) {
-      await client.query('INSERT INTO memberships (user_id, wall_id) VALUES ($1, $2)', [userId, wallIds[wall - 1]]);
-    }
-  }
-  for (const [wall, user, content] of SEED_MESSAGES) {
-    await client.query('INSERT INTO messages (wall_id, user_id, content) VALUES ($1, $2, $3)', [
-      wallIds[wall - 1],
-      userIds.get(user),
-      content,
-    ]);
-  }
 }

@@ -4,13 +4,14 @@
  * promise (PostgreSQL: a network round trip that must never block the main
  * thread); callers always `await`, so both fit.
  */
-import type { Message } from '../shared/types.js';
-import type { User, WallSummary } from './store.js';
+import type { Message, User, WallSummary } from './model.js';
 
 export type MaybePromise<T> = T | Promise<T>;
 
 export interface Storage {
   readonly backend: 'sqlite' | 'postgres';
+  /** True when this open created the schema and wrote the demo data. */
+  readonly seeded: boolean;
   userByName(name: string): MaybePromise<User | undefined>;
   /** The walls `userId` is a member of. */
   wallsOf(userId: number): MaybePromise<WallSummary[]>;

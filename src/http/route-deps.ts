@@ -1,0 +1,36 @@
+/** What the route handlers are built from: the parts of a running Pollster they use. */
+import type { IncomingMessage } from 'node:http';
+import type { Config } from '../config.js';
+import type { WaitMeter } from '../observability/wait-meter.js';
+import type { JobLane } from '../poll/job-lane.js';
+import type { MessageWaiter } from '../poll/message-waiter.js';
+import type { TaskRunner } from '../poll/task-runner.js';
+import type { WaitLimits } from '../poll/wait-limits.js';
+import type { Storage } from '../storage/storage.js';
+import type { StreamCounter } from './check-stream.js';
+import type { SessionWaits } from './session-waits.js';
+
+export interface RouteDeps {
+  config: Config;
+  store: Storage;
+  /** Wake the polls waiting on `wallId` (in this process and any others). */
+  publish: (wallId: number, messageId: number) => void;
+  runner: TaskRunner;
+  /** Runs `/hello` jobs apart from polls and streams. */
+  lane: JobLane;
+  /** Per-session and per-address caps on concurrent waits. */
+  waitLimits: WaitLimits;
+  /** The address a request's share of the waits is counted under. */
+  clientOf: (req: IncomingMessage) => string;
+  waitForMessages: MessageWaiter;
+  /** Times each wait for the access log and delivery metrics. */
+  waitMeter: WaitMeter;
+  streams: StreamCounter;
+  stats: () => unknown;
+  /** Prometheus text for `/metrics` (every process's figures under WEB_CONCURRENCY). */
+  metrics: () => Promise<{ contentType: string; text: string }>;
+  /** Open streams and held polls by session, so logout can end them. */
+  sessionWaits: SessionWaits;
+  /** Log a session out in every process: delete it and end its streams. */
+  logout: (sessionId: string) => Promise<boolean>;
+}

@@ -1,0 +1,52 @@
+/** The long poll: `POST /poll`, and `POST /` as the Sinatra original's clients send it. */
+import type { PollOutcome } from '../../shared/types.js';
+import { pollBody } from '../answer-bytes.js';
+import { readBody } from '../body.js';
+import type { RequestContext, Route } from '../context.js';
+import { Errors } from '../http-error.js';
+import type { Identity } from '../identity.js';
+import { sendJsonBytes } from '../respond.js';
+import type { RouteDeps } from '../route-deps.js';
+import { LOGGED_OUT } from '../session-waits.js';
+import { parsePollRequest } from '../validate.js';
+
+export function pollRoutes(deps: RouteDeps, identity: Identity): Route[] {
+  const { config, store, waitForMessages, waitMeter, sessionWaits } = deps;
+
+  async function poll(ctx: RequestContext): Promise<void> {
+    const body = await readBody(ctx.req);
+    const user = await identity.viewer(ctx, Errors.invalidUser, body);
+    const request = parsePollRequest(body);
+    const readable = await Promise.all(request.lastPostIds.map(([wallId]) => store.canRead(user?.id ?? null, wallId)));
+    const walls = request.lastPostIds.filter((_, index) => readable[index]);
+    // Without a session, no public wall left means the client needs one.
+    if (walls.length === 0) throw user ? Errors.invalidParameters() : Errors.invalidUser();
+    const timeoutMs = Math.min(request.timeoutMs ?? config.pollTimeoutMs, config.pollTimeoutMs);
+    // A logout answers the session's held polls at once, as a stale session would be.
+    const sessionId = user ? identity.sessionIdOf(ctx, body) : undefined;
+    if (sessionId) sessionWaits.add(sessionId, ctx.departure);
+    const startedAt = waitMeter.begin(ctx.record);
+    let outcome: PollOutcome | undefined;
+    try {
+      outcome = await waitForMessages(walls, {
+        deadline: ctx.arrivedAt + timeoutMs,
+        signal: ctx.departure,
+        kind: 'poll',
+        admit: () => identity.admitWait(ctx, body),
+      });
+      if (ctx.departure.reason === LOGGED_OUT) throw Errors.invalidUser();
+      // Polls that shared a wait share its serialised answer.
+      sendJsonBytes(ctx.res, 200, pollBody(outcome.outcome === 'data' ? outcome.walls : undefined));
+    } finally {
+      // Once the answer is written (or the wait failed): delivery counts up to the write.
+      waitMeter.end(ctx.record, startedAt, outcome, 'poll');
+      if (sessionId) sessionWaits.delete(sessionId, ctx.departure);
+    }
+  }
+
+  return [
+    ['POST', '/poll', poll],
+    // The Sinatra original's long poll: same route as its ping, form-encoded by jQuery.
+    ['POST', '/', poll],
+  ];
+}

@@ -1,0 +1,58 @@
+/** The walls a client may read, their messages, and posting to them. */
+import type { User } from '../../storage/model.js';
+import type { Storage } from '../../storage/storage.js';
+import { readBody } from '../body.js';
+import type { Route } from '../context.js';
+import { Errors } from '../http-error.js';
+import type { Identity } from '../identity.js';
+import { sendJson } from '../respond.js';
+import type { RouteDeps } from '../route-deps.js';
+import { parseContent, parsePage, parseWallId } from '../validate.js';
+
+/** A wall the viewer may not read answers exactly like a missing one: no existence oracle. */
+async function readableWall(store: Storage, user: User | null, rawId: string | undefined): Promise<number> {
+  const wallId = parseWallId(rawId);
+  if (!(await store.canRead(user?.id ?? null, wallId))) throw Errors.wallNotFound();
+  return wallId;
+}
+
+export function wallRoutes({ store, publish }: RouteDeps, identity: Identity): Route[] {
+  return [
+    [
+      'GET',
+      '/walls',
+      async (ctx) => {
+        const user = await identity.viewer(ctx, Errors.unauthorized);
+        sendJson(ctx.res, 200, { walls: await (user ? store.wallsOf(user.id) : store.publicWalls()) });
+      },
+    ],
+    [
+      'GET',
+      '/walls/:id/messages',
+      async (ctx) => {
+        const user = await identity.viewer(ctx, Errors.unauthorized);
+        const wallId = await readableWall(store, user, ctx.params.id);
+        const { after, limit } = parsePage(ctx.query);
+        sendJson(ctx.res, 200, { messages: await store.messagesAfter(wallId, after, limit) });
+      },
+    ],
+    [
+      'POST',
+      '/walls/:id/messages',
+      async (ctx) => {
+        const body = await readBody(ctx.req);
+        const user = await identity.requireUser(ctx, body);
+        const wallId = parseWallId(ctx.params.id);
+        // Members read and post, so a member's post needs one check, not two:
+        // a database round trip fewer on PostgreSQL.
+        if (!(await store.canPost(user.id, wallId))) {
+          // Not a member: 403 on a wall it may read, else the 404 of a missing wall (no existence oracle).
+          throw (await store.canRead(user.id, wallId)) ? Errors.wallNotWritable() : Errors.wallNotFound();
+        }
+        const message = await store.postMessage(wallId, user, parseContent(body));
+        publish(wallId, message.id);
+        sendJson(ctx.res, 201, message);
+      },
+    ],
+  ];
+}
