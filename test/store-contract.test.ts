@@ -1,0 +1,185 @@
+/**
+ * One suite, both stores: every case runs on SQLite and on PostgreSQL
+ * through `openStorage`, as the server and the CLI open them. A storage
+ * method that lands in one backend lands here, for both.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { describe, expect, it, onTestFinished } from 'vitest';
+import { MAX_CONTENT_LENGTH } from '../src/storage/model.js';
+import { openStorage } from '../src/storage/open-storage.js';
+import type { PgStore } from '../src/storage/pg-store.js';
+import Database from '../src/storage/sqlite-driver.js';
+import type { SqliteStore } from '../src/storage/sqlite-store.js';
+import { usePostgres } from './helpers/postgres.js';
+
+const postgres = usePostgres();
+const TTL_S = 100;
+
+interface Opened {
+  store: SqliteStore | PgStore;
+  /** The same database opened once more, as a second process would. */
+  reopen(): Promise<SqliteStore | PgStore>;
+  /** Make the next message id `next`, behind the store's back. */
+  restartIdsAt(next: number): Promise<void>;
+}
+
+const backends: Array<{ name: string; open(): Promise<Opened> }> = [
+  {
+    name: 'SQLite',
+    async open() {
+      const dir = mkdtempSync(join(tmpdir(), 'pollster-contract-'));
+      const dbPath = join(dir, 'pollster.db');
+      const options = { databaseUrl: null, dbPath, sessionTtlS: TTL_S, pgPoolSize: 1 };
+      const opened: Array<SqliteStore | PgStore> = [];
+      const open = async () => {
+        const store = await openStorage(options);
+        opened.push(store);
+        return store;
+      };
+      onTestFinished(async () => {
+        for (const store of opened) await store.close();
+        rmSync(dir, { recursive: true, force: true });
+      });
+      return {
+        store: await open(),
+        reopen: open,
+        async restartIdsAt(next) {
+          const db = new Database(dbPath);
+          db.prepare("UPDATE sqlite_sequence SET seq = ? WHERE name = 'messages'").run(next - 1);
+          db.close();
+        },
+      };
+    },
+  },
+  {
+    name: 'PostgreSQL',
+    async open() {
+      const url = await postgres.freshDatabase();
+      const options = { databaseUrl: url, dbPath: '', sessionTtlS: TTL_S, pgPoolSize: 2 };
+      const opened: Array<SqliteStore | PgStore> = [];
+      const open = async () => {
+        const store = await openStorage(options);
+        opened.push(store);
+        return store;
+      };
+      // Before the database is dropped (registered first, runs last).
+      const store = await open();
+      onTestFinished(async () => {
+        for (const each of opened) await each.close();
+      });
+      return {
+        store,
+        reopen: open,
+        async restartIdsAt(next) {
+          const client = new pg.Client({ connectionString: url });
+          await client.connect();
+          await client.query('SELECT setval($1, $2)', ['messages_id_seq', next - 1]);
+          await client.end();
+        },
+      };
+    },
+  },
+];
+
+describe.each(backends)('store contract: $name', ({ open }) => {
+  it('creates the schema and the demo data once; a second open keeps them', async () => {
+    const { store, reopen } = await open();
+    expect(store.seeded).toBe(true);
+    const again = await reopen();
+    expect(again.seeded).toBe(false);
+    expect((await again.publicWalls()).map((wall) => [wall.id, wall.name, wall.public])).toEqual([[1, 'General', true]]);
+    const demo = await again.userByName('demo');
+    expect((await again.wallsOf(demo!.id)).map((wall) => wall.id)).toEqual([1, 2, 3, 4]);
+  });
+
+  it('answers who may read and post: members both, anyone reads a public wall', async () => {
+    const { store } = await open();
+    const bob = (await store.userByName('bob'))!;
+    const alice = (await store.userByName('alice'))!;
+    expect(await store.userByName('nobody')).toBeUndefined();
+    expect(await store.userByName('bo\u0000b')).toBeUndefined();
+    expect((await store.readableWalls(null)).map((wall) => wall.id)).toEqual([1]);
+    expect((await store.readableWalls(bob.id)).map((wall) => wall.id)).toEqual([1, 2, 3]);
+    expect(await store.canRead(null, 1)).toBe(true);
+    expect(await store.canRead(null, 2)).toBe(false);
+    expect(await store.canRead(bob.id, 2)).toBe(true);
+    expect(await store.canRead(alice.id, 2)).toBe(false);
+    expect(await store.canRead(bob.id, 99)).toBe(false);
+    expect(await store.canPost(bob.id, 1)).toBe(false);
+    expect(await store.canPost(alice.id, 1)).toBe(true);
+    expect(await store.wallExists(4)).toBe(true);
+    expect(await store.wallExists(5)).toBe(false);
+  });
+
+  it('slides a session expiry with use, ends it on logout, and prunes expired ones in bounded runs', async () => {
+    const { store } = await open();
+    const bob = (await store.userByName('bob'))!;
+    const t0 = 1_700_000_000_000;
+    const ttl = TTL_S * 1000;
+    const id = await store.createSession(bob.id, t0);
+    expect(id).toMatch(/^[\w-]{32}$/);
+    expect(await store.sessionUser(id, t0 + ttl - 1)).toEqual({ id: bob.id, name: 'bob' });
+    // That use moved expiry to (t0 + ttl − 1) + ttl: alive past the first TTL.
+    expect(await store.sessionUser(id, t0 + ttl + 10)).toEqual({ id: bob.id, name: 'bob' });
+    const slid = t0 + 2 * ttl - 2;
+    expect(await store.sessionUser(id, slid)).toBeDefined();
+    // Expiry is now slid + ttl. A use within the refresh step (1% of the TTL,
+    // 1 s here) writes nothing: had it written, the session would outlive this.
+    expect(await store.sessionUser(id, slid + 500)).toBeDefined();
+    expect(await store.sessionUser(id, slid + ttl + 100)).toBeUndefined();
+    expect(await store.sessionUser('no-such-session', t0)).toBeUndefined();
+
+    const live = await store.createSession(bob.id, t0);
+    expect(await store.deleteSession(live)).toBe(true);
+    expect(await store.deleteSession(live)).toBe(false);
+    expect(await store.sessionUser(live, t0)).toBeUndefined();
+
+    for (let i = 0; i < 3; i++) await store.createSession(bob.id, t0);
+    const later = t0 + 10 * ttl;
+    expect(await store.pruneSessions(2, later)).toBe(2);
+    // The first session expired too: 3 + 1 expired in all, 2 went in the first run.
+    expect(await store.pruneSessions(10, later)).toBe(2);
+    expect(await store.pruneSessions(10, later)).toBe(0);
+  });
+
+  it('stores a message of exactly the limit in code points and reads it back unchanged', async () => {
+    const { store } = await open();
+    const demo = (await store.userByName('demo'))!;
+    const content = '😀'.repeat(MAX_CONTENT_LENGTH);
+    const posted = await store.postMessage(3, demo, content);
+    expect(posted).toMatchObject({ wall_id: 3, user: 'demo', content });
+    expect(Number.isNaN(Date.parse(posted.created_at))).toBe(false);
+    const [read] = await store.messagesAfter(3, posted.id - 1, 10);
+    expect(read).toEqual(posted);
+  });
+
+  it('reads messages after a cursor, oldest first, per wall and across walls, within the limit', async () => {
+    const { store } = await open();
+    const demo = (await store.userByName('demo'))!;
+    const start = Math.max(...(await store.wallsOf(demo.id)).map((wall) => wall.latest_message_id));
+    const posted = [];
+    for (const wall of [2, 3, 2, 4, 3]) posted.push(await store.postMessage(wall, demo, `on ${wall}`));
+    expect((await store.messagesAfter(2, start, 10)).map((m) => m.id)).toEqual([posted[0]!.id, posted[2]!.id]);
+    expect((await store.messagesAfter(2, start, 1)).map((m) => m.id)).toEqual([posted[0]!.id]);
+    const across = await store.messagesAfterOnWalls([2, 3], start, 10);
+    expect(across.map((m) => m.id)).toEqual([posted[0]!.id, posted[1]!.id, posted[2]!.id, posted[4]!.id]);
+    expect((await store.messagesAfterOnWalls([2, 3], start, 2)).length).toBe(2);
+    const walls = await store.wallsOf(demo.id);
+    expect(walls.find((wall) => wall.id === 3)!.latest_message_id).toBe(posted[4]!.id);
+  });
+
+  it('keeps ids exact up to 2^53−1', async () => {
+    const { store, restartIdsAt } = await open();
+    const demo = (await store.userByName('demo'))!;
+    await restartIdsAt(Number.MAX_SAFE_INTEGER - 1);
+    const first = await store.postMessage(4, demo, 'one below the top');
+    const top = await store.postMessage(4, demo, 'the top');
+    expect([first.id, top.id]).toEqual([Number.MAX_SAFE_INTEGER - 1, Number.MAX_SAFE_INTEGER]);
+    expect((await store.messagesAfter(4, first.id, 10)).map((m) => m.id)).toEqual([Number.MAX_SAFE_INTEGER]);
+    expect((await store.messagesAfterOnWalls([4], first.id - 1, 10)).map((m) => m.id)).toEqual([first.id, top.id]);
+    expect((await store.wallsOf(demo.id)).find((wall) => wall.id === 4)!.latest_message_id).toBe(Number.MAX_SAFE_INTEGER);
+  });
+});
