@@ -12,7 +12,7 @@
  * a member, text too long).
  */
 import { parseArgs } from 'node:util';
-import { ConfigError, isPostgresUrl, loadConfig } from '../config.js';
+import { type Config, ConfigError, isPostgresUrl, loadConfig } from '../config.js';
 import { codePointLength } from '../http/validate.js';
 import { MAX_CONTENT_LENGTH } from '../storage/model.js';
 import { openStorage } from '../storage/open-storage.js';
@@ -26,17 +26,21 @@ a running server delivers it to the wall's waiting clients at once.
 exit codes: 0 posted, 1 database error, 2 usage error
 `;
 
+const OPTIONS = {
+  wall: { type: 'string' },
+  user: { type: 'string' },
+  db: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
 function fail(message: string, code = 2): never {
   process.stderr.write(`post: ${message}\n${code === 2 ? USAGE : ''}`);
   process.exit(code);
 }
 
-let parsed;
+let parsed: ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>;
 try {
-  parsed = parseArgs({
-    options: { wall: { type: 'string' }, user: { type: 'string' }, db: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
-    allowPositionals: true,
-  });
+  parsed = parseArgs({ options: OPTIONS, allowPositionals: true });
 } catch (error) {
   fail((error as Error).message);
 }
@@ -52,7 +56,7 @@ const content = positionals.join(' ').trim();
 if (!content) fail('message text is required');
 if (codePointLength(content) > MAX_CONTENT_LENGTH) fail(`message text must be at most ${MAX_CONTENT_LENGTH} characters`);
 
-let config;
+let config: Config;
 try {
   config = loadConfig();
 } catch (error) {

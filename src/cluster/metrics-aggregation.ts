@@ -51,7 +51,7 @@ export class MetricsAggregation {
   /** A process's answer to a collection request. */
   report(from: Worker, collectId: number, metrics: object[]): void {
     const request = this.#pending.get(collectId);
-    if (!request || !request.waiting.delete(from)) return;
+    if (!request?.waiting.delete(from)) return;
     request.reports.push(metrics);
     if (request.waiting.size === 0) request.done();
   }

@@ -72,7 +72,9 @@ export function runPrimary(config: Config, logger: Logger, exit: (code: number) 
     stopping = true;
     logger.info({ signal }, 'shutting down worker processes');
     const workers = Object.values(cluster.workers ?? {}).filter((w): w is Worker => Boolean(w));
-    const killer = setTimeout(() => workers.forEach((w) => w.process.kill('SIGKILL')), STOP_GRACE_MS);
+    const killer = setTimeout(() => {
+      for (const w of workers) w.process.kill('SIGKILL');
+    }, STOP_GRACE_MS);
     const exits = workers.map((w) => new Promise((resolve) => (w.isDead() ? resolve(null) : w.once('exit', resolve))));
     void Promise.all(exits).then(() => {
       clearTimeout(killer);

@@ -1,5 +1,5 @@
 import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
-import { HttpError } from './http-error.js';
+import type { HttpError } from './http-error.js';
 
 const NO_HEADERS: Record<string, string> = Object.freeze({});
 

@@ -4,7 +4,7 @@
  * awaiting `Atomics.waitAsync` so one worker holds many polls
  * (`POLL_MODE=multiplex`), or blocking the main thread (`POLL_MODE=inline`).
  */
-import { Board, isCancelled } from './board.js';
+import { type Board, isCancelled } from './board.js';
 import type { Message, PollOutcome, PollTask } from './types.js';
 
 export interface MessageSource {

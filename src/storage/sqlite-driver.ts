@@ -38,6 +38,6 @@ export default Database;
 
 export type SqliteDatabase = BetterSqlite3.Database;
 export type SqliteStatement<
-  Params extends unknown[] | {} = unknown[],
+  Params extends unknown[] | Record<string, unknown> = unknown[],
   Row = unknown,
 > = BetterSqlite3.Statement<Params, Row>;
