@@ -57,7 +57,11 @@ describe('behind nginx on a unix socket', () => {
     const login = (await call(first!, url, 'POST', '/sessions', { body: { user: 'demo' } })).json;
     const after = login.walls.find((w: { id: number }) => w.id === 1).latest_message_id;
     const wait = (agent: Agent) =>
-      call(agent, url, 'POST', '/poll', { session: login.session_id, body: { last_post_id: { 1: after }, timeout_ms: 10_000 }, timeoutMs: 15_000 });
+      call(agent, url, 'POST', '/poll', {
+        session: login.session_id,
+        body: { last_post_id: { 1: after }, timeout_ms: 10_000 },
+        timeoutMs: 15_000,
+      });
 
     const held = wait(first!);
     await eventually(() => server.pollster.stats().waiting_polls === 1);

@@ -65,7 +65,9 @@ async function behindNginxConf(env: Record<string, string> = {}): Promise<Front>
   const url = `http://127.0.0.1:${port}`;
   const direct = new Agent({ connect: { socketPath: socket } });
   const probe = new Agent();
-  onTestFinished(() => Promise.all([direct.close(), probe.close()]));
+  onTestFinished(async () => {
+    await Promise.all([direct.close(), probe.close()]);
+  });
   await startNginx(nginxConfig(dir, socket, port), dir, url, probe);
   return { url, stats: async () => [(await call(direct, 'http://pollster', 'GET', '/stats')).json] };
 }
@@ -78,7 +80,18 @@ async function behindHostsConf(env: Record<string, string> = {}, rewrite = (conf
   const url = `http://127.0.0.1:${port}`;
   const direct = new Agent();
   onTestFinished(() => direct.close());
-  await startNginx(rewrite(hostsConfig(dir, hosts.map((h) => new URL(h.url).host), port)), dir, url, direct);
+  await startNginx(
+    rewrite(
+      hostsConfig(
+        dir,
+        hosts.map((h) => new URL(h.url).host),
+        port,
+      ),
+    ),
+    dir,
+    url,
+    direct,
+  );
   return { url, stats: () => Promise.all(hosts.map(async (h) => (await call(direct, h.url, 'GET', '/stats')).json)) };
 }
 
@@ -99,8 +112,7 @@ async function floodFromOneClient(front: Front, hostCount: number): Promise<void
   const held = CAP * hostCount;
   const refused = SPOOFS.length - held;
   // Every poll has arrived once each is either waiting or refused.
-  const arrived = async (): Promise<number> =>
-    (await front.stats()).reduce((sum, s) => sum + s.waiting_polls + s.wait_limits.refused, 0);
+  const arrived = async (): Promise<number> => (await front.stats()).reduce((sum, s) => sum + s.waiting_polls + s.wait_limits.refused, 0);
   await eventually(async () => (await arrived()) === SPOOFS.length, 5000);
   for (const stats of await front.stats()) {
     expect(stats.waiting_polls, 'polls one client holds on a host').toBe(CAP);
@@ -130,7 +142,7 @@ describe('a client cannot choose its address through the shipped nginx configs',
     await floodFromOneClient(await behindHostsConf({ TRUST_PROXY: '127.0.0.1' }), 2);
   });
 
-  it('a proxy that passes the client\'s own X-Real-IP and X-Forwarded-For prefix on (the old nginx-hosts.conf) cannot be fooled either', async () => {
+  it("a proxy that passes the client's own X-Real-IP and X-Forwarded-For prefix on (the old nginx-hosts.conf) cannot be fooled either", async () => {
     // Pollster alone must hold: the forwarding lines as nginx-hosts.conf had them before this fix.
     const passThrough = (conf: string): string => {
       const rewritten = conf

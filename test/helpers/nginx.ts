@@ -42,8 +42,9 @@ export function hostsConfig(dir: string, hosts: string[], port: number): string 
   const options = upstreams[0]![1];
   const rewritten = intoDir(conf, dir)
     .replace(/^ *server 127\.0\.0\.1:\d+ .*;\n/gm, '')
-    .replace(/(upstream pollster_hosts \{\n(?:.*\n)*? *least_conn;\n)/, (head) =>
-      head + hosts.map((host) => `    server ${host} ${options};\n`).join(''),
+    .replace(
+      /(upstream pollster_hosts \{\n(?:.*\n)*? *least_conn;\n)/,
+      (head) => head + hosts.map((host) => `    server ${host} ${options};\n`).join(''),
     )
     .replace(/listen 127\.0\.0\.1:8080;/, `listen 127.0.0.1:${port};`);
   expect(rewritten.match(/server 127\.0\.0\.1:\d+ max_fails/g)).toHaveLength(hosts.length);
