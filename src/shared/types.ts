@@ -13,6 +13,16 @@ export interface Message {
   created_at: string;
 }
 
+/** A wall as the API lists it (`/sessions`, `/walls`). */
+export interface WallSummary {
+  id: number;
+  name: string;
+  /** Newest message id on the wall, 0 when it has none: a client's first cursor. */
+  latest_message_id: number;
+  /** Readable without a session; posting still needs membership. */
+  public: boolean;
+}
+
 /** Given to every worker thread once, through Piscina's `workerData`. */
 export interface WorkerData {
   /** The shared board: see `src/shared/board.ts` for its layout. */
@@ -87,3 +97,66 @@ export type PollOutcome =
   | { outcome: 'moved'; walls: Array<[number, number]> };
 
 export type SleepOutcome = { outcome: 'done'; sleptMs: number } | { outcome: 'cancelled' };
+
+// ---- The wire as the chat page (public/app.js) reads it ----------------------
+// The page type-checks against these through JSDoc (`npm run typecheck`,
+// tsconfig.public.json), so a renamed field fails the check, not only the
+// Chromium test. Built from the types above wherever one exists.
+
+/** `POST /sessions` → 201. */
+export interface SessionAnswer {
+  /** The session id: send it as `Authorization: Bearer <id>` or `?session_id=`. */
+  session_id: string;
+  user: string;
+  /** The walls the user is a member of. */
+  walls: WallSummary[];
+}
+
+/** `GET /walls` → 200: the session's walls, or without a session the public walls. */
+export interface WallsAnswer {
+  walls: WallSummary[];
+}
+
+/** `GET /walls/:id/messages` → 200, oldest first. */
+export interface MessagesAnswer {
+  messages: Message[];
+}
+
+/** `POST /poll` (and `POST /`) body: per wall id, the newest message id the client has. */
+export interface PollRequest {
+  last_post_id: Record<string, number>;
+  /** 0 is a short poll; capped by the server's `POLL_TIMEOUT_MS`. */
+  timeout_ms?: number;
+}
+
+/** `POST /poll` → 200: the walls with news, each oldest first; `{"walls":{}}` on timeout. */
+export interface PollAnswer {
+  walls: Extract<PollOutcome, { outcome: 'data' }>['walls'];
+}
+
+/** The `data` of a `GET /check` `event: refresh`; the event's id is the newest message id in it. */
+export interface RefreshEvent {
+  messages: Message[];
+}
+
+/** Every 4xx/5xx with a body; `Invalid user!` (400 on `/poll`) and 401 mean the session is gone. */
+export interface ErrorAnswer {
+  errors: string[];
+}
+
+/** The part of `GET /stats` the page's pool panel shows (test/browser-wire-types.test.ts checks it against the server's). */
+export interface StatsAnswer {
+  mode: string;
+  wake: WakeMode;
+  pool: {
+    threads: number;
+    max_threads: number;
+    busy: number;
+    capacity: number;
+    held_per_thread: number;
+    queued: number;
+    completed: number;
+  };
+  waiting_polls: number;
+  open_streams: number;
+}
