@@ -419,8 +419,7 @@ function startTransport() {
   state.requests = 0;
   if (state.walls.length === 0) return;
   const transport = ui.transport.value;
-  state.stopTransport =
-    transport === 'sse' ? startSse() : transport === 'long' ? startPolling(30_000, 0) : startPolling(0, 1000);
+  state.stopTransport = transport === 'sse' ? startSse() : transport === 'long' ? startPolling(30_000, 0) : startPolling(0, 1000);
 }
 
 /** The server will not serve this client any more: with a session, it has ended. */

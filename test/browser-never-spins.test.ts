@@ -19,7 +19,9 @@ async function newPage(): Promise<Page> {
 
 /** Logs `user` in on the page and returns the session id the page got. */
 async function logIn(page: Page, user = 'demo'): Promise<string> {
-  const answer = page.waitForResponse((response) => response.request().method() === 'POST' && new URL(response.url()).pathname === '/sessions');
+  const answer = page.waitForResponse(
+    (response) => response.request().method() === 'POST' && new URL(response.url()).pathname === '/sessions',
+  );
   await page.selectOption('#login select', user);
   await page.click('#login button');
   await page.locator('#whoami', { hasText: `Logged in as ${user}` }).waitFor();
@@ -71,14 +73,22 @@ describe('answers the page cannot use', () => {
     const server = await startTestServer();
     const page = await newPage();
     const polls: number[] = [];
-    await page.route((url) => url.pathname === '/poll', async (route) => {
-      polls.push(Date.now());
-      if (polls.length <= 2) {
-        await route.fulfill({ status, headers: { 'Retry-After': '2' }, contentType: 'application/json', body: '{"errors":["Server busy"]}' });
-      } else {
-        await route.continue();
-      }
-    });
+    await page.route(
+      (url) => url.pathname === '/poll',
+      async (route) => {
+        polls.push(Date.now());
+        if (polls.length <= 2) {
+          await route.fulfill({
+            status,
+            headers: { 'Retry-After': '2' },
+            contentType: 'application/json',
+            body: '{"errors":["Server busy"]}',
+          });
+        } else {
+          await route.continue();
+        }
+      },
+    );
     await page.goto(server.url);
     await logIn(page);
     await page.selectOption('#transport', 'long');
@@ -101,10 +111,13 @@ describe('answers the page cannot use', () => {
       (route) => route.fulfill({ status: 200, contentType: 'application/json', body: '{"walls":{}}' }),
       (route) => route.fulfill({ status: 404, contentType: 'application/json', body: '{"errors":["Not found"]}' }),
     ];
-    await page.route((url) => url.pathname === '/poll', async (route) => {
-      polls.push(Date.now());
-      await (answers[polls.length - 1] ?? ((r) => r.continue()))(route);
-    });
+    await page.route(
+      (url) => url.pathname === '/poll',
+      async (route) => {
+        polls.push(Date.now());
+        await (answers[polls.length - 1] ?? ((r) => r.continue()))(route);
+      },
+    );
     await page.goto(server.url);
     await logIn(page);
     await page.selectOption('#transport', 'long');
@@ -127,12 +140,15 @@ describe('answers the page cannot use', () => {
     const page = await newPage();
     const tries: number[] = [];
     // Only the logged-in stream: GET /check with the session (not the public stream, nor the HEAD probe).
-    await page.route((url) => url.pathname === '/check' && url.searchParams.has('session_id'), async (route) => {
-      if (route.request().method() !== 'GET') return route.continue();
-      tries.push(Date.now());
-      if (tries.length <= 2) await route.fulfill({ status: 502, contentType: 'text/html', body: '<h1>502 Bad Gateway</h1>' });
-      else await route.continue();
-    });
+    await page.route(
+      (url) => url.pathname === '/check' && url.searchParams.has('session_id'),
+      async (route) => {
+        if (route.request().method() !== 'GET') return route.continue();
+        tries.push(Date.now());
+        if (tries.length <= 2) await route.fulfill({ status: 502, contentType: 'text/html', body: '<h1>502 Bad Gateway</h1>' });
+        else await route.continue();
+      },
+    );
     await page.goto(server.url);
     await logIn(page);
     await page.locator('#status', { hasText: 'Connected by Server-Sent Events' }).waitFor({ timeout: 10_000 });
