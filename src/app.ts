@@ -58,58 +58,28 @@ export async function startPollster(
 ): Promise<Pollster> {
   const board = new Board();
   const backend = await openBackend(config, board, logger);
-  const { store, watcher } = backend;
-
-  const executor = createExecutor(config, board, backend, logger);
-  await checkWorkersLoad(executor, backend);
-  if (config.pollMode !== 'inline') await waitForPrespawnedThreads(board, config.minThreads, logger);
-  const capacity =
-    config.pollMode === 'inline' ? 1 : config.maxThreads * (config.pollMode === 'multiplex' ? config.tasksPerThread : 1);
-  const runner = new TaskRunner({
-    executor,
-    board,
-    capacity,
-    maxQueue: config.maxQueue,
-    onPollCount: (polls) => watcher?.setActive(polls > 0),
-    onQueueWait: (ms) => metrics.observeQueueWait(ms / 1000),
-  });
-  const lane = new JobLane({
-    concurrency: config.helloConcurrency,
-    minThreads: config.minThreads,
-    maxQueue: config.helloQueue,
-    inline: config.pollMode === 'inline',
-    board,
-    onError: (error) => logger.error({ err: error }, '/hello lane thread failed'),
-  });
-  await checkLaneLoads(lane, runner, backend);
+  let metrics: Metrics | undefined;
+  const { executor, runner, lane } = await startScheduler(config, board, backend, logger, (ms) => metrics?.observeQueueWait(ms / 1000));
   const waitLimits = new WaitLimits(config);
-
-  relay?.onRemote((wallId, messageId) => board.publish(wallId, messageId));
-  const publish = (wallId: number, messageId: number): void => {
-    board.publish(wallId, messageId);
-    relay?.announce(wallId, messageId);
-  };
-  const streams = new StreamCounter();
   // Identical waits share one pool task; inline, the blocking control, keeps one per wait.
   const coalescer = config.pollMode === 'inline' ? undefined : new WaitCoalescer(runner);
+  const streams = new StreamCounter();
   const statsSources = { config, runner, executor, backend, board, streams, lane, waitLimits, coalescer, startedAt: Date.now() };
   const stats = (): PollsterStats => collectStats(statsSources);
-  const metrics = new Metrics(stats);
+  metrics = new Metrics(stats);
+
+  relay?.onRemote((wallId, messageId) => board.publish(wallId, messageId));
   const sessionWaits = new SessionWaits();
   relay?.onRemoteLogout((sessionId) => sessionWaits.endSession(sessionId));
   relay?.serveMetrics(() => metrics.registry.getMetricsAsJSON());
-  const logout = async (sessionId: string): Promise<boolean> => {
-    const existed = await store.deleteSession(sessionId);
-    if (existed) {
-      sessionWaits.endSession(sessionId);
-      relay?.announceLogout(sessionId);
-    }
-    return existed;
-  };
+  const { store } = backend;
   const routes = createRoutes({
     config,
     store,
-    publish,
+    publish(wallId, messageId) {
+      board.publish(wallId, messageId);
+      relay?.announce(wallId, messageId);
+    },
     runner,
     lane,
     waitLimits,
@@ -124,7 +94,14 @@ export async function startPollster(
       text: relay ? await relay.clusterMetrics() : await metrics.text(),
     }),
     sessionWaits,
-    logout,
+    async logout(sessionId) {
+      const existed = await store.deleteSession(sessionId);
+      if (existed) {
+        sessionWaits.endSession(sessionId);
+        relay?.announceLogout(sessionId);
+      }
+      return existed;
+    },
   });
   const server = createHttpServer(config, routes, logger, metrics);
   const pruner = new SessionPruner(store, config.sessionTtlS, {
@@ -137,20 +114,6 @@ export async function startPollster(
   logger.info({ url, mode: config.pollMode, wake: config.wake, maxThreads: config.maxThreads }, 'pollster listening');
 
   let closing: Promise<void> | undefined;
-  async function shutDown(): Promise<void> {
-    pruner.stop();
-    server.close();
-    // Waiting polls are answered (empty) as their tasks see the cancel flag.
-    await Promise.all([runner.close(SHUTDOWN_GRACE_MS), lane.close(SHUTDOWN_GRACE_MS)]);
-    watcher?.setActive(false);
-    server.closeIdleConnections();
-    await new Promise((resolve) => setTimeout(resolve, 20));
-    server.closeAllConnections();
-    await backend.close();
-    // Under cluster the socket belongs to the primary, which removes it.
-    if (config.socket && cluster.isPrimary && existsSync(config.socket)) unlinkSync(config.socket);
-  }
-
   return {
     server,
     url,
@@ -160,8 +123,60 @@ export async function startPollster(
     lane,
     logger,
     stats,
-    close: () => (closing ??= shutDown()),
+    close: () => (closing ??= shutDown(config, { server, runner, lane, backend, pruner })),
   };
+}
+
+/** The executor for POLL_MODE, the task runner in front of it, and the `/hello` lane, each checked to start. */
+async function startScheduler(
+  config: Config,
+  board: Board,
+  backend: Backend,
+  logger: Logger,
+  onQueueWait: (ms: number) => void,
+): Promise<{ executor: Executor; runner: TaskRunner; lane: JobLane }> {
+  const executor = createExecutor(config, board, backend, logger);
+  await checkWorkersLoad(executor, backend);
+  if (config.pollMode !== 'inline') await waitForPrespawnedThreads(board, config.minThreads, logger);
+  const capacity =
+    config.pollMode === 'inline' ? 1 : config.maxThreads * (config.pollMode === 'multiplex' ? config.tasksPerThread : 1);
+  const runner = new TaskRunner({
+    executor,
+    board,
+    capacity,
+    maxQueue: config.maxQueue,
+    onPollCount: (polls) => backend.watcher?.setActive(polls > 0),
+    onQueueWait,
+  });
+  const lane = new JobLane({
+    concurrency: config.helloConcurrency,
+    minThreads: config.minThreads,
+    maxQueue: config.helloQueue,
+    inline: config.pollMode === 'inline',
+    board,
+    onError: (error) => logger.error({ err: error }, '/hello lane thread failed'),
+  });
+  await checkLaneLoads(lane, runner, backend);
+  return { executor, runner, lane };
+}
+
+/** Stop taking requests, answer the waiting ones (empty), then close connections and the database. */
+async function shutDown(
+  config: Config,
+  parts: { server: Server; runner: TaskRunner; lane: JobLane; backend: Backend; pruner: SessionPruner },
+): Promise<void> {
+  const { server, runner, lane, backend, pruner } = parts;
+  pruner.stop();
+  server.close();
+  // Waiting polls are answered (empty) as their tasks see the cancel flag.
+  await Promise.all([runner.close(SHUTDOWN_GRACE_MS), lane.close(SHUTDOWN_GRACE_MS)]);
+  backend.watcher?.setActive(false);
+  server.closeIdleConnections();
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  server.closeAllConnections();
+  await backend.close();
+  // Under cluster the socket belongs to the primary, which removes it.
+  if (config.socket && cluster.isPrimary && existsSync(config.socket)) unlinkSync(config.socket);
 }
 
 function createExecutor(config: Config, board: Board, backend: Backend, logger: Logger): Executor {

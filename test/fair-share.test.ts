@@ -101,7 +101,8 @@ describe('TRUST_PROXY', () => {
     ['127.0.0.1', { 'x-forwarded-for': '6.6.6.6, 1.2.3.4' }, ['loopback'], '1.2.3.4'],
     ['10.0.0.2', { 'x-forwarded-for': '6.6.6.6, 1.2.3.4, 10.0.0.1' }, ['10.0.0.1', '10.0.0.2'], '1.2.3.4'],
     ['::ffff:127.0.0.1', { 'x-real-ip': '1.2.3.4' }, ['loopback'], '1.2.3.4'],
-    ['127.0.0.1', { 'x-forwarded-for': 'garbage', 'x-real-ip': '1.2.3.4' }, ['loopback'], '1.2.3.4'],
+    // A malformed X-Forwarded-For never hands the choice to X-Real-IP (which a proxy may pass on from the client).
+    ['127.0.0.1', { 'x-forwarded-for': 'garbage', 'x-real-ip': '1.2.3.4' }, ['loopback'], '127.0.0.1'],
     ['127.0.0.1', { 'x-forwarded-for': '127.0.0.2' }, ['loopback'], '127.0.0.2'],
   ])('peer %s with %o, trusting %o → %s', (peer, headers, trusted, expected) => {
     expect(createAddressResolver(trusted)(request(peer, headers))).toBe(expected);

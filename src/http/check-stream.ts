@@ -86,7 +86,7 @@ const STREAM_HEADERS = {
 
 /** A request without a session streams the public walls; one with a bad session gets 401. */
 export function createCheckHandler(deps: CheckDeps, identity: Identity) {
-  const { config, store, runner, waitForMessages, waitMeter, streams, sessionWaits } = deps;
+  const { config, store, runner, streams, sessionWaits } = deps;
 
   return async function check(ctx: RequestContext): Promise<void> {
     const { req, res, query } = ctx;
@@ -99,7 +99,7 @@ export function createCheckHandler(deps: CheckDeps, identity: Identity) {
       ? (await store.readableWalls(user?.id ?? null)).filter((wall) => requested.includes(wall.id))
       : await (user ? store.wallsOf(user.id) : store.publicWalls());
     if (walls.length === 0) throw Errors.invalidParameters();
-    let cursor =
+    const cursor =
       parseCursor(req.headers['last-event-id']) ??
       parseCursor(query.get('last_event_id')) ??
       Math.max(...walls.map((wall) => wall.latest_message_id));
@@ -124,38 +124,9 @@ export function createCheckHandler(deps: CheckDeps, identity: Identity) {
     // Logout (DELETE /sessions) ends the stream as cleanly as SSE_MAX_MS does.
     const sessionId = user ? identity.sessionIdOf(ctx) : undefined;
     if (sessionId) sessionWaits.add(sessionId, ctx.departure);
-    const signal = ctx.departure;
     const endsAt = ctx.arrivedAt + config.sseMaxMs;
     try {
-      while (!signal.aborted && Date.now() < endsAt) {
-        const startedAt = waitMeter.begin(ctx.record);
-        let outcome: PollOutcome | undefined;
-        try {
-          outcome = await waitForMessages(
-            walls.map((wall) => [wall.id, cursor]),
-            { deadline: endsAt, signal, kind: 'stream' },
-          );
-        } finally {
-          waitMeter.end(ctx.record, startedAt, outcome, 'sse');
-        }
-        if (outcome.outcome !== 'data') break;
-        // Streams that shared a wait share the event's bytes too.
-        const event = refreshEvent(outcome.walls);
-        cursor = event.cursor;
-        res.write(event.bytes);
-        // Most writes leave at once: only a full buffer pays for the wait below.
-        if (res.writableNeedDrain && !(await drained(res, config.sseStallMs, ctx.departure))) {
-          if (!signal.aborted) {
-            streams.stalled++;
-            // It reads nothing, so a polite end would sit in the buffer too.
-            res.destroy();
-          }
-          break;
-        }
-        // A catch-up answers from the main thread's quick look without a pause:
-        // let other requests in between batches.
-        await yieldToIo();
-      }
+      await pump(deps, ctx, walls.map((wall) => wall.id), cursor, endsAt);
     } catch (error) {
       // Shutting down or busy mid-stream: end it; the browser reconnects with its last id.
       // (A database outage is not one of these: it cuts the stream, as any failure after the head.)
@@ -171,4 +142,40 @@ export function createCheckHandler(deps: CheckDeps, identity: Identity) {
       if (!res.destroyed) setTimeout(() => res.writableFinished || res.destroy(), config.sseStallMs).unref();
     }
   };
+}
+
+/** Sends each batch of news from `cursor` on as one event, until the stream's end, its client leaves or stalls. */
+async function pump(deps: CheckDeps, ctx: RequestContext, wallIds: number[], from: number, endsAt: number): Promise<void> {
+  const { config, waitForMessages, waitMeter, streams } = deps;
+  const { res, departure: signal } = ctx;
+  let cursor = from;
+  while (!signal.aborted && Date.now() < endsAt) {
+    const startedAt = waitMeter.begin(ctx.record);
+    let outcome: PollOutcome | undefined;
+    try {
+      outcome = await waitForMessages(
+        wallIds.map((wallId) => [wallId, cursor]),
+        { deadline: endsAt, signal, kind: 'stream' },
+      );
+    } finally {
+      waitMeter.end(ctx.record, startedAt, outcome, 'sse');
+    }
+    if (outcome.outcome !== 'data') return;
+    // Streams that shared a wait share the event's bytes too.
+    const event = refreshEvent(outcome.walls);
+    cursor = event.cursor;
+    res.write(event.bytes);
+    // Most writes leave at once: only a full buffer pays for the wait below.
+    if (res.writableNeedDrain && !(await drained(res, config.sseStallMs, signal))) {
+      if (!signal.aborted) {
+        streams.stalled++;
+        // It reads nothing, so a polite end would sit in the buffer too.
+        res.destroy();
+      }
+      return;
+    }
+    // A catch-up answers from the main thread's quick look without a pause:
+    // let other requests in between batches.
+    await yieldToIo();
+  }
 }

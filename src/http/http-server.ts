@@ -37,102 +37,22 @@ interface RouteEntry {
   route: string;
 }
 
+/** What dispatch needs, built once per server. */
+interface Dispatch {
+  router: Router.Instance<Router.HTTPVersion.V1>;
+  cors: ReturnType<typeof createCors>;
+  config: Config;
+  logger: Logger;
+  metrics: Metrics | undefined;
+}
+
 export function createHttpServer(config: Config, routes: readonly Route[], logger: Logger, metrics?: Metrics): Server {
   const router = Router({ ignoreTrailingSlash: true });
   for (const [method, path, handler] of routes) {
     const entry: RouteEntry = { handler, route: path };
     router.on(method, path, () => {}, entry);
   }
-  const cors = createCors(config.corsOrigin);
-
-  /**
-   * Not async: a route that waits returns its promise, and this function
-   * hands it the error path and returns, so a held poll carries no
-   * suspended frame of its own here (memory per held poll).
-   */
-  function handle(req: IncomingMessage, res: CorsResponse): void {
-    const arrivedAt = Date.now();
-    const started = performance.now();
-    // Listen from the start: a client can leave while its body is still being read.
-    const departed = new Departure();
-    const record = newRequestRecord();
-    // Kept here: by the time 'close' fires, Node may have detached the socket
-    // from the request (req.socket is null then), and reading it crashed the process.
-    const socket = req.socket;
-    let bytesBefore = socket.bytesWritten;
-    // Set on 'close' without a finished answer: the client left. (The departure
-    // also aborts on a logout, where the client has not left.)
-    let clientLeft = false;
-    res.once('close', () => {
-      if (!res.writableFinished) {
-        clientLeft = true;
-        departed.abort();
-      }
-      const status = res.headersSent ? res.statusCode : undefined;
-      recordFinished(logger, metrics, config.accessLog, { req, socket, record, started, bytesBefore, status, clientLeft });
-    });
-    if (!res.socket) {
-      // Pipelined behind another answer on a keep-alive connection.
-      closeWithSocket(socket, res);
-      // Nothing of its own is on the connection until Node hands it the socket.
-      bytesBefore = Infinity;
-      res.once('socket', () => (bytesBefore = socket.bytesWritten));
-    }
-    const fail = (error: unknown): void => answerError(logger, { res, method: req.method, route: record.route, clientLeft }, error);
-    try {
-      // Written with the head (cors.ts): a held poll carries no header table.
-      res.cors = cors(req.headers.origin);
-      const ctx = route(req, res, arrivedAt, departed, record);
-      if (ctx) ctx.handler(ctx)?.then(undefined, fail);
-    } catch (error) {
-      fail(error);
-    }
-  }
-
-  /** The context of a routed request, with its handler; undefined when answered here (OPTIONS). */
-  function route(
-    req: IncomingMessage,
-    res: CorsResponse,
-    arrivedAt: number,
-    departure: Departure,
-    record: RequestContext['record'],
-  ): (RequestContext & { handler: RouteHandler }) | undefined {
-    let url: URL;
-    try {
-      url = parseTarget(req.url ?? '/');
-    } catch {
-      throw Errors.malformedRequest();
-    }
-    if (req.method === 'OPTIONS') {
-      const any = METHODS.map((m) => router.find(m, url.pathname)).find(Boolean);
-      if (any) record.route = (any.store as RouteEntry).route;
-      res.writeHead(204).end();
-      return undefined;
-    }
-    const method = req.method === 'HEAD' ? 'GET' : (req.method ?? '');
-    const found = (METHODS as readonly string[]).includes(method) ? router.find(method as Method, url.pathname) : null;
-    if (!found) {
-      const allow = METHODS.filter((m) => router.find(m, url.pathname));
-      throw allow.length ? Errors.methodNotAllowed([...allow, 'OPTIONS']) : Errors.notFound();
-    }
-    // Nothing reads a GET body. Left unread, it pauses the socket, and a
-    // stream's client could leave unnoticed until the next heartbeat, its
-    // thread held meanwhile (found by test/fuzz.test.ts). Drain it.
-    if (method === 'GET') req.resume();
-    const entry = found.store as RouteEntry;
-    record.route = entry.route;
-    return {
-      handler: entry.handler,
-      req,
-      res,
-      params: found.params,
-      // Not url.searchParams: that keeps the whole URL alive as long as a held request.
-      query: url.search ? new URLSearchParams(url.search) : NO_QUERY,
-      arrivedAt,
-      departure,
-      record,
-    };
-  }
+  const dispatch: Dispatch = { router, cors: createCors(config.corsOrigin), config, logger, metrics };
 
   // The timeouts bound how long a client may take to *send* its request, not
   // how long the answer may take (a long poll waits up to POLL_TIMEOUT_MS):
@@ -145,7 +65,7 @@ export function createHttpServer(config: Config, routes: readonly Route[], logge
       // Node checks those timeouts on this interval (30 s by default).
       connectionsCheckingInterval: Math.min(1000, config.headersTimeoutMs / 2),
     },
-    handle,
+    (req, res) => handle(dispatch, req, res),
   );
   server.on('clientError', (error: NodeJS.ErrnoException, socket) => {
     if (!socket.writable || socket.destroyed) {
@@ -156,6 +76,97 @@ export function createHttpServer(config: Config, routes: readonly Route[], logge
     socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
   });
   return server;
+}
+
+/**
+ * Not async: a route that waits returns its promise, and this function
+ * hands it the error path and returns, so a held poll carries no suspended
+ * frame of its own here (memory per held poll).
+ */
+function handle(dispatch: Dispatch, req: IncomingMessage, res: CorsResponse): void {
+  const { config, logger, metrics } = dispatch;
+  const arrivedAt = Date.now();
+  const started = performance.now();
+  // Listen from the start: a client can leave while its body is still being read.
+  const departed = new Departure();
+  const record = newRequestRecord();
+  // Kept here: by the time 'close' fires, Node may have detached the socket
+  // from the request (req.socket is null then), and reading it crashed the process.
+  const socket = req.socket;
+  let bytesBefore = socket.bytesWritten;
+  // Set on 'close' without a finished answer: the client left. (The departure
+  // also aborts on a logout, where the client has not left.)
+  let clientLeft = false;
+  res.once('close', () => {
+    if (!res.writableFinished) {
+      clientLeft = true;
+      departed.abort();
+    }
+    const status = res.headersSent ? res.statusCode : undefined;
+    recordFinished(logger, metrics, config.accessLog, { req, socket, record, started, bytesBefore, status, clientLeft });
+  });
+  if (!res.socket) {
+    // Pipelined behind another answer on a keep-alive connection.
+    closeWithSocket(socket, res);
+    // Nothing of its own is on the connection until Node hands it the socket.
+    bytesBefore = Infinity;
+    res.once('socket', () => (bytesBefore = socket.bytesWritten));
+  }
+  const fail = (error: unknown): void => answerError(logger, { res, method: req.method, route: record.route, clientLeft }, error);
+  try {
+    // Written with the head (cors.ts): a held poll carries no header table.
+    res.cors = dispatch.cors(req.headers.origin);
+    const ctx = route(dispatch.router, req, res, arrivedAt, departed, record);
+    if (ctx) ctx.handler(ctx)?.then(undefined, fail);
+  } catch (error) {
+    fail(error);
+  }
+}
+
+/** The context of a routed request, with its handler; undefined when answered here (OPTIONS). */
+function route(
+  router: Dispatch['router'],
+  req: IncomingMessage,
+  res: CorsResponse,
+  arrivedAt: number,
+  departure: Departure,
+  record: RequestContext['record'],
+): (RequestContext & { handler: RouteHandler }) | undefined {
+  let url: URL;
+  try {
+    url = parseTarget(req.url ?? '/');
+  } catch {
+    throw Errors.malformedRequest();
+  }
+  if (req.method === 'OPTIONS') {
+    const any = METHODS.map((m) => router.find(m, url.pathname)).find(Boolean);
+    if (any) record.route = (any.store as RouteEntry).route;
+    res.writeHead(204).end();
+    return undefined;
+  }
+  const method = req.method === 'HEAD' ? 'GET' : (req.method ?? '');
+  const found = (METHODS as readonly string[]).includes(method) ? router.find(method as Method, url.pathname) : null;
+  if (!found) {
+    const allow = METHODS.filter((m) => router.find(m, url.pathname));
+    throw allow.length ? Errors.methodNotAllowed([...allow, 'OPTIONS']) : Errors.notFound();
+  }
+  // Nothing reads a GET body. Left unread, it pauses the socket, and a
+  // stream's client could leave unnoticed until the next heartbeat, its
+  // thread held meanwhile (found by test/fuzz.test.ts). Drain it.
+  if (method === 'GET') req.resume();
+  const entry = found.store as RouteEntry;
+  record.route = entry.route;
+  return {
+    handler: entry.handler,
+    req,
+    res,
+    params: found.params,
+    // Not url.searchParams: that keeps the whole URL alive as long as a held request.
+    query: url.search ? new URLSearchParams(url.search) : NO_QUERY,
+    arrivedAt,
+    departure,
+    record,
+  };
 }
 
 /**
