@@ -1,8 +1,8 @@
 /**
  * `npx tsx bench/profile-delivery.ts [--posts 200] [--every 50] [--server pollster|baseline]`:
  * where the main thread's time goes in vs-baseline's one post → one waiting
- * poll (issue 15): the server on its default configuration under
- * `node --cpu-prof`, one long poll held by the bench client, a post every
+ * poll, the measure furthest from the evented baseline: the server on its
+ * default configuration under `node --cpu-prof`, one long poll held by the bench client, a post every
  * `--every` ms. Reports the delivery p50 and the main thread's busy time per
  * post (the profile without its idle samples), by hop and by function.
  */

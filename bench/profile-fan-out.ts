@@ -1,8 +1,8 @@
 /**
  * `npx tsx bench/profile-fan-out.ts [--polls 10000] [--kind poll|stream] [--server pollster|baseline]`:
- * where the main thread's time goes while one post reaches N waiting polls
- * (issue 15). The server runs with `node --cpu-prof` in vs-baseline's
- * fan-out configuration; the client notes the post and the last answer on
+ * where the main thread's time goes while one post reaches N waiting polls,
+ * the fan-out vs-baseline compares with the evented baseline. The server runs
+ * with `node --cpu-prof` in vs-baseline's fan-out configuration; the client notes the post and the last answer on
  * the monotonic clock the profile also uses, and only samples in between are
  * counted: self time per function, then grouped by hop.
  */

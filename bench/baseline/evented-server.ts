@@ -1,5 +1,6 @@
 /**
- * The thread-free reference the bench measures Pollster against (issue 15):
+ * The thread-free reference the bench measures Pollster against (the
+ * vs-baseline scenario's targets are ratios to it):
  * the same session, post and long-poll contract, in memory, with every wait a
  * promise on the main thread — no pool, no database, no copies between
  * threads. Deliberately plain (one JSON.stringify per answer), as a first Node

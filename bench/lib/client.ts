@@ -52,8 +52,8 @@ export function postMessage(agent: Agent, origin: string, session: string, wall:
 /** Hold `count` long polls on `wall` that no post will answer until `release` aborts them. */
 export function holdPolls(agent: Agent, origin: string, session: string, wall: number, after: number, count: number, timeoutMs: number) {
   const controller = sharedAbort();
-  // A cursor each (after, after + 1, …): identical polls would share one task
-  // (issue 15), and these are meant to hold a thread or a queue place each.
+  // A cursor each (after, after + 1, …): identical polls share one task on the
+  // server, and these are meant to hold a thread or a queue place each.
   const polls = Array.from({ length: count }, (_, i) =>
     send(agent, origin, 'POST', '/poll', {
       session,

@@ -43,8 +43,8 @@ export function keepPolls(
       const reply = await send(server.agent, server.url, 'POST', '/poll', {
         session,
         ...(headers ? { headers } : {}),
-        // A cursor each (cursor + index): identical polls would share one
-        // task (issue 15), and these are meant to hold a slot each.
+        // A cursor each (cursor + index): identical polls share one task on
+        // the server, and these are meant to hold a slot each.
         body: { last_post_id: { [wall]: cursor + index }, timeout_ms: options.pollTimeoutMs },
         timeoutMs: Math.max(1000, deadline - Date.now()) + 5000,
         signal: controller.signal,

@@ -1,6 +1,6 @@
 /**
  * Nchan (the nginx pub/sub module, in C) as a third contender in the
- * vs-baseline scenario (issue 15): the server a user might pick instead of
+ * vs-baseline scenario: the server a user might pick instead of
  * Pollster. When Debian's `libnginx-mod-nchan` is installed, the bench writes
  * an nginx config of its own — the module loaded, one process, a publisher
  * location, long-poll and EventSource subscriber locations, a temp prefix

@@ -22,7 +22,7 @@ export function buildServer(): void {
   if (result.status !== 0) throw new Error(`build failed:\n${result.stdout}${result.stderr}`);
 }
 
-/** Node arguments that start the built Pollster (the default) and the evented baseline (issue 15). */
+/** Node arguments that start the built Pollster (the default) and the thread-free evented baseline (bench/baseline/). */
 export const POLLSTER_ARGS = [join(ROOT, 'dist/main.js')];
 export const BASELINE_ARGS = ['--import', 'tsx', join(ROOT, 'bench/baseline/evented-server.ts')];
 
