@@ -14,37 +14,11 @@
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { compareScenario } from './lib/compare.js';
-import { describeEnvironment, writeReport, type ReportExtras } from './lib/report.js';
+import { describeEnvironment, formatDuration, writeReport, type ReportExtras } from './lib/report.js';
 import type { BenchSettings, Scenario, ScenarioResult, ServerSource } from './lib/scenario.js';
 import { buildServer, onServerStarted, ROOT } from './lib/server.js';
 import { BenchUsageError, childSource, describeStats, parseConfiguration, pollsterVariables, urlSource } from './lib/sources.js';
-import { deliveryLatency } from './scenarios/delivery-latency.js';
-import { emDefer } from './scenarios/em-defer.js';
-import { emDeferComparison } from './scenarios/em-defer-compare.js';
-import { fanOut } from './scenarios/fan-out.js';
-import { heldPolls } from './scenarios/held-polls.js';
-import { hosts } from './scenarios/hosts.js';
-import { hostsNetns } from './scenarios/hosts-netns.js';
-import { hostileNeighbours } from './scenarios/hostile-neighbours.js';
-import { poolCapacity } from './scenarios/pool-capacity.js';
-import { shortVsLong } from './scenarios/short-vs-long.js';
-import { stuckPolls } from './scenarios/stuck-polls.js';
-import { vsBaseline } from './scenarios/vs-baseline.js';
-
-/** Every scenario, in the order they run. A new one goes here and nowhere else. */
-const scenarios: Scenario[] = [
-  stuckPolls,
-  deliveryLatency,
-  fanOut,
-  poolCapacity,
-  { ...emDefer, compare: emDeferComparison },
-  shortVsLong,
-  heldPolls,
-  vsBaseline,
-  hosts,
-  hostsNetns,
-  hostileNeighbours,
-];
+import { scenarios } from './scenarios/index.js';
 
 function list(text: string | undefined, fallback: number[]): number[] {
   if (!text) return fallback;
@@ -153,10 +127,19 @@ async function main(): Promise<void> {
     results.push(mode === 'sweep' ? await scenario.run(settings, scenarioLog) : await compareScenario(scenario, sources, settings, scenarioLog));
   }
   const dir = values.out ?? join(ROOT, 'bench', 'results', ...(quick ? ['quick'] : []), ...(mode === 'sweep' ? [] : [mode]));
+  environment.durationS = Math.round((Date.now() - started) / 1000);
   writeReport(dir, environment, settings, results, extras);
-  const missed = results.flatMap((r) => r.targets.filter((t) => !t.met).map((t) => `${r.title}: ${t.goal} (${t.measured})`));
-  log(`report written to ${join(dir, 'report.md')}`);
-  for (const line of missed) log(`target missed — ${line}`);
+  const targets = results.flatMap((r) => r.targets.map((t) => ({ scenario: r.title, ...t })));
+  const missed = targets.filter((t) => !t.met);
+  log(`report written to ${join(dir, 'report.md')} after ${formatDuration(environment.durationS)}`);
+  for (const t of missed) log(`target missed (${t.kind}) — ${t.scenario}: ${t.goal} (${t.measured})`);
+  if (missed.length) {
+    log(
+      quick
+        ? `${missed.length} of ${targets.length} targets missed in a --quick run. Its rounds are short and single, and on ${environment.cpus} cores shared by the load generator and the server they swing widely: a miss here is a hint, not a verdict. The targets are judged on the medians of the full run (npm run bench). Exit code 0.`
+        : `${missed.length} of ${targets.length} targets missed. Absolute targets (ms, KB, MiB) move with the machine; ratio targets compare figures of this same run. The report's Targets section says which is which.`,
+    );
+  }
 }
 
 try {

@@ -22,10 +22,22 @@ export interface Table {
   rows: Array<Array<string | number>>;
 }
 
+/**
+ * What a target compares, which says how far it carries to another machine:
+ * - `ratio`: two figures of the same run on the same machine (Pollster ÷ the
+ *   thread-free evented baseline, /ping with polls held ÷ without), so a
+ *   slower or busier machine moves both alike;
+ * - `absolute`: a fixed number of ms, KB or MiB, which moves with the machine;
+ * - `correctness`: nothing lost, every excess request refused: holds on any machine.
+ */
+export type TargetKind = 'ratio' | 'absolute' | 'correctness';
+
 export interface Target {
+  /** What is measured and the bound, in words a user reads without the code: "10,000 polls p50 ≤ 1.2× the evented baseline". */
   goal: string;
   measured: string;
   met: boolean;
+  kind: TargetKind;
 }
 
 export interface Chart {
@@ -91,6 +103,12 @@ export interface Scenario {
   id: string;
   title: string;
   run(settings: BenchSettings, log: (line: string) => void): Promise<ScenarioResult>;
+  /**
+   * The scenario's charts, from its result's `data` alone: run() draws them
+   * this way, and bench/redraw.ts draws them again from a results.json after
+   * the drawing code changes, without measuring anything again.
+   */
+  draw?(data: any): Chart[];
   /** Absent: the scenario compares its own fixed settings and runs only in the default suite. */
   compare?: Comparison;
   /** Why `--configs` leaves this scenario out (it has no `compare`). */

@@ -197,6 +197,26 @@ export const deliveryLatency: Scenario = {
   id: 'delivery-latency',
   title: 'Delivery latency: WAKE=notify vs WAKE=sleep',
   compare: comparison,
+  draw: ({ rows }: { rows: Array<{ wake: string; transport: string; everyMs: number; p50: number; p99: number }> }) => [
+    {
+      file: 'delivery-latency.svg',
+      caption: 'Post-to-receipt latency by wake mode and transport',
+      svg: barChart({
+        title: 'Post-to-receipt latency (ms)',
+        categories: rows.map((r) => `${r.wake}, ${r.transport}, every ${r.everyMs} ms`),
+        series: [
+          { name: 'p50', values: rows.map((r) => r.p50) },
+          { name: 'p99', values: rows.map((r) => r.p99) },
+        ],
+        yLabel: 'ms',
+        log: true,
+        lines: [
+          { value: 2, label: 'target p50 ≤ 2 ms', kind: 'target' },
+          { value: 10, label: 'target p99 ≤ 10 ms', kind: 'target' },
+        ],
+      }),
+    },
+  ],
   async run(settings: BenchSettings, log): Promise<ScenarioResult> {
     const variants: Array<{ wake: 'notify' | 'sleep'; transport: Transport; everyMs: number }> = [
       { wake: 'notify', transport: 'long poll', everyMs: POST_EVERY_MS },
@@ -249,37 +269,25 @@ export const deliveryLatency: Scenario = {
       ],
       targets: [
         {
-          goal: 'WAKE=notify: delivery p50 ≤ 2 ms',
+          goal: `WAKE=notify, a post every ${POST_EVERY_MS} ms: post-to-receipt p50 ≤ 2 ms`,
           measured: notifyRows.map((r) => `${r.transport} ${fmt(r.p50)} ms`).join(', '),
           met: notifyRows.every((r) => r.p50 <= 2),
+          kind: 'absolute',
         },
         {
-          goal: 'WAKE=notify: delivery p99 ≤ 10 ms',
+          goal: `WAKE=notify, a post every ${POST_EVERY_MS} ms: post-to-receipt p99 ≤ 10 ms`,
           measured: notifyRows.map((r) => `${r.transport} ${fmt(r.p99)} ms`).join(', '),
           met: notifyRows.every((r) => r.p99 <= 10),
+          kind: 'absolute',
         },
         {
-          goal: 'WAKE=notify ≥ 100 × faster than WAKE=sleep (p50)',
+          goal: 'WAKE=notify p50 ≥ 100× faster than WAKE=sleep (the original 0.5 s loop), same run',
           measured: `long poll ${fmt(speedups[0]!, 0)}×, SSE ${fmt(speedups[1]!, 0)}×`,
           met: speedups.every((s) => s >= 100),
+          kind: 'ratio',
         },
       ],
-      charts: [
-        {
-          file: 'delivery-latency.svg',
-          caption: 'Post-to-receipt latency by wake mode and transport',
-          svg: barChart({
-            title: 'Post-to-receipt latency (ms)',
-            categories: rows.map((r) => `${r.wake}, ${r.transport}, ${r.everyMs} ms`),
-            series: [
-              { name: 'p50', values: rows.map((r) => r.p50) },
-              { name: 'p99', values: rows.map((r) => r.p99) },
-            ],
-            yLabel: 'ms',
-            log: true,
-          }),
-        },
-      ],
+      charts: this.draw!({ rows, cli }),
       data: { rows, cli },
     };
   },

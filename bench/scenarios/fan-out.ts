@@ -111,7 +111,7 @@ export const fanOut: Scenario = {
         const server = await startServer({ MAX_THREADS: String(threads), MIN_THREADS: String(threads), MAX_QUEUE: '10000' });
         try {
           const { session, latest } = await login(server.agent, server.url);
-          // Identical polls share one task (issue 15): count the polls, not the tasks.
+          // Identical polls share one task: count the polls, not the tasks.
           const result = await fanOutOnce(server, session, latest.get(WALL)!, polls, (s) => s.waiting_polls === polls);
           runs.push({ ...summarize(result.times), delivered: result.delivered });
         } finally {
@@ -134,7 +134,7 @@ export const fanOut: Scenario = {
     return {
       id: this.id,
       title: this.title,
-      method: `Open N identical long polls on wall ${WALL} (they share one pool task, issue 15: before that, those beyond MAX_THREADS waited in the queue), wait until /stats counts them all, post one message, and time each poll from the start of the POST until it has the message. Medians of ${settings.runs} run(s); "delivered" is the worst run.`,
+      method: `Open N identical long polls on wall ${WALL} (identical polls share one pool task, so N may exceed MAX_THREADS without queueing), wait until /stats counts them all, post one message, and time each poll from the start of the POST until it has the message. Medians of ${settings.runs} run(s); "delivered" is the worst run.`,
       tables: [
         {
           title: 'Time until each of N waiting polls has the message, ms',
@@ -145,9 +145,10 @@ export const fanOut: Scenario = {
       targets: target.length
         ? [
             {
-              goal: 'Fan-out to 32 waiting polls: all delivered, max ≤ 50 ms',
+              goal: 'One post to 32 waiting polls: all delivered, the slowest within 50 ms',
               measured: target.map((r) => `MAX_THREADS=${r.threads}: ${r.delivered}/32, max ${fmt(r.max)} ms`).join('; '),
               met: target.every((r) => r.delivered === 32 && r.max <= 50),
+              kind: 'absolute' as const,
             },
           ]
         : [],

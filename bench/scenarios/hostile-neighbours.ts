@@ -1,5 +1,5 @@
 /**
- * Issue 14's "hostile neighbours": one well-behaved client — a long poll on
+ * "Hostile neighbours": one well-behaved client — a long poll on
  * its wall, a post every 50 ms, a /ping every 20 ms — first on a quiet
  * server, then next to SSE readers that replay a large backlog and never
  * read, and finally also next to a /hello flood and a session that opens
@@ -125,7 +125,7 @@ interface ModeFigures {
   greedy: Record<string, number>;
 }
 
-/** The issue's figures: 6,000 × 2 KB, 6 stalled readers, 64 /hello jobs, 64 greedy polls; fewer actors and shorter phases with --quick. */
+/** The full sizes: 6,000 × 2 KB, 6 stalled readers, 64 /hello jobs, 64 greedy polls; fewer actors and shorter phases with --quick. */
 function sizesFor(settings: BenchSettings) {
   return settings.quick
     ? { backlog: 6000, stalled: 2, hello: 32, greedy: 32, phaseMs: 3000 }
@@ -341,16 +341,19 @@ export const hostileNeighbours: Scenario = {
           goal: 'With every neighbour: delivery p99 ≤ 50 ms, every post accepted and delivered',
           measured: rows.map((r) => `${r.mode} ${fmt(r.delivery['all neighbours'].p99)} ms (quiet ${fmt(r.delivery.quiet.p99)} ms), ${r.delivery['all neighbours'].undelivered} undelivered, ${r.delivery['all neighbours'].refused} refused`).join('; '),
           met: rows.every((r) => r.delivery['all neighbours'].p99 <= 50 && r.delivery['all neighbours'].undelivered === 0 && r.delivery['all neighbours'].refused === 0),
+          kind: 'absolute',
         },
         {
           goal: 'With neighbours: /ping max ≤ 100 ms',
           measured: rows.map((r) => `${r.mode} ${fmt(Math.max(...noisy(r)))} ms (quiet ${fmt(r.ping.quiet.max)} ms)`).join('; '),
           met: rows.every((r) => Math.max(...noisy(r)) <= 100),
+          kind: 'absolute',
         },
         {
           goal: 'RSS growth ≤ 16 MB per stalled stream',
           measured: rows.map((r) => `${r.mode} ${fmt(r.rssPerStreamMb, 1)} MiB`).join('; '),
           met: rows.every((r) => r.rssPerStreamMb * 2 ** 20 <= 16e6),
+          kind: 'absolute',
         },
       ],
       charts: [],

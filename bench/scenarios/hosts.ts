@@ -217,11 +217,13 @@ export const hosts: Scenario = {
               goal: 'PostgreSQL, post on A → poll on B: p50 ≤ 5 ms, p99 ≤ 20 ms',
               measured: across ? `p50 ${fmt(across.p50)} ms, p99 ${fmt(across.p99)} ms` : 'not measured',
               met: Boolean(across && across.count === settings.messages && across.p50 <= 5 && across.p99 <= 20),
+              kind: 'absolute' as const,
             },
             {
               goal: 'PostgreSQL, INSERT by another program → waiting poll: p50 ≤ 10 ms',
               measured: external ? `p50 ${fmt(external.p50)} ms` : 'not measured',
               met: Boolean(external && external.count === settings.messages && external.p50 <= 10),
+              kind: 'absolute' as const,
             },
             // Judged on the full run's 1,000 polls only (--quick holds 200).
             ...(pgFan?.polls === 1000
@@ -230,6 +232,7 @@ export const hosts: Scenario = {
                     goal: 'PostgreSQL, one post to 1,000 polls on 2 hosts: all delivered, max ≤ 250 ms',
                     measured: `${pgFan.delivered}/${pgFan.polls}, max ${fmt(pgFan.max)} ms`,
                     met: pgFan.delivered === 1000 && pgFan.max <= 250,
+                    kind: 'absolute' as const,
                   },
                 ]
               : []),
