@@ -79,7 +79,8 @@ export { mergeBatch } from './answer-bytes.js';
 const STREAM_HEADERS = {
   'Content-Type': 'text/event-stream; charset=utf-8',
   'Cache-Control': 'no-cache, no-transform',
-  Connection: 'keep-alive',
+  // No Connection header of our own: Node writes keep-alive, or close when
+  // the client asked for it (RFC 9112 §9.6), and then closes after the stream.
   // nginx would otherwise buffer the stream and deliver events late.
   'X-Accel-Buffering': 'no',
 };

@@ -17,6 +17,7 @@ import type { Method, RequestContext, Route, RouteHandler } from './context.js';
 import { CorsResponse, createCors } from './cors.js';
 import { answerError } from './error-mapping.js';
 import { Errors } from './http-error.js';
+import { admitOnConnection, answered, MAX_REQUESTS_PER_CONNECTION } from './connection-guard.js';
 import { closeWithSocket } from './pipelined.js';
 
 export { listen } from './listen.js';
@@ -67,6 +68,7 @@ export function createHttpServer(config: Config, routes: readonly Route[], logge
     },
     (req, res) => handle(dispatch, req, res),
   );
+  server.maxRequestsPerSocket = MAX_REQUESTS_PER_CONNECTION;
   server.on('clientError', (error: NodeJS.ErrnoException, socket) => {
     if (!socket.writable || socket.destroyed) {
       socket.destroy();
@@ -85,19 +87,21 @@ export function createHttpServer(config: Config, routes: readonly Route[], logge
  */
 function handle(dispatch: Dispatch, req: IncomingMessage, res: CorsResponse): void {
   const { config, logger, metrics } = dispatch;
+  // Kept here: by the time 'close' fires, Node may have detached the socket
+  // from the request (req.socket is null then), and reading it crashed the process.
+  const socket = req.socket;
+  if (!admitOnConnection(socket)) return;
   const arrivedAt = Date.now();
   const started = performance.now();
   // Listen from the start: a client can leave while its body is still being read.
   const departed = new Departure();
   const record = newRequestRecord();
-  // Kept here: by the time 'close' fires, Node may have detached the socket
-  // from the request (req.socket is null then), and reading it crashed the process.
-  const socket = req.socket;
   let bytesBefore = socket.bytesWritten;
   // Set on 'close' without a finished answer: the client left. (The departure
   // also aborts on a logout, where the client has not left.)
   let clientLeft = false;
   res.once('close', () => {
+    answered(socket);
     if (!res.writableFinished) {
       clientLeft = true;
       departed.abort();
