@@ -29,6 +29,7 @@ import { WaitCoalescer } from './poll/wait-coalescer.js';
 import { WaitLimits } from './poll/wait-limits.js';
 import { Board } from './shared/board.js';
 import { checkLaneLoads, checkWorkersLoad, waitForPrespawnedThreads } from './startup-checks.js';
+import { describeUrl } from './storage/pg-store.js';
 import { SessionPruner } from './storage/session-pruner.js';
 import type { Storage } from './storage/storage.js';
 
@@ -45,6 +46,8 @@ export interface Pollster {
   lane: JobLane;
   logger: Logger;
   stats(): PollsterStats;
+  /** Why it cannot serve now (what `/readyz` answers), or null. */
+  notReady(): Promise<string | null>;
   close(): Promise<void>;
 }
 
@@ -59,6 +62,8 @@ export async function startPollster(
   const board = new Board();
   const backend = await openBackend(config, board, logger);
   let metrics: Metrics | undefined;
+  /** Set as shutdown begins: /readyz turns load balancers away before the listener closes. */
+  let draining = false;
   const { executor, runner, lane } = await startScheduler(config, board, backend, logger, (ms) => metrics?.observeQueueWait(ms / 1000));
   const waitLimits = new WaitLimits(config);
   // Identical waits share one pool task; inline, the blocking control, keeps one per wait.
@@ -73,6 +78,8 @@ export async function startPollster(
   relay?.onRemoteLogout((sessionId) => sessionWaits.endSession(sessionId));
   relay?.serveMetrics(() => metrics.registry.getMetricsAsJSON());
   const { store } = backend;
+  const notReady = (): Promise<string | null> =>
+    draining ? Promise.resolve('draining') : notReadyBecause(config, executor, backend);
   const routes = createRoutes({
     config,
     store,
@@ -94,6 +101,7 @@ export async function startPollster(
       text: relay ? await relay.clusterMetrics() : await metrics.text(),
     }),
     sessionWaits,
+    readiness: notReady,
     async logout(sessionId) {
       const existed = await store.deleteSession(sessionId);
       if (existed) {
@@ -111,7 +119,7 @@ export async function startPollster(
   pruner.start();
 
   const url = await listen(server, config);
-  logger.info({ url, mode: config.pollMode, wake: config.wake, maxThreads: config.maxThreads }, 'pollster listening');
+  logger.info({ url, ...describeStart(config, backend) }, 'pollster listening');
 
   let closing: Promise<void> | undefined;
   return {
@@ -123,7 +131,11 @@ export async function startPollster(
     lane,
     logger,
     stats,
-    close: () => (closing ??= shutDown(config, { server, runner, lane, backend, pruner })),
+    notReady,
+    close: () => {
+      draining = true;
+      return (closing ??= shutDown(config, { server, runner, lane, backend, pruner }));
+    },
   };
 }
 
@@ -177,6 +189,36 @@ async function shutDown(
   await backend.close();
   // Under cluster the socket belongs to the primary, which removes it.
   if (config.socket && cluster.isPrimary && existsSync(config.socket)) unlinkSync(config.socket);
+}
+
+/** Why this process cannot serve now, or null: `/readyz`. */
+async function notReadyBecause(config: Config, executor: Executor, backend: Backend): Promise<string | null> {
+  if (config.pollMode !== 'inline' && config.minThreads > 0 && executor.threads().length === 0) return 'no worker threads';
+  // Without LISTEN, posts from other processes and hosts would not wake anyone here.
+  if (backend.kind === 'postgres' && !backend.listener.stats().listening) return 'database unavailable';
+  try {
+    await backend.store.ping();
+  } catch {
+    return 'database unavailable';
+  }
+  return null;
+}
+
+/** What the start-up line says: where the data is, and the threads this mode really runs. */
+function describeStart(config: Config, backend: Backend) {
+  const pooled = config.pollMode !== 'inline';
+  return {
+    backend: backend.kind,
+    // Host, port and database only: never the password.
+    database: backend.kind === 'sqlite' ? config.dbPath : describeUrl(config.databaseUrl ?? ''),
+    seeded_demo_data: backend.store.seeded,
+    mode: config.pollMode,
+    wake: config.wake,
+    pool_threads: pooled ? { min: config.minThreads, max: config.maxThreads } : 0,
+    ...(config.pollMode === 'multiplex' ? { tasks_per_thread: config.tasksPerThread } : {}),
+    // The /hello lane's own threads; inline mode, the blocking control, runs /hello on the main thread.
+    hello_threads: pooled ? { min: Math.min(config.minThreads, config.helloConcurrency), max: config.helloConcurrency } : 0,
+  };
 }
 
 function createExecutor(config: Config, board: Board, backend: Backend, logger: Logger): Executor {

@@ -1,13 +1,15 @@
 /**
  * `npm start`: read the config, start Pollster — or, with WEB_CONCURRENCY > 1,
  * a cluster primary that starts that many Pollster processes — and shut down
- * cleanly on SIGTERM or SIGINT. The only place that calls `process.exit`.
+ * cleanly on SIGTERM or SIGINT. `--help` lists the variables, `--check-config`
+ * prints the effective configuration. The only place that calls `process.exit`.
  */
 import cluster from 'node:cluster';
 import { startPollster, type Pollster } from './app.js';
 import { runPrimary } from './cluster/primary.js';
 import { workerRelay } from './cluster/relay.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
+import { helpText, maskedConfig } from './config-help.js';
 import { createLogger } from './observability/logger.js';
 
 function readConfig(): Config {
@@ -35,7 +37,20 @@ async function start(config: Config): Promise<Pollster> {
   }
 }
 
+const flag = process.argv[2];
+if (flag === '--help' || flag === '-h') {
+  process.stdout.write(helpText());
+  process.exit(0);
+}
+if (flag !== undefined && flag !== '--check-config') {
+  process.stderr.write(`pollster: unknown option ${flag} (try --help)\n`);
+  process.exit(2);
+}
 const config = readConfig();
+if (flag === '--check-config') {
+  process.stdout.write(`${JSON.stringify(maskedConfig(config), null, 2)}\n`);
+  process.exit(0);
+}
 if (config.webConcurrency > 1 && cluster.isPrimary) {
   runPrimary(config, createLogger(config.logLevel), (code) => process.exit(code));
 } else {
@@ -59,4 +74,3 @@ async function serve(config: Config): Promise<void> {
     });
   }
 }
-

@@ -86,6 +86,7 @@ export function runPrimary(config: Config, logger: Logger, exit: (code: number) 
   process.once('SIGTERM', () => stop('SIGTERM'));
   process.once('SIGINT', () => stop('SIGINT'));
 
-  logger.info({ processes: config.webConcurrency, pid: process.pid }, 'cluster primary starting worker processes');
+  // pino's base fields carry this process's pid already.
+  logger.info({ processes: config.webConcurrency }, 'cluster primary starting worker processes');
   for (let i = 0; i < config.webConcurrency; i++) fork();
 }

@@ -31,6 +31,8 @@ export interface RouteDeps {
   metrics: () => Promise<{ contentType: string; text: string }>;
   /** Open streams and held polls by session, so logout can end them. */
   sessionWaits: SessionWaits;
+  /** Why this process cannot serve now (`/readyz`); null when it can. */
+  readiness: () => Promise<string | null>;
   /** Log a session out in every process: delete it and end its streams. */
   logout: (sessionId: string) => Promise<boolean>;
 }

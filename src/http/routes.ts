@@ -8,6 +8,7 @@ import { createCheckHandler } from './check-stream.js';
 import type { Route } from './context.js';
 import { createIdentity } from './identity.js';
 import type { RouteDeps } from './route-deps.js';
+import { healthRoutes } from './routes/health.js';
 import { jobRoutes } from './routes/jobs.js';
 import { opsRoutes } from './routes/ops.js';
 import { pollRoutes } from './routes/poll.js';
@@ -21,6 +22,7 @@ export function createRoutes(deps: RouteDeps): Route[] {
   const identity = createIdentity(deps);
   return [
     ...opsRoutes(deps),
+    ...healthRoutes(deps),
     ...sessionRoutes(deps, identity),
     ...wallRoutes(deps, identity),
     ...pollRoutes(deps, identity),

@@ -207,6 +207,10 @@ export class PgStore implements Storage {
     return toMessage({ id: row.id, wall_id: row.wall_id, user: author.name, content: row.content, created_at: row.created_at });
   }
 
+  async ping(): Promise<void> {
+    await this.#query('SELECT 1');
+  }
+
   /** Connections of the pool: open, idle, and callers waiting for one. */
   poolStats(): { size: number; total: number; idle: number; waiting: number } {
     return {

@@ -183,6 +183,10 @@ export class SqliteStore implements MessageSource, Storage {
     return this.#db.pragma('data_version', { simple: true }) as number;
   }
 
+  ping(): void {
+    this.#db.prepare('SELECT 1').get();
+  }
+
   close(): void {
     if (this.#db.open) this.#db.close();
   }

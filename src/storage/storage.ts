@@ -37,6 +37,8 @@ export interface Storage {
   messagesAfterOnWalls(wallIds: readonly number[], after: number, limit: number): MaybePromise<Message[]>;
   /** Store a message by `author` (a member of the wall: the caller checked) and resolve with it as stored. */
   postMessage(wallId: number, author: User, content: string): MaybePromise<Message>;
+  /** Resolves when the database answers a trivial query; DatabaseUnavailableError when it cannot. */
+  ping(): MaybePromise<void>;
   close(): MaybePromise<void>;
 }
 
