@@ -8,6 +8,7 @@ import Database from '../src/storage/sqlite-driver.js';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../src/config.js';
 import { parseForm } from '../src/http/form-body.js';
+import { SQLITE_MIGRATIONS } from '../src/storage/sqlite-schema.js';
 import { SqliteStore as Store } from '../src/storage/sqlite-store.js';
 import { eventually, newestOn, startTestServer, tempDir, type TestServer } from './helpers/server.js';
 import { join } from 'node:path';
@@ -190,7 +191,7 @@ describe('schema step 2', () => {
       store.close();
     }
     const again = new Database(path, { readonly: true });
-    expect(again.pragma('user_version', { simple: true })).toBe(3);
+    expect(again.pragma('user_version', { simple: true })).toBe(SQLITE_MIGRATIONS.length);
     again.close();
   });
 });

@@ -6,6 +6,7 @@
  */
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
+import { PG_MIGRATIONS } from '../src/storage/pg-schema.js';
 import { usePostgres } from './helpers/postgres.js';
 import { startTestServer } from './helpers/server.js';
 
@@ -69,7 +70,7 @@ describe('PostgreSQL store', () => {
         `SELECT (SELECT count(*) FROM walls)::int AS walls, (SELECT count(*) FROM users)::int AS users,
                 (SELECT count(*) FROM messages)::int AS messages, (SELECT array_agg(version) FROM pollster_schema_version) AS versions`,
       );
-      expect(counts.rows[0]).toEqual({ walls: 4, users: 3, messages: 5, versions: [1] });
+      expect(counts.rows[0]).toEqual({ walls: 4, users: 3, messages: 5, versions: PG_MIGRATIONS.map((_, index) => index + 1) });
       const types = await client.query(
         `SELECT table_name, column_name, data_type FROM information_schema.columns
          WHERE table_schema = 'public' AND column_name IN ('id', 'wall_id', 'public', 'expires_at') ORDER BY 1, 2`,

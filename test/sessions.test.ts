@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import Database from '../src/storage/sqlite-driver.js';
 import { describe, expect, it } from 'vitest';
 import { PRUNE_BATCH, SessionPruner } from '../src/storage/session-pruner.js';
+import { SQLITE_MIGRATIONS } from '../src/storage/sqlite-schema.js';
 import { SqliteStore as Store } from '../src/storage/sqlite-store.js';
 import { eventually, startTestServer, tempDir } from './helpers/server.js';
 import { openStream } from './helpers/sse.js';
@@ -176,7 +177,7 @@ describe('schema step 3', () => {
     old.close();
     const store = new Store(dbPath, { sessionTtlS: 3600 });
     const db = new Database(dbPath, { readonly: true });
-    expect(db.pragma('user_version', { simple: true })).toBe(3);
+    expect(db.pragma('user_version', { simple: true })).toBe(SQLITE_MIGRATIONS.length);
     const rows = db.prepare('SELECT id, created_at, expires_at FROM sessions ORDER BY id').all() as Array<{ created_at: number; expires_at: number }>;
     for (const row of rows) expect(row.expires_at).toBe(row.created_at + 3_600_000);
     expect(store.sessionUser('old-and-expired')).toBeUndefined();
@@ -194,6 +195,6 @@ describe('schema step 3', () => {
     const future = new Database(dbPath);
     future.pragma('user_version = 99');
     future.close();
-    expect(() => new Store(dbPath)).toThrow('database schema version 99 is newer than this Pollster (3)');
+    expect(() => new Store(dbPath)).toThrow(`database schema version 99 is newer than this Pollster (${SQLITE_MIGRATIONS.length})`);
   });
 });

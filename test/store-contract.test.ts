@@ -145,6 +145,43 @@ describe.each(backends)('store contract: $name', ({ open }) => {
     expect(await store.pruneSessions(10, later)).toBe(0);
   });
 
+  it('creates a user the first time a token names it, once, even when two first sightings race', async () => {
+    const { store, reopen } = await open();
+    const other = await reopen();
+    expect(await store.ensureUser('alice')).toEqual(await store.userByName('alice'));
+    const [one, two] = await Promise.all([store.ensureUser('carol ✓'), other.ensureUser('carol ✓')]);
+    expect(one).toEqual(two);
+    expect(one).toEqual(await store.userByName('carol ✓'));
+    expect(one.id).toBeGreaterThan(3);
+    // A new user belongs to no wall: public walls only, until a token grants more.
+    expect(await store.wallsOf(one.id)).toEqual([]);
+    expect((await store.readableWalls(one.id)).map((wall) => wall.id)).toEqual([1]);
+    expect((await store.wallsOf(one.id, [3, 99])).map((wall) => wall.id)).toEqual([3]);
+    expect((await store.readableWalls(one.id, [4, 99])).map((wall) => wall.id)).toEqual([1, 4]);
+    expect((await store.readableWalls(null, [2])).map((wall) => wall.id)).toEqual([1, 2]);
+    const bob = (await store.userByName('bob'))!;
+    expect((await store.wallsOf(bob.id, [2, 4])).map((wall) => wall.id)).toEqual([2, 3, 4]);
+  });
+
+  it("keeps a token session's walls and never slides its expiry past the token's end", async () => {
+    const { store } = await open();
+    const bob = (await store.userByName('bob'))!;
+    const t0 = 1_700_000_000_000;
+    const ttl = TTL_S * 1000;
+    const endsAt = t0 + ttl + ttl / 2;
+    const id = await store.createSession(bob.id, t0, { granted: [4], endsAt });
+    expect(await store.sessionUser(id, t0)).toEqual({ id: bob.id, name: 'bob', granted: [4], endsAt });
+    // Used just before its TTL: a plain session would slide to t0 + 2·ttl; this one stops at endsAt.
+    expect(await store.sessionUser(id, t0 + ttl - 1)).toBeDefined();
+    expect(await store.sessionUser(id, endsAt - 1)).toBeDefined();
+    expect(await store.sessionUser(id, endsAt)).toBeUndefined();
+    // A token ending before the TTL ends the session then, unused or not.
+    const short = await store.createSession(bob.id, t0, { granted: [], endsAt: t0 + 1000 });
+    expect(await store.sessionUser(short, t0 + 999)).toEqual({ id: bob.id, name: 'bob', granted: [], endsAt: t0 + 1000 });
+    expect(await store.sessionUser(short, t0 + 1000)).toBeUndefined();
+    expect(await store.pruneSessions(10, endsAt)).toBe(2);
+  });
+
   it('stores a message of exactly the limit in code points and reads it back unchanged', async () => {
     const { store } = await open();
     const demo = (await store.userByName('demo'))!;

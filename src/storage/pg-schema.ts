@@ -26,6 +26,13 @@ export const PG_MIGRATIONS: ReadonlyArray<MigrationStep<pg.ClientBase, Promise<b
     await client.query(SCHEMA_1);
     return seed(client);
   },
+  // 2: sessions made from a token (AUTH=jwt) keep its walls claim (a JSON
+  // array) and its end: `hard_expires_at`, epoch ms, caps the sliding expiry.
+  // NULL in both for every other session.
+  async (client) => {
+    await client.query('ALTER TABLE sessions ADD COLUMN hard_expires_at bigint, ADD COLUMN granted_walls text');
+    return false;
+  },
 ];
 
 /**

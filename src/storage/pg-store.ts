@@ -6,9 +6,9 @@
  * numbers (exact up to 2^53−1). The schema and its triggers: `pg-schema.ts`.
  */
 import pg from 'pg';
-import type { Message, User, WallSummary } from './model.js';
+import type { Message, SessionUser, TokenGrant, User, WallSummary } from './model.js';
 import { migrate } from './pg-schema.js';
-import { newSessionId, slidExpiry } from './sessions.js';
+import { newSessionId, type SessionRow, sessionUserOf, slidExpiry } from './sessions.js';
 import { POSTGRES, queries } from './sql.js';
 import { DatabaseUnavailableError, type Storage } from './storage.js';
 
@@ -141,7 +141,16 @@ export class PgStore implements Storage {
     return (await this.#query<User>(SQL.userByName, [name]))[0];
   }
 
-  wallsOf(userId: number): Promise<WallSummary[]> {
+  async ensureUser(name: string): Promise<User> {
+    const known = await this.userByName(name);
+    if (known) return known;
+    // A second statement, so it sees a row that a concurrent first sighting committed meanwhile.
+    await this.#query(SQL.insertUser, [name]);
+    return (await this.userByName(name))!;
+  }
+
+  wallsOf(userId: number, granted: readonly number[] = []): Promise<WallSummary[]> {
+    if (granted.length > 0) return this.#query<WallSummary>(SQL.wallsOfGranted, [userId, granted]);
     return this.#query<WallSummary>(SQL.wallsOf, [userId]);
   }
 
@@ -149,7 +158,8 @@ export class PgStore implements Storage {
     return this.#query<WallSummary>(SQL.publicWalls);
   }
 
-  readableWalls(userId: number | null): Promise<WallSummary[]> {
+  readableWalls(userId: number | null, granted: readonly number[] = []): Promise<WallSummary[]> {
+    if (granted.length > 0) return this.#query<WallSummary>(SQL.readableWallsGranted, [userId, granted]);
     return this.#query<WallSummary>(SQL.readableWalls, [userId]);
   }
 
@@ -165,19 +175,24 @@ export class PgStore implements Storage {
     return this.#exists(SQL.isMember, [userId, wallId]);
   }
 
-  async createSession(userId: number, now = Date.now()): Promise<string> {
+  async createSession(userId: number, now = Date.now(), grant?: TokenGrant): Promise<string> {
     const id = newSessionId();
-    await this.#query(SQL.insertSession, [id, userId, now, now + this.#sessionTtlMs]);
+    if (grant) {
+      const expiresAt = Math.min(now + this.#sessionTtlMs, grant.endsAt);
+      await this.#query(SQL.insertTokenSession, [id, userId, now, expiresAt, grant.endsAt, JSON.stringify(grant.granted)]);
+    } else {
+      await this.#query(SQL.insertSession, [id, userId, now, now + this.#sessionTtlMs]);
+    }
     return id;
   }
 
-  async sessionUser(sessionId: string, now = Date.now()): Promise<User | undefined> {
+  async sessionUser(sessionId: string, now = Date.now()): Promise<SessionUser | undefined> {
     if (hasNul(sessionId)) return undefined;
-    const row = (await this.#query<User & { expires_at: number }>(SQL.sessionUser, [sessionId, now]))[0];
+    const row = (await this.#query<SessionRow>(SQL.sessionUser, [sessionId, now]))[0];
     if (!row) return undefined;
-    const renewed = slidExpiry(row.expires_at, now, this.#sessionTtlMs);
+    const renewed = slidExpiry(row.expires_at, now, this.#sessionTtlMs, row.hard_expires_at);
     if (renewed !== null) await this.#query(SQL.extendSession, [renewed, sessionId]);
-    return { id: row.id, name: row.name };
+    return sessionUserOf(row);
   }
 
   deleteSession(sessionId: string): Promise<boolean> {

@@ -34,11 +34,19 @@ export function queries({ param: $, wallIn }: Dialect) {
   return {
     /** name */
     userByName: `SELECT id, name FROM users WHERE name = ${$(1)}`,
+    /** name. Two first sightings at once: one row, the other insert does nothing. */
+    insertUser: `INSERT INTO users (name) VALUES (${$(1)}) ON CONFLICT (name) DO NOTHING`,
     /** userId */
     wallsOf: `SELECT ${wallColumns} FROM walls w JOIN memberships ms ON ms.wall_id = w.id WHERE ms.user_id = ${$(1)} ORDER BY w.id`,
+    /** userId, wallIds (a token's granted walls) */
+    wallsOfGranted: `SELECT ${wallColumns} FROM walls w
+      WHERE w.id IN (SELECT wall_id FROM memberships WHERE user_id = ${$(1)}) OR w.id ${wallIn(2)} ORDER BY w.id`,
     publicWalls: `SELECT ${wallColumns} FROM walls w WHERE w.public ORDER BY w.id`,
     /** userId (a user id that never exists, or NULL, for public walls only) */
     readableWalls: `SELECT ${wallColumns} FROM walls w WHERE w.public OR ${isMemberOf('w.id', $(1))} ORDER BY w.id`,
+    /** userId (or NULL), wallIds (a token's granted walls) */
+    readableWallsGranted: `SELECT ${wallColumns} FROM walls w
+      WHERE w.public OR ${isMemberOf('w.id', $(1))} OR w.id ${wallIn(2)} ORDER BY w.id`,
     /** wallId */
     wallExists: `SELECT 1 AS ok FROM walls WHERE id = ${$(1)}`,
     /** userId, wallId */
@@ -47,8 +55,12 @@ export function queries({ param: $, wallIn }: Dialect) {
     canRead: `SELECT 1 AS ok FROM walls w WHERE w.id = ${$(1)} AND (w.public OR ${isMemberOf('w.id', $(2))})`,
     /** id, userId, createdAt, expiresAt (epoch ms) */
     insertSession: `INSERT INTO sessions (id, user_id, created_at, expires_at) VALUES (${$(1)}, ${$(2)}, ${$(3)}, ${$(4)})`,
-    /** sessionId, now */
-    sessionUser: `SELECT u.id, u.name, s.expires_at FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = ${$(1)} AND s.expires_at > ${$(2)}`,
+    /** id, userId, createdAt, expiresAt, hardExpiresAt (epoch ms), grantedWalls (a JSON array) */
+    insertTokenSession: `INSERT INTO sessions (id, user_id, created_at, expires_at, hard_expires_at, granted_walls)
+      VALUES (${$(1)}, ${$(2)}, ${$(3)}, ${$(4)}, ${$(5)}, ${$(6)})`,
+    /** sessionId, now. expires_at never passes hard_expires_at, so it alone says whether the session lives. */
+    sessionUser: `SELECT u.id, u.name, s.expires_at, s.hard_expires_at, s.granted_walls
+      FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = ${$(1)} AND s.expires_at > ${$(2)}`,
     /** expiresAt, sessionId */
     extendSession: `UPDATE sessions SET expires_at = ${$(1)} WHERE id = ${$(2)}`,
     /** sessionId */

@@ -48,6 +48,13 @@ export const SQLITE_MIGRATIONS: ReadonlyArray<MigrationStep<SqliteDatabase>> = [
     db.prepare('UPDATE sessions SET expires_at = created_at + ?').run(sessionTtlMs);
     db.exec('CREATE INDEX sessions_expires_at ON sessions (expires_at)');
   },
+  // 4: sessions made from a token (AUTH=jwt) keep its walls claim (a JSON
+  // array) and its end: `hard_expires_at`, epoch ms, caps the sliding expiry.
+  // NULL in both for every other session.
+  (db) => {
+    db.exec('ALTER TABLE sessions ADD COLUMN hard_expires_at INTEGER');
+    db.exec('ALTER TABLE sessions ADD COLUMN granted_walls TEXT');
+  },
 ];
 
 function seed(db: SqliteDatabase): void {

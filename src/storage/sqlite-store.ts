@@ -8,8 +8,8 @@ import { dirname } from 'node:path';
 import type { MessageSource } from '../shared/poll-wait.js';
 import { MessageReader } from './message-reader.js';
 import { assertKnownVersion } from './migrations.js';
-import type { Message, User, WallSummary } from './model.js';
-import { newSessionId, slidExpiry } from './sessions.js';
+import type { Message, SessionUser, TokenGrant, User, WallSummary } from './model.js';
+import { newSessionId, type SessionRow, sessionUserOf, slidExpiry } from './sessions.js';
 import { queries, SQLITE } from './sql.js';
 import Database, { type SqliteDatabase, type SqliteStatement } from './sqlite-driver.js';
 import { SQLITE_MIGRATIONS } from './sqlite-schema.js';
@@ -35,14 +35,18 @@ export class SqliteStore implements MessageSource, Storage {
   readonly seeded: boolean;
   readonly #db: SqliteDatabase;
   readonly #userByName: SqliteStatement<[string], User>;
+  readonly #insertUser: SqliteStatement<[string]>;
   readonly #wallsOfUser: SqliteStatement<[number], WallRow>;
+  readonly #wallsOfGranted: SqliteStatement<[number, string], WallRow>;
   readonly #publicWalls: SqliteStatement<[], WallRow>;
   readonly #readableWalls: SqliteStatement<[number], WallRow>;
+  readonly #readableWallsGranted: SqliteStatement<[number, string], WallRow>;
   readonly #wallExists: SqliteStatement<[number], Ok>;
   readonly #isMember: SqliteStatement<[number, number], Ok>;
   readonly #canRead: SqliteStatement<[number, number], Ok>;
   readonly #insertSession: SqliteStatement<[string, number, number, number]>;
-  readonly #sessionUser: SqliteStatement<[string, number], User & { expires_at: number }>;
+  readonly #insertTokenSession: SqliteStatement<[string, number, number, number, number, string]>;
+  readonly #sessionUser: SqliteStatement<[string, number], SessionRow>;
   readonly #extendSession: SqliteStatement<[number, string]>;
   readonly #deleteSession: SqliteStatement<[string]>;
   readonly #pruneSessions: SqliteStatement<[number, number]>;
@@ -66,13 +70,17 @@ export class SqliteStore implements MessageSource, Storage {
 
     const db = this.#db;
     this.#userByName = db.prepare(SQL.userByName);
+    this.#insertUser = db.prepare(SQL.insertUser);
     this.#wallsOfUser = db.prepare(SQL.wallsOf);
+    this.#wallsOfGranted = db.prepare(SQL.wallsOfGranted);
     this.#publicWalls = db.prepare(SQL.publicWalls);
     this.#readableWalls = db.prepare(SQL.readableWalls);
+    this.#readableWallsGranted = db.prepare(SQL.readableWallsGranted);
     this.#wallExists = db.prepare(SQL.wallExists);
     this.#isMember = db.prepare(SQL.isMember);
     this.#canRead = db.prepare(SQL.canRead);
     this.#insertSession = db.prepare(SQL.insertSession);
+    this.#insertTokenSession = db.prepare(SQL.insertTokenSession);
     this.#sessionUser = db.prepare(SQL.sessionUser);
     this.#extendSession = db.prepare(SQL.extendSession);
     this.#deleteSession = db.prepare('DELETE FROM sessions WHERE id = ?');
@@ -111,7 +119,15 @@ export class SqliteStore implements MessageSource, Storage {
     return this.#userByName.get(name);
   }
 
-  wallsOf(userId: number): WallSummary[] {
+  ensureUser(name: string): User {
+    const known = this.#userByName.get(name);
+    if (known) return known;
+    this.#insertUser.run(name);
+    return this.#userByName.get(name)!;
+  }
+
+  wallsOf(userId: number, granted: readonly number[] = []): WallSummary[] {
+    if (granted.length > 0) return this.#wallsOfGranted.all(userId, JSON.stringify(granted)).map(toWallSummary);
     return this.#wallsOfUser.all(userId).map(toWallSummary);
   }
 
@@ -119,8 +135,9 @@ export class SqliteStore implements MessageSource, Storage {
     return this.#publicWalls.all().map(toWallSummary);
   }
 
-  readableWalls(userId: number | null): WallSummary[] {
+  readableWalls(userId: number | null, granted: readonly number[] = []): WallSummary[] {
     // User id 0 never exists: an anonymous reader sees public walls only.
+    if (granted.length > 0) return this.#readableWallsGranted.all(userId ?? 0, JSON.stringify(granted)).map(toWallSummary);
     return this.#readableWalls.all(userId ?? 0).map(toWallSummary);
   }
 
@@ -136,18 +153,23 @@ export class SqliteStore implements MessageSource, Storage {
     return this.#isMember.get(userId, wallId) !== undefined;
   }
 
-  createSession(userId: number, now = Date.now()): string {
+  createSession(userId: number, now = Date.now(), grant?: TokenGrant): string {
     const id = newSessionId();
-    this.#insertSession.run(id, userId, now, now + this.#sessionTtlMs);
+    if (grant) {
+      const expiresAt = Math.min(now + this.#sessionTtlMs, grant.endsAt);
+      this.#insertTokenSession.run(id, userId, now, expiresAt, grant.endsAt, JSON.stringify(grant.granted));
+    } else {
+      this.#insertSession.run(id, userId, now, now + this.#sessionTtlMs);
+    }
     return id;
   }
 
-  sessionUser(sessionId: string, now = Date.now()): User | undefined {
+  sessionUser(sessionId: string, now = Date.now()): SessionUser | undefined {
     const row = this.#sessionUser.get(sessionId, now);
     if (!row) return undefined;
-    const renewed = slidExpiry(row.expires_at, now, this.#sessionTtlMs);
+    const renewed = slidExpiry(row.expires_at, now, this.#sessionTtlMs, row.hard_expires_at);
     if (renewed !== null) this.#extendSession.run(renewed, sessionId);
-    return { id: row.id, name: row.name };
+    return sessionUserOf(row);
   }
 
   deleteSession(sessionId: string): boolean {

@@ -4,7 +4,7 @@
  * promise (PostgreSQL: a network round trip that must never block the main
  * thread); callers always `await`, so both fit.
  */
-import type { Message, User, WallSummary } from './model.js';
+import type { Message, SessionUser, TokenGrant, User, WallSummary } from './model.js';
 
 export type MaybePromise<T> = T | Promise<T>;
 
@@ -13,20 +13,26 @@ export interface Storage {
   /** True when this open created the schema and wrote the demo data. */
   readonly seeded: boolean;
   userByName(name: string): MaybePromise<User | undefined>;
-  /** The walls `userId` is a member of. */
-  wallsOf(userId: number): MaybePromise<WallSummary[]>;
+  /** The user named `name`, created the first time a token names it (with no memberships). */
+  ensureUser(name: string): MaybePromise<User>;
+  /** The walls `userId` is a member of, and those of `granted` (a token's) that exist. */
+  wallsOf(userId: number, granted?: readonly number[]): MaybePromise<WallSummary[]>;
   /** The walls anyone may read without a session. */
   publicWalls(): MaybePromise<WallSummary[]>;
-  /** Every wall `userId` may read: its own and the public ones (`null`: public only). */
-  readableWalls(userId: number | null): MaybePromise<WallSummary[]>;
+  /** Every wall `userId` may read: its own, the public ones and those of `granted` that exist (`null`: public only). */
+  readableWalls(userId: number | null, granted?: readonly number[]): MaybePromise<WallSummary[]>;
   wallExists(wallId: number): MaybePromise<boolean>;
   /** Members read a wall; so does anyone, `null` (no session) included, if it is public. */
   canRead(userId: number | null, wallId: number): MaybePromise<boolean>;
   /** Only members post, public wall or not. */
   canPost(userId: number, wallId: number): MaybePromise<boolean>;
-  createSession(userId: number): MaybePromise<string>;
-  /** The user of a live session; each use slides its expiry (SESSION_TTL_S). */
-  sessionUser(sessionId: string): MaybePromise<User | undefined>;
+  /**
+   * A new session. With a token's `grant` it keeps the granted walls and
+   * never lives past `grant.endsAt`, however its expiry slides.
+   */
+  createSession(userId: number, now?: number, grant?: TokenGrant): MaybePromise<string>;
+  /** The user of a live session; each use slides its expiry (SESSION_TTL_S), never past a token's end. */
+  sessionUser(sessionId: string, now?: number): MaybePromise<SessionUser | undefined>;
   /** Log out: true when the session existed. */
   deleteSession(sessionId: string): MaybePromise<boolean>;
   /** Delete up to `limit` expired sessions; resolves with how many went. */
