@@ -1,7 +1,7 @@
 /**
  * An answer's bytes, made once per answer object. Requests that shared a pool
  * task (WaitCoalescer) get the very same outcome object, so ten thousand polls
- * woken by one post are serialised once, not ten thousand times (issue 15).
+ * woken by one post are serialised once, not ten thousand times.
  * Keyed weakly: the bytes go when the answer does.
  */
 import type { Message } from '../shared/types.js';

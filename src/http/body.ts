@@ -12,7 +12,7 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
 type BodyType = 'json' | 'form';
 
 /**
- * JSON, or a form as jQuery and plain HTML forms send it (issue 10). No
+ * JSON, or a form as jQuery and plain HTML forms send it. No
  * Content-Type reads as JSON, as it always has; anything else is refused
  * before the body is read.
  */
@@ -29,7 +29,7 @@ function bodyType(req: IncomingMessage): BodyType {
 /**
  * The body's bytes, by 'data' and 'end' rather than `for await`: the async
  * iterator leaves its end-of-stream listeners on the request, which kept
- * about 1 KB alive for as long as a long poll was held (issue 15).
+ * about 1 KB alive for as long as a long poll was held.
  */
 function readBytes(req: IncomingMessage): Promise<Buffer> {
   const declared = Number(req.headers['content-length']);

@@ -36,7 +36,7 @@ export class StreamCounter {
 /**
  * Resolves true once what was written has flushed ('drain'), false if the
  * client has not read for `ms` or has gone. Waiting here is what keeps a
- * client that stops reading from costing more than about one batch (issue 14).
+ * client that stops reading from costing more than about one batch.
  */
 async function drained(res: ServerResponse, ms: number, departure: Departure): Promise<boolean> {
   const stop = AbortSignal.any([departure.abortSignal, AbortSignal.timeout(ms)]);
@@ -94,7 +94,7 @@ export function createCheckHandler(deps: CheckDeps, identity: Identity) {
     const user = await identity.viewer(ctx, Errors.unauthorized);
     const requested = parseWallList(query.get('walls'));
     // By default a session streams its own walls, and no session the public
-    // ones, so the Rails page's bare `new EventSource('/check')` works (issue 10).
+    // ones, so the Rails page's bare `new EventSource('/check')` works.
     // `?walls=` may name any wall the client can read.
     const walls = requested
       ? (await store.readableWalls(user?.id ?? null)).filter((wall) => requested.includes(wall.id))
@@ -104,7 +104,7 @@ export function createCheckHandler(deps: CheckDeps, identity: Identity) {
       parseCursor(req.headers['last-event-id']) ??
       parseCursor(query.get('last_event_id')) ??
       Math.max(...walls.map((wall) => wall.latest_message_id));
-    // HEAD: the headers a stream would get, and no stream, no thread (issue 14).
+    // HEAD: the headers a stream would get, and no stream, no thread.
     if (req.method === 'HEAD') {
       res.writeHead(200, STREAM_HEADERS).end();
       return;

@@ -1,6 +1,6 @@
 /**
  * CORS headers on every response, added when its head is written rather
- * than set on each request as it arrives (issue 15). Set early, they made
+ * than set on each request as it arrives. Set early, they made
  * every request, held polls included, carry Node's header table (four
  * `setHeader` entries) for its whole wait, and sent every answer down Node's
  * slow `writeHead` path, which validates and lower-cases each header again:

@@ -3,7 +3,7 @@
  * Sinatra original's jQuery client sends it:
  * `session_id=abc&last_post_id%5B1%5D=56` → `{session_id: 'abc', last_post_id: {'1': '56'}}`.
  *
- * Deliberately small and bounded (issue 10: hostile form bodies must never
+ * Deliberately small and bounded (hostile form bodies must never
  * slow the server): one pass over at most MAX_BODY_BYTES, a fixed number of
  * fields, shallow nesting, and every ambiguity — a repeated key, a key that is
  * both a value and a hash, `a[]` arrays, bad percent-encoding, bytes that are

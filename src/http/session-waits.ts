@@ -14,7 +14,7 @@ export const LOGGED_OUT = Symbol('logged out');
 
 /**
  * Each entry is the request's own Departure (RequestContext):
- * no closure or second signal per held request (issue 15, memory per held poll).
+ * no closure or second signal per held request (memory per held poll).
  */
 export class SessionWaits {
   readonly #bySession = new Map<string, Set<Departure>>();

@@ -41,7 +41,7 @@ function quality(accept: string, type: string): number {
 
 /**
  * A browser asks for the page; the Sinatra original's clients `$.get('/')`
- * and expect `{"ack":"huzzah!"}` (issue 10). HTML wins only when preferred
+ * and expect `{"ack":"huzzah!"}`. HTML wins only when preferred
  * strictly over JSON, so `*\/*` (jQuery, curl, fetch) gets the JSON.
  */
 export function prefersHtml(accept: string | undefined): boolean {

@@ -13,7 +13,7 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 }
 
 /**
- * Canonical decimals only (issue 14): digits, no sign, no leading zero, no
+ * Canonical decimals only: digits, no sign, no leading zero, no
  * exponent or hex, at most 2^53−1 — "007", "01", "1e3", "0x10", "-1", " 5"
  * and "1.0" are not numbers here. Ids may pass 2^31, so the cap is the safe
  * integer limit, not 32 bits.

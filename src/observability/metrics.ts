@@ -27,7 +27,7 @@ export class Metrics {
   /**
    * Delivery latencies measured but not yet in the histogram. prom-client's
    * `observe` (labels validated and hashed on every call) was a fifth of the
-   * main thread's time in a 10,000-poll fan-out on a fresh start (issue 15):
+   * main thread's time in a 10,000-poll fan-out on a fresh start:
    * the answers are written first, and the latencies go in once they are
    * out (the next `setImmediate`), or at a scrape.
    */

@@ -2,7 +2,7 @@
  * Times each wait for the access log and observes delivery latency. The
  * routes call `begin` and `end` around their wait rather than wrapping the
  * waiter in another async function, whose suspended frame every held poll
- * would carry (issue 15, memory per held poll).
+ * would carry (memory per held poll).
  *
  * Delivery is the age of the newest message in an answer, counted from its
  * `created_at` — the time the storing process wrote it — rather than from

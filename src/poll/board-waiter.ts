@@ -56,7 +56,7 @@ interface BoardWaitDeps {
  * `walls` holds each wall's cursor (what the client has seen); `seen` each
  * wall's board id already read without news for this request. Plain pairs,
  * not Maps: a request waits on a few walls, and a Map costs every held poll
- * its hash table (issue 15, memory per held poll).
+ * its hash table (memory per held poll).
  */
 async function waitOnBoard(
   { config, board, reader, runner, coalescer }: BoardWaitDeps,

@@ -6,7 +6,7 @@
  * the coalescer's shared tasks use those). Requests use `Departure`, a
  * stand-in for an AbortController that keeps its listeners in one field: a
  * real controller is an EventTarget with two Maps, about 0.5 KB on every held
- * poll and stream (issue 15, memory per held poll).
+ * poll and stream (memory per held poll).
  */
 
 export type AbortListener = (() => void) | { handleEvent(): void };

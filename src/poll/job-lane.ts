@@ -2,8 +2,8 @@
  * The `/hello` lane: blocking jobs run apart from polls and streams, on
  * threads of their own, under their own limit (`HELLO_CONCURRENCY`) and
  * queue (`HELLO_QUEUE`). A synchronous job on a multiplexed poll thread would
- * freeze every `Atomics.waitAsync` that thread holds (issue 11), and jobs in
- * the poll queue would take places polls need (issue 14), so they share
+ * freeze every `Atomics.waitAsync` that thread holds, and jobs in
+ * the poll queue would take places polls need, so they share
  * neither. In `inline` mode a job still blocks the main thread: that mode is
  * the control that shows why pools exist.
  */

@@ -18,7 +18,7 @@ export const BATCH_LIMIT = 100;
 /**
  * Most bytes of messages one answer carries (at least one message always
  * goes): a catch-up of large messages is sent in slices the client asks for
- * again, so neither a read nor a write holds more than this (issue 14).
+ * again, so neither a read nor a write holds more than this.
  */
 export const BATCH_BYTES = 256 * 1024;
 
@@ -65,7 +65,7 @@ export function createMessageWaiter(
   coalescer?: WaitCoalescer,
 ): MessageWaiter {
   // Not async: a held request's promise is the coalescer's, settled by its
-  // one Member object, with no suspended frame here (issue 15, memory per held poll).
+  // one Member object, with no suspended frame here (memory per held poll).
   return (walls, { deadline, signal, kind, admit }) => {
     const singleCursor = kind === 'stream';
     const task: PollTask = {

@@ -1,5 +1,5 @@
 /**
- * Identical waits share one pool task (issue 15). Ten thousand clients that
+ * Identical waits share one pool task. Ten thousand clients that
  * saw the same last message on the same walls ask the same question; one task
  * asks it, and its one answer — one result message from the thread, cut to
  * size once — goes to every request riding on it.
@@ -39,7 +39,7 @@ const CANCELLED: PollOutcome = { outcome: 'cancelled' };
  * shared tasks when it outlives one. It is its own abort listener, its timer
  * gets it as an argument, and it settles the request's one promise, so a
  * held request costs this object rather than a suspended async function and
- * a handful of closures (issue 15, memory per held poll).
+ * a handful of closures (memory per held poll).
  */
 class Member {
   wait: SharedWait | undefined;

@@ -1,7 +1,7 @@
 /**
  * Fair shares of the waiting capacity: concurrent waits (long polls that
  * really wait, plus open streams) are capped per session and per client
- * address (issue 14), so one client cannot hold most of what the mode can
+ * address, so one client cannot hold most of what the mode can
  * keep waiting. Counted on the main thread, per process.
  */
 import { WaitCapError } from './errors.js';
