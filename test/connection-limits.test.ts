@@ -53,7 +53,9 @@ describe('Connection: close', () => {
       'GET /',
       'GET /no-such-route',
     ].map((line) => `${line} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
-    requests.push(`POST /poll HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${poll.length}\r\n\r\n${poll}`);
+    requests.push(
+      `POST /poll HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${poll.length}\r\n\r\n${poll}`,
+    );
     for (const request of requests) {
       // The stream ends at SSE_MAX_MS; everything else at once.
       const answer = await exchange(server, request, 3000);
