@@ -1,0 +1,121 @@
+/**
+ * Paced posters for the sustained-throughput scenario: a few keep-alive
+ * connections (undici, pipelining off), each owning some walls and sending
+ * its share of a step's posts at its slot times. A poster waits for each
+ * answer before its next post, so a wall's posts are stored in the order they
+ * were sent — the order every subscriber must see — and a server that falls
+ * behind shows as an accepted rate below the offered one (the slots still
+ * due when the step ends are dropped), not as a queue in the client.
+ */
+import { performance } from 'node:perf_hooks';
+import { Client } from 'undici';
+import type { SentPost } from './sustained-check.js';
+
+/** How a post is written to one kind of server, and which id the subscribers will see for it. */
+export interface PostTarget {
+  origin: string;
+  request(wall: number, seq: number): { path: string; body: string; headers: Record<string, string> };
+  /** Pollster: the stored message's id from the 201 answer; Nchan: the sequence number sent as the content. */
+  idOf(seq: number, answer: string): number;
+}
+
+export interface StepPosting {
+  posts: SentPost[];
+  /** Posts answered with anything but 2xx, or not at all. */
+  failed: number;
+  /** Each post's request round trip, ms. */
+  roundTrips: number[];
+  /** Posts never sent: their poster was still behind when the step ended. */
+  unsent: number;
+  /** Seconds from the step's start to the last answer. */
+  spanS: number;
+}
+
+export class Posters {
+  readonly #clients: Client[];
+  /** A sequence number per post over the whole run: Nchan's message ids. */
+  #seq = 0;
+
+  constructor(
+    readonly target: PostTarget,
+    /** The walls each poster owns: walls[p] for poster p, posted in turn. */
+    readonly walls: readonly (readonly number[])[],
+  ) {
+    this.#clients = walls.map(
+      () => new Client(target.origin, { pipelining: 1, keepAliveTimeout: 10_000, headersTimeout: 10_000, bodyTimeout: 10_000 }),
+    );
+  }
+
+  /** `rate` posts per second in all for `durationMs`, spread evenly over the posters and their walls. */
+  async step(rate: number, durationMs: number): Promise<StepPosting> {
+    const posts: SentPost[] = [];
+    const roundTrips: number[] = [];
+    let failed = 0;
+    let unsent = 0;
+    const count = this.#clients.length;
+    const start = performance.now();
+    let lastAnswer = start;
+    await Promise.all(
+      this.#clients.map(async (client, p) => {
+        const walls = this.walls[p]!;
+        for (let k = 0; ; k++) {
+          // Slot k * count + p of the step: the posters take turns.
+          const due = start + ((k * count + p) * 1000) / rate;
+          if (due >= start + durationMs) break;
+          // A poster still behind when the step ends drops the rest of its slots: the step lasts what it says.
+          if (performance.now() >= start + durationMs) {
+            unsent++;
+            continue;
+          }
+          const wait = due - performance.now();
+          if (wait > 1) await new Promise((resolve) => setTimeout(resolve, wait));
+          const wall = walls[k % walls.length]!;
+          const seq = ++this.#seq;
+          const { path, body, headers } = this.target.request(wall, seq);
+          const sentAt = performance.now();
+          try {
+            const reply = await client.request({ method: 'POST', path, body, headers });
+            const text = await reply.body.text();
+            const now = performance.now();
+            if (reply.statusCode >= 300) {
+              failed++;
+              continue;
+            }
+            roundTrips.push(now - sentAt);
+            lastAnswer = Math.max(lastAnswer, now);
+            posts.push({ id: this.target.idOf(seq, text), wall, sentAt });
+          } catch {
+            failed++;
+          }
+        }
+      }),
+    );
+    return { posts, failed, unsent, roundTrips, spanS: Math.max(durationMs, lastAnswer - start) / 1000 };
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.#clients.map((client) => client.destroy()));
+  }
+}
+
+/** Pollster: `POST /walls/:id/messages` as a member, the id from the answer. */
+export function pollsterTarget(origin: string, sessions: readonly string[]): PostTarget {
+  return {
+    origin,
+    request: (wall, seq) => ({
+      path: `/walls/${wall}/messages`,
+      body: JSON.stringify({ content: `sustained ${seq}` }),
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${sessions[seq % sessions.length]}` },
+    }),
+    idOf: (_seq, answer) => (JSON.parse(answer) as { id: number }).id,
+  };
+}
+
+/** Nchan: `POST /pub?id=<channel>` with the sequence number as the message. */
+export function nchanTarget(origin: string, channelOf: (wall: number) => string): PostTarget {
+  return {
+    origin,
+    request: (wall, seq) => ({ path: `/pub?id=${channelOf(wall)}`, body: String(seq), headers: { 'content-type': 'text/plain' } }),
+    idOf: (seq) => seq,
+  };
+}
