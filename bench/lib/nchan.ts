@@ -34,6 +34,8 @@ export interface NchanServer {
   subscribers(channel: string): Promise<number>;
   /** The nginx process's resident memory, bytes. */
   rss(): number;
+  /** The nginx process's id (its CPU time in /proc). */
+  pid: number;
   stop(): Promise<void>;
 }
 
@@ -45,7 +47,7 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-function config(dir: string, port: number): string {
+function config(dir: string, port: number, bufferLength: number): string {
   return `# Written by Pollster's bench (bench/lib/nchan.ts); removed with its directory.
 load_module ${MODULE};
 daemon off;
@@ -68,7 +70,7 @@ http {
     location = /pub {
       nchan_publisher;
       nchan_channel_id $arg_id;
-      nchan_message_buffer_length 10;
+      nchan_message_buffer_length ${bufferLength};
     }
     location = /sub {
       nchan_subscriber longpoll;
@@ -85,11 +87,12 @@ http {
 `;
 }
 
-export async function startNchan(): Promise<NchanServer> {
+/** `bufferLength`: messages a channel keeps for subscribers that fall behind (nchan_message_buffer_length). */
+export async function startNchan(options: { bufferLength?: number } = {}): Promise<NchanServer> {
   const dir = mkdtempSync(join(tmpdir(), 'pollster-nchan-'));
   mkdirSync(join(dir, 'logs'));
   const port = await freePort();
-  writeFileSync(join(dir, 'nginx.conf'), config(dir, port));
+  writeFileSync(join(dir, 'nginx.conf'), config(dir, port, options.bufferLength ?? 10));
   const child: ChildProcess = spawn(NGINX!, ['-p', dir, '-e', join(dir, 'error.log'), '-c', join(dir, 'nginx.conf')], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr!.on('data', (chunk) => (stderr += chunk));
@@ -114,6 +117,7 @@ export async function startNchan(): Promise<NchanServer> {
       if (reply.statusCode !== 200) return 0;
       return (JSON.parse(text) as { subscribers: number }).subscribers;
     },
+    pid: child.pid!,
     rss() {
       const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'));
       return match ? Number(match[1]) * 1024 : NaN;
