@@ -11,6 +11,7 @@ import { hostileNeighbours } from './hostile-neighbours.js';
 import { poolCapacity } from './pool-capacity.js';
 import { shortVsLong } from './short-vs-long.js';
 import { stuckPolls } from './stuck-polls.js';
+import { sustained } from './sustained.js';
 import { vsBaseline } from './vs-baseline.js';
 
 /** Every scenario, in the order they run. A new one goes here and nowhere else. */
@@ -26,4 +27,5 @@ export const scenarios: Scenario[] = [
   hosts,
   hostsNetns,
   hostileNeighbours,
+  sustained,
 ];
