@@ -59,6 +59,17 @@ export function cpuMsOf(roots: readonly number[]): number {
   }
 }
 
+/** CPU milliseconds of `pid`'s main thread alone (a Node process's event loop; nginx's only thread). */
+export function mainThreadMs(pid: number): number {
+  try {
+    const text = readFileSync(`/proc/${pid}/task/${pid}/stat`, 'utf8');
+    const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * TICK_MS;
+  } catch {
+    return NaN;
+  }
+}
+
 /** Busy and total ticks of the whole machine, all cores (/proc/stat; idle and iowait count as not busy). */
 export function machineTicks(): { busy: number; total: number } {
   try {
