@@ -14,6 +14,7 @@
 /** @typedef {import('../src/shared/types.js').RefreshEvent} RefreshEvent */
 /** @typedef {import('../src/shared/types.js').ErrorAnswer} ErrorAnswer */
 /** @typedef {import('../src/shared/types.js').StatsAnswer} StatsAnswer */
+/** @typedef {import('../src/shared/types.js').AuthAnswer} AuthAnswer */
 
 /**
  * The element `selector` names, checked to be a `type`: an id renamed in
@@ -32,6 +33,8 @@ function $(selector, type) {
 const ui = {
   login: $('#login', HTMLFormElement),
   user: $('#login select', HTMLSelectElement),
+  tokenLogin: $('#token-login', HTMLFormElement),
+  token: $('#token-login input', HTMLInputElement),
   whoami: $('#whoami', HTMLElement),
   loginPrompt: $('#login-prompt', HTMLElement),
   transport: $('#transport', HTMLSelectElement),
@@ -46,7 +49,8 @@ const ui = {
 
 /**
  * @typedef {object} PageState
- * @property {string | null} session null: not logged in, the page follows the public walls
+ * @property {AuthAnswer['mode']} mode demo: pick a user; jwt: the application's token is the credential
+ * @property {string | null} session the credential: a session id (demo) or a token (jwt); null: not logged in, the page follows the public walls
  * @property {string | null} user
  * @property {WallSummary[]} walls
  * @property {number | null} current
@@ -60,6 +64,7 @@ const ui = {
 
 /** @type {PageState} */
 const state = {
+  mode: 'demo',
   session: null,
   user: null,
   walls: [],
@@ -293,13 +298,15 @@ function startSse() {
   const controller = new AbortController();
   const { signal } = controller;
   const session = state.session;
+  // EventSource cannot send a header: the credential goes in the query, a token as ?token=.
+  const credentialParam = state.mode === 'jwt' ? 'token' : 'session_id';
   const backoff = new Backoff();
   /** @type {EventSource | null} */
   let source = null;
 
   const query = () => {
     const params = new URLSearchParams({ last_event_id: String(cursor()) });
-    if (session) params.set('session_id', session);
+    if (session) params.set(credentialParam, session);
     return `/check?${params}`;
   };
 
@@ -422,12 +429,19 @@ function startTransport() {
   state.stopTransport = transport === 'sse' ? startSse() : transport === 'long' ? startPolling(30_000, 0) : startPolling(0, 1000);
 }
 
+/** What to ask for when the credential stopped working: a new login, or (AUTH=jwt) a new token. */
+function endedMessage() {
+  return state.mode === 'jwt'
+    ? 'Your token has expired or was refused. Paste a new token from your application.'
+    : 'Your session has ended. Please log in again.';
+}
+
 /** The server will not serve this client any more: with a session, it has ended. */
 function refused() {
   state.stopTransport();
   state.stopTransport = () => {};
   if (state.session) {
-    loggedOut('Your session has ended. Please log in again.');
+    loggedOut(endedMessage());
   } else {
     setStatus('No public wall to follow; log in to see your walls.');
   }
@@ -502,7 +516,7 @@ function loggedOut(message) {
   enableCompose(false);
   ui.loginPrompt.textContent = message;
   ui.loginPrompt.hidden = false;
-  ui.user.focus();
+  (state.mode === 'jwt' ? ui.token : ui.user).focus();
   setStatus(message);
   showPublicWalls().catch((error) => setStatus(`${message} (Public walls unavailable: ${reason(error)})`));
 }
@@ -511,6 +525,85 @@ ui.login.addEventListener('submit', (event) => {
   event.preventDefault();
   login(ui.user.value).catch((error) => setStatus(`Login failed: ${reason(error)}`));
 });
+
+// ---- AUTH=jwt: the application's token instead of a user picker ---------------
+
+/**
+ * The `sub` of a token, for "Logged in as": shown only after the server
+ * accepted the token (it verifies; the page only reads).
+ * @param {string} token
+ */
+function subjectOf(token) {
+  try {
+    const payload = (token.split('.')[1] ?? '').replace(/-/g, '+').replace(/_/g, '/');
+    const bytes = Uint8Array.from(atob(payload), (char) => char.charCodeAt(0));
+    const sub = JSON.parse(new TextDecoder().decode(bytes)).sub;
+    return typeof sub === 'string' ? sub : 'a token';
+  } catch {
+    return 'a token';
+  }
+}
+
+/**
+ * Use `token` as the credential of every request (`Authorization: Bearer`,
+ * `?token=` on the stream) and follow its walls.
+ * @param {string} token
+ */
+async function useToken(token) {
+  const view = ++state.view;
+  state.stopTransport();
+  state.stopTransport = () => {};
+  state.session = token;
+  /** @type {WallsAnswer} */
+  let answer;
+  try {
+    answer = /** @type {WallsAnswer} */ (await api('GET', '/walls'));
+  } catch (error) {
+    if (view !== state.view) return;
+    state.session = null;
+    if (error instanceof ApiError && error.status === 401) {
+      loggedOut(`That token was refused (${error.message}). Paste a new token from your application.`);
+      return;
+    }
+    throw error;
+  }
+  if (view !== state.view) return;
+  state.user = subjectOf(token);
+  ui.token.value = '';
+  ui.loginPrompt.hidden = true;
+  ui.whoami.textContent = `Logged in as ${state.user}`;
+  enableCompose(true);
+  await show(answer.walls, view);
+}
+
+/** `#token=…` in the address: taken once, then removed so it stays out of the history and of links copied from the bar. */
+function takeTokenFromHash() {
+  const token = new URLSearchParams(location.hash.slice(1)).get('token');
+  if (token) window.history.replaceState(null, '', location.pathname + location.search);
+  return token;
+}
+
+ui.tokenLogin.addEventListener('submit', (event) => {
+  event.preventDefault();
+  useToken(ui.token.value.trim()).catch((error) => setStatus(`Token not used: ${reason(error)}`));
+});
+
+window.addEventListener('hashchange', () => {
+  if (state.mode !== 'jwt') return;
+  const token = takeTokenFromHash();
+  if (token) useToken(token).catch((error) => setStatus(`Token not used: ${reason(error)}`));
+});
+
+/** Learn the identity mode, show its login, and follow a token from the address or the public walls meanwhile. */
+async function start() {
+  // An older server has no /auth: it is the demo.
+  const answer = /** @type {AuthAnswer} */ (await api('GET', '/auth').catch(() => ({ mode: 'demo' })));
+  state.mode = answer.mode === 'jwt' ? 'jwt' : 'demo';
+  ui.login.hidden = state.mode === 'jwt';
+  ui.tokenLogin.hidden = state.mode !== 'jwt';
+  const token = state.mode === 'jwt' ? takeTokenFromHash() : null;
+  await (token ? useToken(token) : showPublicWalls());
+}
 
 ui.transport.addEventListener('change', startTransport);
 
@@ -522,7 +615,7 @@ ui.compose.addEventListener('submit', async (event) => {
     await postMessage(state.current, content);
     ui.content.value = '';
   } catch (error) {
-    if (error instanceof ApiError && error.status === 401) loggedOut('Your session has ended. Please log in again.');
+    if (error instanceof ApiError && error.status === 401) loggedOut(endedMessage());
     else setStatus(`Post failed: ${reason(error)}`);
   }
 });
@@ -534,7 +627,7 @@ ui.content.addEventListener('keydown', (event) => {
   }
 });
 
-showPublicWalls().catch((error) => setStatus(`Public walls unavailable: ${reason(error)}`));
+start().catch((error) => setStatus(`Public walls unavailable: ${reason(error)}`));
 
 // ---- live pool stats --------------------------------------------------------
 

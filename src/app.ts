@@ -8,6 +8,7 @@ import { existsSync, unlinkSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { Logger } from 'pino';
 import { collectStats, type PollsterStats } from './app-stats.js';
+import { TokenVerifier } from './auth/token-verifier.js';
 import { type Backend, openBackend } from './backend.js';
 import type { PublishRelay } from './cluster/relay.js';
 import type { Config } from './config.js';
@@ -83,6 +84,7 @@ export async function startPollster(
   const routes = createRoutes({
     config,
     store,
+    tokens: tokenVerifier(config, logger),
     publish(wallId, messageId) {
       board.publish(wallId, messageId);
       relay?.announce(wallId, messageId);
@@ -137,6 +139,17 @@ export async function startPollster(
       return (closing ??= shutDown(config, { server, runner, lane, backend, pruner }));
     },
   };
+}
+
+/** AUTH=jwt: the verifier, logging each refusal's reason (never the token). AUTH=demo beyond loopback: a warning. */
+function tokenVerifier(config: Config, logger: Logger): TokenVerifier | null {
+  if (config.auth.mode === 'jwt') {
+    return new TokenVerifier(config.auth, { onRefused: (reason) => logger.info({ reason }, 'token refused') });
+  }
+  if (config.auth.exposed) {
+    logger.warn({ auth: 'demo' }, 'AUTH=demo while listening beyond loopback: anyone who reaches Pollster can log in as any user');
+  }
+  return null;
 }
 
 /** The executor for POLL_MODE, the task runner in front of it, and the `/hello` lane, each checked to start. */

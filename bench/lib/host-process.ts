@@ -30,7 +30,8 @@ export class HostProcess {
     const command = [...this.wrap, process.execPath, join(ROOT, 'dist/main.js')];
     const child = spawn(command[0]!, command.slice(1), {
       cwd: ROOT,
-      env: { ...process.env, HOST: this.address, PORT: String(this.port), LOG_LEVEL: 'info', ...this.env },
+      // The bench logs in by name (the demo) on a non-loopback address, which needs AUTH set.
+      env: { ...process.env, HOST: this.address, PORT: String(this.port), LOG_LEVEL: 'info', AUTH: 'demo', ...this.env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     this.#child = child;

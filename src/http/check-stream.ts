@@ -23,6 +23,7 @@ import { Errors, HttpError } from './http-error.js';
 import type { Identity } from './identity.js';
 import type { SessionWaits } from './session-waits.js';
 import { parseDecimal } from './validate.js';
+import { endOf, readableWalls, wallsOf } from './wall-access.js';
 
 /** Sent first: how long the browser waits before reconnecting, ms. */
 export const RETRY_MS = 1000;
@@ -97,8 +98,8 @@ export function createCheckHandler(deps: CheckDeps, identity: Identity) {
     // ones, so the Rails page's bare `new EventSource('/check')` works.
     // `?walls=` may name any wall the client can read.
     const walls = requested
-      ? (await store.readableWalls(user?.id ?? null)).filter((wall) => requested.includes(wall.id))
-      : await (user ? store.wallsOf(user.id) : store.publicWalls());
+      ? (await readableWalls(store, user)).filter((wall) => requested.includes(wall.id))
+      : await (user ? wallsOf(store, user) : store.publicWalls());
     if (walls.length === 0) throw Errors.invalidParameters();
     const cursor =
       parseCursor(req.headers['last-event-id']) ??
@@ -125,7 +126,8 @@ export function createCheckHandler(deps: CheckDeps, identity: Identity) {
     // Logout (DELETE /sessions) ends the stream as cleanly as SSE_MAX_MS does.
     const sessionId = user ? identity.sessionIdOf(ctx) : undefined;
     if (sessionId) sessionWaits.add(sessionId, ctx.departure);
-    const endsAt = ctx.arrivedAt + config.sseMaxMs;
+    // A token's stream ends when the token does; the client reconnects with a new one and its last id.
+    const endsAt = Math.min(ctx.arrivedAt + config.sseMaxMs, endOf(user));
     try {
       await pump(deps, ctx, walls.map((wall) => wall.id), cursor, endsAt);
     } catch (error) {

@@ -22,6 +22,12 @@ export const Errors = {
   malformedRequest: () => new HttpError(400, 'Malformed request'),
   bodyTooLarge: () => new HttpError(413, 'Body too large'),
   unauthorized: () => new HttpError(401, 'Unauthorized', { 'WWW-Authenticate': 'Bearer' }),
+  /** AUTH=jwt: a token that is malformed, forged, not yet valid or for another issuer or audience (RFC 6750 §3.1). */
+  invalidToken: () => new HttpError(401, 'Invalid token', { 'WWW-Authenticate': 'Bearer error="invalid_token"' }),
+  /** AUTH=jwt: a token past its `exp` (and the clock skew): the client needs a new one from its application. */
+  tokenExpired: () => new HttpError(401, 'Token expired', { 'WWW-Authenticate': 'Bearer error="invalid_token"' }),
+  /** AUTH=jwt: `POST /sessions {"user":…}` picks no one; a session comes only from a token. */
+  tokenRequired: () => new HttpError(403, 'Token required'),
   /** A wall the user may read (it is public) but not post to. Walls they may not read answer wallNotFound. */
   wallNotWritable: () => new HttpError(403, 'Wall not writable'),
   wallNotFound: () => new HttpError(404, 'Wall not found'),

@@ -1,5 +1,6 @@
 /** What the route handlers are built from: the parts of a running Pollster they use. */
 import type { IncomingMessage } from 'node:http';
+import type { TokenVerifier } from '../auth/token-verifier.js';
 import type { Config } from '../config.js';
 import type { WaitMeter } from '../observability/wait-meter.js';
 import type { JobLane } from '../poll/job-lane.js';
@@ -13,6 +14,8 @@ import type { SessionWaits } from './session-waits.js';
 export interface RouteDeps {
   config: Config;
   store: Storage;
+  /** AUTH=jwt: verifies the application's tokens. Null in demo mode, where a token is an unknown session. */
+  tokens: TokenVerifier | null;
   /** Wake the polls waiting on `wallId` (in this process and any others). */
   publish: (wallId: number, messageId: number) => void;
   runner: TaskRunner;

@@ -112,6 +112,11 @@ export interface SessionAnswer {
   walls: WallSummary[];
 }
 
+/** `GET /auth` → 200: which login the page shows, a user picker (`demo`) or a token (`jwt`). */
+export interface AuthAnswer {
+  mode: 'demo' | 'jwt';
+}
+
 /** `GET /walls` → 200: the session's walls, or without a session the public walls. */
 export interface WallsAnswer {
   walls: WallSummary[];

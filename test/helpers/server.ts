@@ -49,7 +49,7 @@ export function tempDir(prefix = 'pollster-test-'): string {
 export async function startTestServer(env: Record<string, string> = {}, logger?: Logger): Promise<TestServer> {
   const dir = tempDir();
   const dbPath = join(dir, 'pollster.db');
-  const config = loadConfig({ PORT: '0', LOG_LEVEL: 'silent', DB_PATH: dbPath, ...env });
+  const config = loadConfig({ PORT: '0', LOG_LEVEL: 'silent', DB_PATH: dbPath, AUTH: 'demo', ...env });
   const pollster = await startPollster(config, logger);
   // Enough connections that held polls never serialise the client.
   const agent = new Agent({ connections: 256, bodyTimeout: 0, headersTimeout: 0 });

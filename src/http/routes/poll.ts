@@ -9,6 +9,7 @@ import { sendJsonBytes } from '../respond.js';
 import type { RouteDeps } from '../route-deps.js';
 import { LOGGED_OUT } from '../session-waits.js';
 import { parsePollRequest } from '../validate.js';
+import { canRead, endOf } from '../wall-access.js';
 
 export function pollRoutes(deps: RouteDeps, identity: Identity): Route[] {
   const { config, store, waitForMessages, waitMeter, sessionWaits } = deps;
@@ -17,7 +18,7 @@ export function pollRoutes(deps: RouteDeps, identity: Identity): Route[] {
     const body = await readBody(ctx.req);
     const user = await identity.viewer(ctx, Errors.invalidUser, body);
     const request = parsePollRequest(body);
-    const readable = await Promise.all(request.lastPostIds.map(([wallId]) => store.canRead(user?.id ?? null, wallId)));
+    const readable = await Promise.all(request.lastPostIds.map(([wallId]) => canRead(store, user, wallId)));
     const walls = request.lastPostIds.filter((_, index) => readable[index]);
     // Without a session, no public wall left means the client needs one.
     if (walls.length === 0) throw user ? Errors.invalidParameters() : Errors.invalidUser();
@@ -29,7 +30,8 @@ export function pollRoutes(deps: RouteDeps, identity: Identity): Route[] {
     let outcome: PollOutcome | undefined;
     try {
       outcome = await waitForMessages(walls, {
-        deadline: ctx.arrivedAt + timeoutMs,
+        // A token's poll answers (empty) when the token ends; the next one with it gets 401 Token expired.
+        deadline: Math.min(ctx.arrivedAt + timeoutMs, endOf(user)),
         signal: ctx.departure,
         kind: 'poll',
         admit: () => identity.admitWait(ctx, body),

@@ -1,5 +1,5 @@
 /** The walls a client may read, their messages, and posting to them. */
-import type { User } from '../../storage/model.js';
+import type { SessionUser } from '../../storage/model.js';
 import type { Storage } from '../../storage/storage.js';
 import { readBody } from '../body.js';
 import type { Route } from '../context.js';
@@ -8,11 +8,12 @@ import type { Identity } from '../identity.js';
 import { sendJson } from '../respond.js';
 import type { RouteDeps } from '../route-deps.js';
 import { parseContent, parsePage, parseWallId } from '../validate.js';
+import { canPost, canRead, wallsOf } from '../wall-access.js';
 
 /** A wall the viewer may not read answers exactly like a missing one: no existence oracle. */
-async function readableWall(store: Storage, user: User | null, rawId: string | undefined): Promise<number> {
+async function readableWall(store: Storage, user: SessionUser | null, rawId: string | undefined): Promise<number> {
   const wallId = parseWallId(rawId);
-  if (!(await store.canRead(user?.id ?? null, wallId))) throw Errors.wallNotFound();
+  if (!(await canRead(store, user, wallId))) throw Errors.wallNotFound();
   return wallId;
 }
 
@@ -23,7 +24,7 @@ export function wallRoutes({ store, publish }: RouteDeps, identity: Identity): R
       '/walls',
       async (ctx) => {
         const user = await identity.viewer(ctx, Errors.unauthorized);
-        sendJson(ctx.res, 200, { walls: await (user ? store.wallsOf(user.id) : store.publicWalls()) });
+        sendJson(ctx.res, 200, { walls: await (user ? wallsOf(store, user) : store.publicWalls()) });
       },
     ],
     [
@@ -45,9 +46,9 @@ export function wallRoutes({ store, publish }: RouteDeps, identity: Identity): R
         const wallId = parseWallId(ctx.params.id);
         // Members read and post, so a member's post needs one check, not two:
         // a database round trip fewer on PostgreSQL.
-        if (!(await store.canPost(user.id, wallId))) {
+        if (!(await canPost(store, user, wallId))) {
           // Not a member: 403 on a wall it may read, else the 404 of a missing wall (no existence oracle).
-          throw (await store.canRead(user.id, wallId)) ? Errors.wallNotWritable() : Errors.wallNotFound();
+          throw (await canRead(store, user, wallId)) ? Errors.wallNotWritable() : Errors.wallNotFound();
         }
         const message = await store.postMessage(wallId, user, parseContent(body));
         publish(wallId, message.id);
