@@ -43,6 +43,10 @@ export interface Config {
   corsOrigin: string;
   /** Session lifetime since its last use (sliding), seconds. */
   sessionTtlS: number;
+  /** Newest messages kept per wall; older ones are pruned in the background. 0: keep all. */
+  historyMaxPerWall: number;
+  /** Messages older than this many seconds are pruned in the background. 0: no age limit. */
+  historyMaxAgeS: number;
   /** When set, `/stats` and `/metrics` require `Authorization: Bearer <token>`. */
   metricsToken: string | null;
   /** One `info` line per finished request. */
@@ -359,6 +363,9 @@ export function loadConfig(env: Env = process.env): Config {
     pgPoolSize: integer(env, 'PG_POOL_SIZE', defaults.pgPoolSize, 1, 1000),
     corsOrigin: corsOrigin(env),
     sessionTtlS: integer(env, 'SESSION_TTL_S', defaults.sessionTtlS, 1, 315_360_000),
+    // Off by default: pruning deletes messages, which an operator turns on knowingly (docs/design.md).
+    historyMaxPerWall: integer(env, 'HISTORY_MAX_PER_WALL', 0, 0, 1_000_000),
+    historyMaxAgeS: integer(env, 'HISTORY_MAX_AGE_S', 0, 0, 315_360_000),
     metricsToken: metricsToken(env),
     accessLog: oneOf(env, 'ACCESS_LOG', ['on', 'off'] as const, 'on') === 'on',
     logLevel: oneOf(

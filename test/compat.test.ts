@@ -175,6 +175,8 @@ describe('schema step 2', () => {
     db.exec('ALTER TABLE walls DROP COLUMN public');
     // Step 3 (session expiry) came later still.
     db.exec('DROP INDEX sessions_expires_at; ALTER TABLE sessions DROP COLUMN expires_at');
+    // So did bounded history's floor.
+    db.exec('ALTER TABLE walls DROP COLUMN history_floor');
     // And a token session's grant and hard end (AUTH=jwt).
     db.exec('ALTER TABLE sessions DROP COLUMN hard_expires_at; ALTER TABLE sessions DROP COLUMN granted_walls');
     db.prepare("INSERT INTO messages (wall_id, user_id, content, created_at) VALUES (2, 1, 'kept', 0)").run();

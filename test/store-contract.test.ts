@@ -219,4 +219,49 @@ describe.each(backends)('store contract: $name', ({ open }) => {
     expect((await store.messagesAfterOnWalls([4], first.id - 1, 10)).map((m) => m.id)).toEqual([first.id, top.id]);
     expect((await store.wallsOf(demo.id)).find((wall) => wall.id === 4)!.latest_message_id).toBe(Number.MAX_SAFE_INTEGER);
   });
+
+  it("bounded history: raises a wall's floor by count and by age, only ever upwards, and prunes below it in bounded batches; two processes doing it is harmless", async () => {
+    const { store, reopen } = await open();
+    const other = await reopen();
+    const demo = (await store.userByName('demo'))!;
+    expect(await store.historyFloors()).toEqual([]);
+    const posted: number[] = [];
+    for (let i = 0; i < 8; i++) posted.push((await store.postMessage(3, demo, `m${i}`)).id);
+    const wall3 = (await store.historyOverview()).find((wall) => wall.wall_id === 3)!;
+    expect(wall3).toMatchObject({ floor: 0, newest: posted[7], oldest: 4 });
+    expect(Math.abs(wall3.oldest_kept_at! - Date.now())).toBeLessThan(60_000);
+
+    // Keep 3: the floor is the 4th newest; a second raise, or a looser one elsewhere, moves nothing.
+    const keep3 = { maxPerWall: 3, cutoffMs: null, scan: 100 };
+    expect(await store.raiseHistoryFloor(3, 0, keep3)).toBe(posted[4]);
+    expect(await other.raiseHistoryFloor(3, 0, keep3)).toBeNull();
+    expect(await other.raiseHistoryFloor(3, 0, { ...keep3, maxPerWall: 6 })).toBeNull();
+    expect(await store.historyFloors()).toEqual([{ wall_id: 3, floor: posted[4] }]);
+
+    // 6 messages at or below it (the demo one and 5 of ours), deleted in batches, by either process.
+    expect(await store.pruneHistory(3, posted[4]!, 4)).toBe(4);
+    expect(await other.pruneHistory(3, posted[4]!, 100)).toBe(2);
+    expect(await store.pruneHistory(3, posted[4]!, 100)).toBe(0);
+    expect((await store.messagesAfter(3, 0, 100)).map((m) => m.id)).toEqual(posted.slice(5));
+    expect((await store.historyOverview()).find((wall) => wall.wall_id === 3)).toMatchObject({ floor: posted[4], oldest: posted[5] });
+    // Other walls are untouched.
+    expect((await store.messagesAfter(2, 0, 100)).length).toBe(1);
+
+    // By age: nothing old enough moves nothing; once all is old, `scan` bounds how far one check goes.
+    expect(await store.raiseHistoryFloor(3, posted[4]!, { maxPerWall: 0, cutoffMs: Date.now() - 60_000, scan: 100 })).toBeNull();
+    expect(await store.raiseHistoryFloor(3, posted[4]!, { maxPerWall: 0, cutoffMs: Date.now() + 60_000, scan: 2 })).toBe(posted[6]);
+    expect(await store.raiseHistoryFloor(3, posted[6]!, { maxPerWall: 0, cutoffMs: Date.now() + 60_000, scan: 100 })).toBe(posted[7]);
+    expect(await other.historyFloors()).toEqual([{ wall_id: 3, floor: posted[7] }]);
+  });
+
+  it('bounded history: floors stay exact up to 2^53−1', async () => {
+    const { store, restartIdsAt } = await open();
+    const demo = (await store.userByName('demo'))!;
+    await restartIdsAt(Number.MAX_SAFE_INTEGER - 2);
+    for (let i = 0; i < 3; i++) await store.postMessage(4, demo, `near the top ${i}`);
+    expect(await store.raiseHistoryFloor(4, 0, { maxPerWall: 1, cutoffMs: null, scan: 10 })).toBe(Number.MAX_SAFE_INTEGER - 1);
+    expect(await store.historyFloors()).toEqual([{ wall_id: 4, floor: Number.MAX_SAFE_INTEGER - 1 }]);
+    expect(await store.pruneHistory(4, Number.MAX_SAFE_INTEGER - 1, 10)).toBe(3);
+    expect((await store.messagesAfter(4, 0, 10)).map((m) => m.id)).toEqual([Number.MAX_SAFE_INTEGER]);
+  });
 });

@@ -122,9 +122,21 @@ export interface WallsAnswer {
   walls: WallSummary[];
 }
 
-/** `GET /walls/:id/messages` → 200, oldest first. */
+/**
+ * Messages a client may have missed on a wall, pruned under bounded history
+ * (HISTORY_MAX_PER_WALL, HISTORY_MAX_AGE_S): its cursor `after` was older than
+ * the oldest message kept, so ids in (`after`, `resumed_from`] may be gone.
+ * What follows continues after `resumed_from`.
+ */
+export interface HistoryGap {
+  after: number;
+  resumed_from: number;
+}
+
+/** `GET /walls/:id/messages` → 200, oldest first; `gap` only when `after` was behind the kept history. */
 export interface MessagesAnswer {
   messages: Message[];
+  gap?: HistoryGap;
 }
 
 /** `POST /poll` (and `POST /`) body: per wall id, the newest message id the client has. */
@@ -137,11 +149,18 @@ export interface PollRequest {
 /** `POST /poll` → 200: the walls with news, each oldest first; `{"walls":{}}` on timeout. */
 export interface PollAnswer {
   walls: Extract<PollOutcome, { outcome: 'data' }>['walls'];
+  /** By wall id, only when a cursor was behind the kept history: the poll continues from `resumed_from`. */
+  gaps?: Record<string, HistoryGap>;
 }
 
 /** The `data` of a `GET /check` `event: refresh`; the event's id is the newest message id in it. */
 export interface RefreshEvent {
   messages: Message[];
+}
+
+/** The `data` of a `GET /check` `event: gap` (no id), sent before the next refresh when the stream's cursor was behind the kept history of these walls. */
+export interface GapEvent {
+  walls: Record<string, HistoryGap>;
 }
 
 /** Every 4xx/5xx with a body; `Invalid user!` (400 on `/poll`) and 401 mean the session is gone. */

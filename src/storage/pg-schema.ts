@@ -33,6 +33,12 @@ export const PG_MIGRATIONS: ReadonlyArray<MigrationStep<pg.ClientBase, Promise<b
     await client.query('ALTER TABLE sessions ADD COLUMN hard_expires_at bigint, ADD COLUMN granted_walls text');
     return false;
   },
+  // Bounded history: each wall's watermark, the highest message id pruned
+  // (or about to be) on it; 0 while nothing was (storage/history-sql.ts).
+  async (client) => {
+    await client.query('ALTER TABLE walls ADD COLUMN history_floor bigint NOT NULL DEFAULT 0');
+    return false;
+  },
 ];
 
 /**

@@ -6,6 +6,8 @@
  * numbers (exact up to 2^53−1). The schema and its triggers: `pg-schema.ts`.
  */
 import pg from 'pg';
+import { PgHistory } from './history-pg.js';
+import type { HistoryFloor, HistoryPolicy, WallHistory } from './history-sql.js';
 import type { Message, SessionUser, TokenGrant, User, WallSummary } from './model.js';
 import { migrate } from './pg-schema.js';
 import { newSessionId, type SessionRow, sessionUserOf, slidExpiry } from './sessions.js';
@@ -76,6 +78,7 @@ export class PgStore implements Storage {
   readonly seeded: boolean;
   readonly #pool: pg.Pool;
   readonly #sessionTtlMs: number;
+  readonly #history = new PgHistory((text, values) => this.#query(text, values));
   #closed = false;
 
   private constructor(pool: pg.Pool, sessionTtlMs: number, seeded: boolean) {
@@ -224,6 +227,22 @@ export class PgStore implements Storage {
 
   async ping(): Promise<void> {
     await this.#query('SELECT 1');
+  }
+
+  historyFloors(): Promise<HistoryFloor[]> {
+    return this.#history.floors();
+  }
+
+  historyOverview(): Promise<WallHistory[]> {
+    return this.#history.overview();
+  }
+
+  raiseHistoryFloor(wallId: number, floor: number, policy: HistoryPolicy): Promise<number | null> {
+    return this.#history.raiseFloor(wallId, floor, policy);
+  }
+
+  pruneHistory(wallId: number, floor: number, limit: number): Promise<number> {
+    return this.#history.prune(wallId, floor, limit);
   }
 
   /** Connections of the pool: open, idle, and callers waiting for one. */

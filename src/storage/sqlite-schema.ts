@@ -55,6 +55,11 @@ export const SQLITE_MIGRATIONS: ReadonlyArray<MigrationStep<SqliteDatabase>> = [
     db.exec('ALTER TABLE sessions ADD COLUMN hard_expires_at INTEGER');
     db.exec('ALTER TABLE sessions ADD COLUMN granted_walls TEXT');
   },
+  // Bounded history: each wall's watermark, the highest message id pruned
+  // (or about to be) on it; 0 while nothing was (storage/history-sql.ts).
+  (db) => {
+    db.exec('ALTER TABLE walls ADD COLUMN history_floor INTEGER NOT NULL DEFAULT 0');
+  },
 ];
 
 function seed(db: SqliteDatabase): void {

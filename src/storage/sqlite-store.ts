@@ -6,6 +6,8 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { MessageSource } from '../shared/poll-wait.js';
+import type { HistoryFloor, HistoryPolicy, WallHistory } from './history-sql.js';
+import { SqliteHistory } from './history-sqlite.js';
 import { MessageReader } from './message-reader.js';
 import { assertKnownVersion } from './migrations.js';
 import type { Message, SessionUser, TokenGrant, User, WallSummary } from './model.js';
@@ -52,6 +54,7 @@ export class SqliteStore implements MessageSource, Storage {
   readonly #pruneSessions: SqliteStatement<[number, number]>;
   readonly #sessionTtlMs: number;
   readonly #messages: MessageReader;
+  readonly #history: SqliteHistory;
   readonly #insertMessage: SqliteStatement<[number, number, string, number]>;
   readonly #newestSince: SqliteStatement<[number], { wall_id: number; newest: number }>;
 
@@ -86,6 +89,7 @@ export class SqliteStore implements MessageSource, Storage {
     this.#deleteSession = db.prepare('DELETE FROM sessions WHERE id = ?');
     this.#pruneSessions = db.prepare(SQL.pruneSessions);
     this.#messages = new MessageReader(db);
+    this.#history = new SqliteHistory(db);
     this.#insertMessage = db.prepare('INSERT INTO messages (wall_id, user_id, content, created_at) VALUES (?, ?, ?, ?)');
     // A range on the rowid: cheap however long the table grows.
     this.#newestSince = db.prepare('SELECT wall_id, MAX(id) AS newest FROM messages WHERE id > ? GROUP BY wall_id');
@@ -193,6 +197,22 @@ export class SqliteStore implements MessageSource, Storage {
     const createdAt = Date.now();
     const { lastInsertRowid } = this.#insertMessage.run(wallId, author.id, content, createdAt);
     return { id: Number(lastInsertRowid), wall_id: wallId, user: author.name, content, created_at: new Date(createdAt).toISOString() };
+  }
+
+  historyFloors(): HistoryFloor[] {
+    return this.#history.floors();
+  }
+
+  historyOverview(): WallHistory[] {
+    return this.#history.overview();
+  }
+
+  raiseHistoryFloor(wallId: number, floor: number, policy: HistoryPolicy): number | null {
+    return this.#history.raiseFloor(wallId, floor, policy);
+  }
+
+  pruneHistory(wallId: number, floor: number, limit: number): number {
+    return this.#history.prune(wallId, floor, limit);
   }
 
   /** The newest message id of each wall that has messages with id above `after`. */

@@ -4,6 +4,7 @@
  * promise (PostgreSQL: a network round trip that must never block the main
  * thread); callers always `await`, so both fit.
  */
+import type { HistoryFloor, HistoryPolicy, WallHistory } from './history-sql.js';
 import type { Message, SessionUser, TokenGrant, User, WallSummary } from './model.js';
 
 export type MaybePromise<T> = T | Promise<T>;
@@ -43,6 +44,14 @@ export interface Storage {
   messagesAfterOnWalls(wallIds: readonly number[], after: number, limit: number): MaybePromise<Message[]>;
   /** Store a message by `author` (a member of the wall: the caller checked) and resolve with it as stored. */
   postMessage(wallId: number, author: User, content: string): MaybePromise<Message>;
+  /** Walls with a history floor (HISTORY_MAX_PER_WALL, HISTORY_MAX_AGE_S): their messages up to it may be gone. */
+  historyFloors(): MaybePromise<HistoryFloor[]>;
+  /** Every wall's floor, newest and oldest ids, and the age of its oldest message above the floor: what the pruner decides on. */
+  historyOverview(): MaybePromise<WallHistory[]>;
+  /** Raise `wallId`'s floor (now `floor`) as far as `policy` lets its messages go; resolves with the new floor, or null. */
+  raiseHistoryFloor(wallId: number, floor: number, policy: HistoryPolicy): MaybePromise<number | null>;
+  /** Delete up to `limit` of `wallId`'s messages at or below `floor`, oldest first; resolves with how many went. */
+  pruneHistory(wallId: number, floor: number, limit: number): MaybePromise<number>;
   /** Resolves when the database answers a trivial query; DatabaseUnavailableError when it cannot. */
   ping(): MaybePromise<void>;
   close(): MaybePromise<void>;
