@@ -30,6 +30,7 @@ import { WaitCoalescer } from './poll/wait-coalescer.js';
 import { WaitLimits } from './poll/wait-limits.js';
 import { Board } from './shared/board.js';
 import { checkLaneLoads, checkWorkersLoad, waitForPrespawnedThreads } from './startup-checks.js';
+import { type History, startHistory } from './storage/history-pruner.js';
 import { describeUrl } from './storage/pg-store.js';
 import { SessionPruner } from './storage/session-pruner.js';
 import type { Storage } from './storage/storage.js';
@@ -49,6 +50,8 @@ export interface Pollster {
   stats(): PollsterStats;
   /** Why it cannot serve now (what `/readyz` answers), or null. */
   notReady(): Promise<string | null>;
+  /** Bounded history: the walls' floors this process checks cursors against, and its pruner (HISTORY_*). */
+  history: History;
   close(): Promise<void>;
 }
 
@@ -79,11 +82,17 @@ export async function startPollster(
   relay?.onRemoteLogout((sessionId) => sessionWaits.endSession(sessionId));
   relay?.serveMetrics(() => metrics.registry.getMetricsAsJSON());
   const { store } = backend;
+  const history = await startHistory(store, config, {
+    onPruned: (count) => metrics.countPrunedHistory(count),
+    onGaps: (count) => metrics.countHistoryGaps(count),
+    onError: (error) => logger.warn({ err: error }, 'history pruning failed'),
+  });
   const notReady = (): Promise<string | null> =>
     draining ? Promise.resolve('draining') : notReadyBecause(config, executor, backend);
   const routes = createRoutes({
     config,
     store,
+    history: history.floors,
     tokens: tokenVerifier(config, logger),
     publish(wallId, messageId) {
       board.publish(wallId, messageId);
@@ -134,9 +143,10 @@ export async function startPollster(
     logger,
     stats,
     notReady,
+    history,
     close: () => {
       draining = true;
-      return (closing ??= shutDown(config, { server, runner, lane, backend, pruner }));
+      return (closing ??= shutDown(config, { server, runner, lane, backend, pruner, history }));
     },
   };
 }
@@ -188,13 +198,13 @@ async function startScheduler(
 /** Stop taking requests, answer the waiting ones (empty), then close connections and the database. */
 async function shutDown(
   config: Config,
-  parts: { server: Server; runner: TaskRunner; lane: JobLane; backend: Backend; pruner: SessionPruner },
+  parts: { server: Server; runner: TaskRunner; lane: JobLane; backend: Backend; pruner: SessionPruner; history: History },
 ): Promise<void> {
-  const { server, runner, lane, backend, pruner } = parts;
+  const { server, runner, lane, backend, pruner, history } = parts;
   pruner.stop();
   server.close();
   // Waiting polls are answered (empty) as their tasks see the cancel flag.
-  await Promise.all([runner.close(SHUTDOWN_GRACE_MS), lane.close(SHUTDOWN_GRACE_MS)]);
+  await Promise.all([runner.close(SHUTDOWN_GRACE_MS), lane.close(SHUTDOWN_GRACE_MS), history.stop()]);
   backend.watcher?.setActive(false);
   server.closeIdleConnections();
   await new Promise((resolve) => setTimeout(resolve, 20));

@@ -4,7 +4,7 @@
  * woken by one post are serialised once, not ten thousand times.
  * Keyed weakly: the bytes go when the answer does.
  */
-import type { Message } from '../shared/types.js';
+import type { HistoryGap, Message } from '../shared/types.js';
 
 type Walls = Record<string, { posts: Message[] }>;
 
@@ -21,6 +21,20 @@ export function pollBody(walls: Walls | undefined): Buffer {
     pollBodies.set(walls, bytes);
   }
   return bytes;
+}
+
+/**
+ * A long poll's 200 when a cursor was behind its wall's kept history:
+ * `{"walls":{…},"gaps":{…}}`. Rare, so made per answer; every other answer
+ * keeps `pollBody`'s bytes exactly.
+ */
+export function pollBodyWithGaps(walls: Walls | undefined, gaps: Record<string, HistoryGap>): Buffer {
+  return Buffer.from(JSON.stringify({ walls: walls ?? {}, gaps }));
+}
+
+/** An SSE `gap` event: no id, so the stream's Last-Event-ID stays the last refresh's. */
+export function gapEvent(gaps: Record<string, HistoryGap>): string {
+  return `event: gap\ndata: ${JSON.stringify({ walls: gaps })}\n\n`;
 }
 
 /** One poll answer as a single batch in id order (message ids are global). */

@@ -15,8 +15,9 @@ import type { TaskRunner } from '../poll/task-runner.js';
 import type { Departure } from '../poll/departure.js';
 import type { WaitMeter } from '../observability/wait-meter.js';
 import type { PollOutcome } from '../shared/types.js';
+import type { HistoryFloors, HistoryGaps } from '../storage/history-floors.js';
 import { DatabaseUnavailableError, type Storage } from '../storage/storage.js';
-import { refreshEvent } from './answer-bytes.js';
+import { gapEvent, refreshEvent } from './answer-bytes.js';
 import type { RequestContext } from './context.js';
 import { toHttpError } from './error-mapping.js';
 import { Errors, HttpError } from './http-error.js';
@@ -52,6 +53,8 @@ async function drained(res: ServerResponse, ms: number, departure: Departure): P
 export interface CheckDeps {
   config: Config;
   store: Storage;
+  /** Walls' history floors: a stream behind one is told (`event: gap`). */
+  history: HistoryFloors;
   runner: TaskRunner;
   waitForMessages: MessageWaiter;
   waitMeter: WaitMeter;
@@ -149,10 +152,15 @@ export function createCheckHandler(deps: CheckDeps, identity: Identity) {
 
 /** Sends each batch of news from `cursor` on as one event, until the stream's end, its client leaves or stalls. */
 async function pump(deps: CheckDeps, ctx: RequestContext, wallIds: number[], from: number, endsAt: number): Promise<void> {
-  const { config, waitForMessages, waitMeter, streams } = deps;
+  const { config, history, waitForMessages, waitMeter, streams } = deps;
   const { res, departure: signal } = ctx;
   let cursor = from;
+  // Bounded history: each wall's gap is told once per floor, before the refresh that follows it.
+  const told = new Map<number, number>();
   while (!signal.aborted && Date.now() < endsAt) {
+    let gaps = history.untold(wallIds, cursor, told);
+    if (gaps instanceof Promise) gaps = await gaps;
+    if (gaps) cursor = tellGaps(res, history, gaps, wallIds, cursor);
     const startedAt = waitMeter.begin(ctx.record);
     let outcome: PollOutcome | undefined;
     try {
@@ -164,6 +172,10 @@ async function pump(deps: CheckDeps, ctx: RequestContext, wallIds: number[], fro
       waitMeter.end(ctx.record, startedAt, outcome, 'sse');
     }
     if (outcome.outcome !== 'data') return;
+    // A floor may have passed the cursor while it waited: told before the batch.
+    gaps = history.untold(wallIds, cursor, told);
+    if (gaps instanceof Promise) gaps = await gaps;
+    if (gaps) tellGaps(res, history, gaps, wallIds, cursor);
     // Streams that shared a wait share the event's bytes too.
     const event = refreshEvent(outcome.walls);
     cursor = event.cursor;
@@ -181,4 +193,11 @@ async function pump(deps: CheckDeps, ctx: RequestContext, wallIds: number[], fro
     // let other requests in between batches.
     await yieldToIo();
   }
+}
+
+/** Writes `event: gap`; returns where the stream's cursor resumes. */
+function tellGaps(res: ServerResponse, history: HistoryFloors, gaps: HistoryGaps, wallIds: number[], cursor: number): number {
+  history.told(gaps);
+  res.write(gapEvent(gaps));
+  return history.streamResumed(wallIds, cursor);
 }

@@ -7,6 +7,7 @@ import type { JobLane } from '../poll/job-lane.js';
 import type { MessageWaiter } from '../poll/message-waiter.js';
 import type { TaskRunner } from '../poll/task-runner.js';
 import type { WaitLimits } from '../poll/wait-limits.js';
+import type { HistoryFloors } from '../storage/history-floors.js';
 import type { Storage } from '../storage/storage.js';
 import type { StreamCounter } from './check-stream.js';
 import type { SessionWaits } from './session-waits.js';
@@ -14,6 +15,8 @@ import type { SessionWaits } from './session-waits.js';
 export interface RouteDeps {
   config: Config;
   store: Storage;
+  /** Walls' history floors: a cursor below one is told of its gap (bounded history). */
+  history: HistoryFloors;
   /** AUTH=jwt: verifies the application's tokens. Null in demo mode, where a token is an unknown session. */
   tokens: TokenVerifier | null;
   /** Wake the polls waiting on `wallId` (in this process and any others). */

@@ -34,6 +34,8 @@ export class Metrics {
   readonly #pendingDelivery: Record<'poll' | 'sse', number[]> = { poll: [], sse: [] };
   #deliveryFlushScheduled = false;
   readonly #sessionsPruned: Counter;
+  readonly #historyPruned: Counter;
+  readonly #historyGaps: Counter;
 
   constructor(stats: () => StatsSnapshot) {
     const registers = [this.registry];
@@ -75,6 +77,16 @@ export class Metrics {
       help: 'Expired sessions deleted by the periodic pruning.',
       registers,
     });
+    this.#historyPruned = new Counter({
+      name: 'pollster_history_pruned_total',
+      help: 'Messages deleted by bounded history (HISTORY_MAX_PER_WALL, HISTORY_MAX_AGE_S).',
+      registers,
+    });
+    this.#historyGaps = new Counter({
+      name: 'pollster_history_gaps_total',
+      help: 'Gaps told to clients (per wall): a poll, stream or history read whose cursor was behind the kept history.',
+      registers,
+    });
   }
 
   observeRequest(method: string, route: string, status: number, seconds: number): void {
@@ -106,6 +118,14 @@ export class Metrics {
 
   countPrunedSessions(count: number): void {
     if (count > 0) this.#sessionsPruned.inc(count);
+  }
+
+  countPrunedHistory(count: number): void {
+    if (count > 0) this.#historyPruned.inc(count);
+  }
+
+  countHistoryGaps(count: number): void {
+    if (count > 0) this.#historyGaps.inc(count);
   }
 
   /** This process's figures in Prometheus text format. */

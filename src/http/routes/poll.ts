@@ -1,6 +1,6 @@
 /** The long poll: `POST /poll`, and `POST /` as the Sinatra original's clients send it. */
 import type { PollOutcome } from '../../shared/types.js';
-import { pollBody } from '../answer-bytes.js';
+import { pollBody, pollBodyWithGaps } from '../answer-bytes.js';
 import { readBody } from '../body.js';
 import type { RequestContext, Route } from '../context.js';
 import { Errors } from '../http-error.js';
@@ -12,7 +12,7 @@ import { parsePollRequest } from '../validate.js';
 import { canRead, endOf } from '../wall-access.js';
 
 export function pollRoutes(deps: RouteDeps, identity: Identity): Route[] {
-  const { config, store, waitForMessages, waitMeter, sessionWaits } = deps;
+  const { config, store, history, waitForMessages, waitMeter, sessionWaits } = deps;
 
   async function poll(ctx: RequestContext): Promise<void> {
     const body = await readBody(ctx.req);
@@ -23,13 +23,19 @@ export function pollRoutes(deps: RouteDeps, identity: Identity): Route[] {
     // Without a session, no public wall left means the client needs one.
     if (walls.length === 0) throw user ? Errors.invalidParameters() : Errors.invalidUser();
     const timeoutMs = Math.min(request.timeoutMs ?? config.pollTimeoutMs, config.pollTimeoutMs);
+    // Bounded history: a cursor behind its wall's kept messages reads from the
+    // floor instead, and the answer tells the gap. It still waits when nothing
+    // is kept past the floor, so a client that ignores `gaps` cannot spin.
+    const fresh = history.ensureFresh();
+    if (fresh) await fresh;
+    const behind = history.gapsOf(walls);
     // A logout answers the session's held polls at once, as a stale session would be.
     const sessionId = user ? identity.sessionIdOf(ctx, body) : undefined;
     if (sessionId) sessionWaits.add(sessionId, ctx.departure);
     const startedAt = waitMeter.begin(ctx.record);
     let outcome: PollOutcome | undefined;
     try {
-      outcome = await waitForMessages(walls, {
+      outcome = await waitForMessages(behind ? history.resumed(walls) : walls, {
         // A token's poll answers (empty) when the token ends; the next one with it gets 401 Token expired.
         deadline: Math.min(ctx.arrivedAt + timeoutMs, endOf(user)),
         signal: ctx.departure,
@@ -37,8 +43,13 @@ export function pollRoutes(deps: RouteDeps, identity: Identity): Route[] {
         admit: () => identity.admitWait(ctx, body),
       });
       if (ctx.departure.reason === LOGGED_OUT) throw Errors.invalidUser();
+      const answered = outcome.outcome === 'data' ? outcome.walls : undefined;
+      // Checked again after the read: a floor may have passed the cursor while it waited.
+      let gaps = history.checked(walls);
+      if (gaps instanceof Promise) gaps = await gaps;
+      if (gaps) history.told(gaps);
       // Polls that shared a wait share its serialised answer.
-      sendJsonBytes(ctx.res, 200, pollBody(outcome.outcome === 'data' ? outcome.walls : undefined));
+      sendJsonBytes(ctx.res, 200, gaps ? pollBodyWithGaps(answered, gaps) : pollBody(answered));
     } finally {
       // Once the answer is written (or the wait failed): delivery counts up to the write.
       waitMeter.end(ctx.record, startedAt, outcome, 'poll');

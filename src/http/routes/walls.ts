@@ -17,7 +17,7 @@ async function readableWall(store: Storage, user: SessionUser | null, rawId: str
   return wallId;
 }
 
-export function wallRoutes({ store, publish }: RouteDeps, identity: Identity): Route[] {
+export function wallRoutes({ store, history, publish }: RouteDeps, identity: Identity): Route[] {
   return [
     [
       'GET',
@@ -34,7 +34,12 @@ export function wallRoutes({ store, publish }: RouteDeps, identity: Identity): R
         const user = await identity.viewer(ctx, Errors.unauthorized);
         const wallId = await readableWall(store, user, ctx.params.id);
         const { after, limit } = parsePage(ctx.query);
-        sendJson(ctx.res, 200, { messages: await store.messagesAfter(wallId, after, limit) });
+        // Bounded history: behind the kept messages, read from the floor and say so (`gap`).
+        await history.ensureFresh();
+        const messages = await store.messagesAfter(wallId, Math.max(after, history.floorOf(wallId)), limit);
+        const gap = (await history.checked([[wallId, after]]))?.[wallId];
+        if (gap) history.told({ [wallId]: gap });
+        sendJson(ctx.res, 200, gap ? { messages, gap } : { messages });
       },
     ],
     [
