@@ -5,6 +5,7 @@ import { emDefer } from './em-defer.js';
 import { emDeferComparison } from './em-defer-compare.js';
 import { fanOut } from './fan-out.js';
 import { heldPolls } from './held-polls.js';
+import { historyPruning } from './history-pruning.js';
 import { hosts } from './hosts.js';
 import { hostsNetns } from './hosts-netns.js';
 import { hostileNeighbours } from './hostile-neighbours.js';
@@ -28,4 +29,5 @@ export const scenarios: Scenario[] = [
   hostsNetns,
   hostileNeighbours,
   sustained,
+  historyPruning,
 ];
