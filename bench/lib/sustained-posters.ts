@@ -7,9 +7,12 @@
  * behind shows as an accepted rate below the offered one (the slots still
  * due when the step ends are dropped), not as a queue in the client.
  */
+import { fork, type ChildProcess } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
 import { Client } from 'undici';
 import type { SentPost } from './sustained-check.js';
+import type { FromPosters, ToPosters } from './sustained-poster-process.js';
 
 /** How a post is written to one kind of server, and which id the subscribers will see for it. */
 export interface PostTarget {
@@ -98,6 +101,17 @@ export class Posters {
   }
 }
 
+/** A PostTarget as plain data, to hand to the poster process. */
+export type TargetSpec =
+  | { kind: 'pollster'; origin: string; sessions: string[] }
+  | { kind: 'nchan'; origin: string; channelPrefix: string };
+
+export function targetOf(spec: TargetSpec): PostTarget {
+  return spec.kind === 'pollster'
+    ? pollsterTarget(spec.origin, spec.sessions)
+    : nchanTarget(spec.origin, (wall) => `${spec.channelPrefix}${wall}`);
+}
+
 /** Pollster: `POST /walls/:id/messages` as a member, the id from the answer. */
 export function pollsterTarget(origin: string, sessions: readonly string[]): PostTarget {
   return {
@@ -118,4 +132,62 @@ export function nchanTarget(origin: string, channelOf: (wall: number) => string)
     request: (wall, seq) => ({ path: `/pub?id=${channelOf(wall)}`, body: String(seq), headers: { 'content-type': 'text/plain' } }),
     idOf: (seq) => seq,
   };
+}
+
+/** The posters in a child process of their own (bench/lib/sustained-poster-process.ts); the same `step` and `close`. */
+export class PosterProcess {
+  readonly #child: ChildProcess;
+  readonly #exited: Promise<void>;
+
+  private constructor(child: ChildProcess) {
+    this.#child = child;
+    this.#exited = new Promise((resolve) => child.once('exit', () => resolve()));
+  }
+
+  get pid(): number {
+    return this.#child.pid!;
+  }
+
+  static async start(spec: TargetSpec, walls: readonly (readonly number[])[]): Promise<PosterProcess> {
+    const child = fork(fileURLToPath(new URL('./sustained-poster-process.ts', import.meta.url)), [], { execArgv: ['--import', 'tsx'] });
+    const kill = (): void => void child.kill('SIGKILL');
+    process.once('exit', kill);
+    child.once('exit', () => process.off('exit', kill));
+    const posters = new PosterProcess(child);
+    await posters.#ask({ type: 'start', spec, walls: walls.map((w) => [...w]) }, 'ready');
+    return posters;
+  }
+
+  #ask(message: ToPosters, answer: FromPosters['type']): Promise<FromPosters> {
+    return new Promise((resolve, reject) => {
+      const onMessage = (reply: FromPosters): void => {
+        if (reply.type !== answer) return;
+        this.#child.off('exit', onExit);
+        this.#child.off('message', onMessage);
+        resolve(reply);
+      };
+      const onExit = (): void => {
+        this.#child.off('message', onMessage);
+        reject(new Error('the poster process exited'));
+      };
+      this.#child.on('message', onMessage);
+      this.#child.once('exit', onExit);
+      this.#child.send(message);
+    });
+  }
+
+  async step(rate: number, durationMs: number): Promise<StepPosting> {
+    const reply = await this.#ask({ type: 'step', rate, durationMs }, 'done');
+    const { posting } = reply as Extract<FromPosters, { type: 'done' }>;
+    // Its clock to ours: both count from the epoch through their own timeOrigin (within a fraction of a millisecond).
+    for (const post of posting.posts) post.sentAt -= performance.timeOrigin;
+    return posting;
+  }
+
+  async close(): Promise<void> {
+    if (this.#child.exitCode === null && this.#child.connected) this.#child.send({ type: 'close' } satisfies ToPosters);
+    const killer = setTimeout(() => this.#child.kill('SIGKILL'), 5000);
+    await this.#exited;
+    clearTimeout(killer);
+  }
 }

@@ -34,7 +34,7 @@ import {
   type StreamReader,
   type SubscriberStats,
 } from '../lib/sustained-clients.js';
-import { nchanTarget, Posters, pollsterTarget } from '../lib/sustained-posters.js';
+import { PosterProcess } from '../lib/sustained-posters.js';
 import { barChart } from '../lib/svg-chart.js';
 import { freePort, startPgCluster, type PgCluster } from '../../test/helpers/pg-cluster.js';
 
@@ -141,7 +141,7 @@ export interface SustainedData {
 interface Rig {
   followers: Follower[];
   stats: SubscriberStats;
-  posters: Posters;
+  posters: PosterProcess;
   /** The processes whose CPU counts as the server's (with their descendants), by part: Pollster, PostgreSQL, nginx, Nchan. */
   parts: Record<string, number[]>;
   /** PostgreSQL transactions committed so far in the database (each statement outside a transaction is one). */
@@ -238,7 +238,7 @@ async function pollsterRig(
     for (const subscriber of [...polls, ...streams]) subscriber.close();
     await posters.close();
   };
-  const posters = new Posters(pollsterTarget(entry, sessions.slice(-POSTERS)), posterWalls(walls));
+  const posters = await PosterProcess.start({ kind: 'pollster', origin: entry, sessions: sessions.slice(-POSTERS) }, posterWalls(walls));
   try {
     const baseline = await sum('waiting_polls');
     for (let i = 0; i < sizes.polls; i++) {
@@ -285,12 +285,18 @@ async function pollsterRig(
 async function nchanRig(sizes: Sizes, log: (line: string) => void): Promise<Rig> {
   const server = await startNchan({ bufferLength: NCHAN_BUFFER });
   const walls = Array.from({ length: sizes.walls }, (_, i) => i + 1);
-  const channel = (wall: number): string => `sustained-${wall}`;
+  const prefix = 'sustained-';
+  const channel = (wall: number): string => `${prefix}${wall}`;
   const endpoint = endpointOf(server.url);
   const stats = newStats();
   const followers: Follower[] = [];
   const subscribers: Array<Repeater | StreamReader> = [];
-  const posters = new Posters(nchanTarget(server.url, channel), posterWalls(walls));
+  const posters = await PosterProcess.start({ kind: 'nchan', origin: server.url, channelPrefix: prefix }, posterWalls(walls)).catch(
+    async (error) => {
+      await server.stop();
+      throw error;
+    },
+  );
   const close = async (): Promise<void> => {
     for (const subscriber of subscribers) subscriber.close();
     await posters.close();
@@ -334,6 +340,7 @@ async function climb(label: string, rig: Rig, sizes: Sizes, log: (line: string) 
   let brokenInARow = 0;
   for (const offered of sizes.steps) {
     const cpu = process.cpuUsage();
+    const postersMs = cpuMsOf([rig.posters.pid]);
     const machine = machineTicks();
     const partMs = Object.values(rig.parts).map(cpuMsOf);
     const transactions = await rig.transactions?.();
@@ -354,7 +361,7 @@ async function climb(label: string, rig: Rig, sizes: Sizes, log: (line: string) 
     );
     const serverCpu = Object.values(parts).reduce((a, b) => a + b, 0);
     const transactionsAfter = await rig.transactions?.();
-    const clientCpu = ((used.user + used.system) / elapsedUs) * 100;
+    const clientCpu = ((used.user + used.system + (cpuMsOf([rig.posters.pid]) - postersMs) * 1000) / elapsedUs) * 100;
     const loopCpu = Math.max(...rig.loops.map((pid, i) => ((mainThreadMs(pid) - loopMs[i]!) * 1000 * 100) / elapsedUs));
     const machineCpu = ((machineNow.busy - machine.busy) / (machineNow.total - machine.total)) * 100 * cpus().length;
     const check = checkDeliveries(posting.posts, rig.followers, PROMISE_P99_MS);
@@ -395,7 +402,7 @@ async function climb(label: string, rig: Rig, sizes: Sizes, log: (line: string) 
       clientCpu,
       otherCpu: Math.max(0, machineCpu - serverCpu - clientCpu),
       loopCpu,
-      clientUsPerDelivery: deliveries ? (used.user + used.system) / deliveries : NaN,
+      clientUsPerDelivery: deliveries ? (clientCpu * elapsedUs) / 100 / deliveries : NaN,
       reconnects: rig.stats.reconnects - reconnectsBefore,
       refused: rig.stats.refused - refusedBefore,
     };
@@ -603,7 +610,7 @@ export const sustained: Scenario = {
       method:
         `${sizes.polls.toLocaleString('en-US')} long polls and ${sizes.streams.toLocaleString('en-US')} SSE streams, each on its own bare TCP socket, are held on ${sizes.walls} walls ` +
         `(each client follows one wall, so each post reaches ${fanOut} clients: ${sizes.polls / sizes.walls} polls and ${sizes.streams / sizes.walls} streams). ` +
-        `${POSTERS} posting connections (undici, pipelining off), each owning ${sizes.walls / POSTERS} walls, post at an offered rate raised step by step — ${sizes.steps.join(', ')} posts/s, ${sizes.stepS} s each — ` +
+        `${POSTERS} posting connections (undici, pipelining off, in a process of their own so that their pace does not wait on the subscribers' event loop), each owning ${sizes.walls / POSTERS} walls, post at an offered rate raised step by step — ${sizes.steps.join(', ')} posts/s, ${sizes.stepS} s each — ` +
         `each waiting for its answer before its next post. After a step's last post the bench waits up to ${sizes.drainS} s for what is still owed, then checks the promise from what every client received: ` +
         `every message of its wall exactly once (counted per client), in id order, post-to-receipt p99 ≤ 1 s (from writing the POST to the answer or event that carries it), ` +
         `and the posts themselves accepted (no failure, at least ${ACCEPTED_SHARE * 100}% of the offered rate). The climb stops after the first broken step and one more to confirm it. ` +
@@ -616,7 +623,7 @@ export const sustained: Scenario = {
         `Nchan (bench/lib/nchan.ts, one nginx process, nchan_message_buffer_length ${NCHAN_BUFFER}) gets the same subscribers — long-poll subscribers following its Last-Modified/Etag protocol (one message per answer) and EventSource subscribers, one channel per wall — ` +
         `the same posters on its publisher, the bench's sequence number as each message, and the same check. ` +
         `Everything shares the machine's ${cpus().length} cores. CPU over each step, from /proc, in % of one core: the server by part (Pollster's hosts with all their threads + PostgreSQL's postmaster and backends + nginx in front, or Nchan's nginx), its busiest event loop (a host's main thread, or nginx's one process — near 100 it is the limit), ` +
-        `the bench process (subscribers, posters, check), and other work on the machine (everything else: on a shared machine, other people's builds and tests, which take cores from both sides). ` +
+        `the client (the bench process — subscribers and check — plus the posters' process), and other work on the machine (everything else: on a shared machine, other people's builds and tests, which take cores from both sides). ` +
         `What the client costs: a median ${fmt(usPerDelivery, 1)} µs of CPU per delivered message over all steps.`,
       tables: [
         {
