@@ -8,6 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { describe, expect, it, onTestFinished } from 'vitest';
+import { NameTakenError } from '../src/storage/admin.js';
+import { type AccessChange, changeOfRow, parseChange, sessionKey } from '../src/storage/changes.js';
 import { MAX_CONTENT_LENGTH } from '../src/storage/model.js';
 import { openStorage } from '../src/storage/open-storage.js';
 import type { PgStore } from '../src/storage/pg-store.js';
@@ -24,6 +26,8 @@ interface Opened {
   reopen(): Promise<SqliteStore | PgStore>;
   /** Make the next message id `next`, behind the store's back. */
   restartIdsAt(next: number): Promise<void>;
+  /** PostgreSQL's URL, for a connection of the test's own (LISTEN, or SQL as another program writes it). */
+  url?: string;
 }
 
 const backends: Array<{ name: string; open(): Promise<Opened> }> = [
@@ -73,6 +77,7 @@ const backends: Array<{ name: string; open(): Promise<Opened> }> = [
       return {
         store,
         reopen: open,
+        url,
         async restartIdsAt(next) {
           const client = new pg.Client({ connectionString: url });
           await client.connect();
@@ -83,6 +88,28 @@ const backends: Array<{ name: string; open(): Promise<Opened> }> = [
     },
   },
 ];
+
+/**
+ * The changes of access the database announces from now on: SQLite's
+ * `changes` log past its current end, PostgreSQL's NOTIFYs on a LISTEN
+ * connection of the test's own. `take()` waits for `count` of them.
+ */
+async function announcements({ store, url }: Opened): Promise<(count: number) => Promise<AccessChange[]>> {
+  if (store.backend === 'sqlite') {
+    const from = store.admin.lastChangeId();
+    return async () => store.admin.changesSince(from).map((row) => changeOfRow(row)!);
+  }
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  onTestFinished(() => client.end());
+  const heard: AccessChange[] = [];
+  client.on('notification', (message) => heard.push(parseChange(message.payload)!));
+  await client.query('LISTEN pollster_changes');
+  return async (count) => {
+    for (let i = 0; i < 200 && heard.length < count; i++) await new Promise((resolve) => setTimeout(resolve, 10));
+    return heard.splice(0);
+  };
+}
 
 describe.each(backends)('store contract: $name', ({ open }) => {
   it('creates the schema and the demo data once; a second open keeps them', async () => {
@@ -180,6 +207,108 @@ describe.each(backends)('store contract: $name', ({ open }) => {
     expect(await store.sessionUser(short, t0 + 999)).toEqual({ id: bob.id, name: 'bob', granted: [], endsAt: t0 + 1000 });
     expect(await store.sessionUser(short, t0 + 1000)).toBeUndefined();
     expect(await store.pruneSessions(10, endsAt)).toBe(2);
+  });
+
+  it('creates, renames, publishes and deletes walls; a deleted wall takes its messages and memberships with it', async () => {
+    const { store } = await open();
+    const { admin } = store;
+    const demo = (await store.userByName('demo'))!;
+    const team = await admin.createWall('Team', false);
+    expect(team).toEqual({ id: expect.any(Number), name: 'Team', public: false });
+    expect(team.id).toBeGreaterThan(4);
+    expect(await admin.updateWall(team.id, { name: 'Team ✓' })).toEqual({ id: team.id, name: 'Team ✓', public: false });
+    expect(await admin.updateWall(team.id, { public: true })).toEqual({ id: team.id, name: 'Team ✓', public: true });
+    expect(await admin.updateWall(999, { public: true })).toBeUndefined();
+    expect((await admin.listWalls()).map((wall) => wall.name)).toEqual(['General', 'Ruby', 'Node', 'Random', 'Team ✓']);
+    expect(await admin.addMember(team.id, demo.id)).toBe(true);
+    const posted = await store.postMessage(team.id, demo, 'on the team wall');
+    expect(await admin.deleteWall(team.id)).toBe(true);
+    expect(await admin.deleteWall(team.id)).toBe(false);
+    expect(await store.wallExists(team.id)).toBe(false);
+    expect(await store.messagesAfter(team.id, 0, 10)).toEqual([]);
+    expect((await store.wallsOf(demo.id)).map((wall) => wall.id)).toEqual([1, 2, 3, 4]);
+    // Message ids are never reused, whatever was deleted: a cursor stays valid.
+    expect((await store.postMessage(1, demo, 'after')).id).toBeGreaterThan(posted.id);
+  });
+
+  it('creates users once, and deletes them with their sessions, memberships and messages', async () => {
+    const { store } = await open();
+    const { admin } = store;
+    const carol = await admin.createUser('carol');
+    expect(carol).toEqual({ id: expect.any(Number), name: 'carol' });
+    await expect(Promise.resolve().then(() => admin.createUser('carol'))).rejects.toBeInstanceOf(NameTakenError);
+    expect((await admin.listUsers()).map((user) => user.name)).toEqual(['demo', 'alice', 'bob', 'carol']);
+    expect(await admin.addMember(1, carol.id)).toBe(true);
+    const session = await store.createSession(carol.id);
+    const mine = await store.postMessage(1, carol, 'by carol');
+    const theirs = await store.postMessage(1, (await store.userByName('alice'))!, 'by alice');
+    expect(await admin.deleteUser(carol.id)).toBe(true);
+    expect(await admin.deleteUser(carol.id)).toBe(false);
+    expect(await store.userByName('carol')).toBeUndefined();
+    expect(await store.sessionUser(session)).toBeUndefined();
+    expect((await store.messagesAfter(1, mine.id - 1, 10)).map((m) => m.id)).toEqual([theirs.id]);
+    // The name is free again.
+    expect((await admin.createUser('carol')).name).toBe('carol');
+  });
+
+  it('adds and removes members idempotently, revokes sessions, and answers who may still read and which sessions live', async () => {
+    const { store } = await open();
+    const { admin } = store;
+    const bob = (await store.userByName('bob'))!;
+    const alice = (await store.userByName('alice'))!;
+    expect(await admin.addMember(4, bob.id)).toBe(true);
+    expect(await admin.addMember(4, bob.id)).toBe(true);
+    expect(await admin.addMember(99, bob.id)).toBe(false);
+    expect(await admin.addMember(4, 999)).toBe(false);
+    expect(await store.canPost(bob.id, 4)).toBe(true);
+    const readers = await admin.wallReaders(4, [bob.id, alice.id, 999]);
+    expect(readers).toEqual({ exists: true, public: false, members: new Set([bob.id]) });
+    expect(await admin.wallReaders(1, [])).toEqual({ exists: true, public: true, members: new Set() });
+    expect(await admin.wallReaders(99, [bob.id])).toEqual({ exists: false, public: false, members: new Set() });
+    expect(await admin.removeMember(4, bob.id)).toBe(true);
+    expect(await admin.removeMember(4, bob.id)).toBe(false);
+    expect(await store.canRead(bob.id, 4)).toBe(false);
+
+    const t0 = Date.now();
+    const sessions = [await store.createSession(bob.id, t0), await store.createSession(bob.id, t0)];
+    const other = await store.createSession(alice.id, t0);
+    expect((await admin.liveSessions([...sessions, other, 'nope', 'n\u0000'], t0)).sort()).toEqual([...sessions, other].sort());
+    expect(await admin.liveSessions([other], t0 + TTL_S * 1000)).toEqual([]);
+    expect(await admin.revokeSessions(bob.id)).toBe(2);
+    expect(await admin.revokeSessions(bob.id)).toBe(0);
+    expect(await admin.liveSessions([...sessions, other], t0)).toEqual([other]);
+  });
+
+  it('announces every change of access from the database itself, and nothing else', async () => {
+    const opened = await open();
+    const { store } = opened;
+    const { admin } = store;
+    const take = await announcements(opened);
+    const bob = (await store.userByName('bob'))!;
+    const carol = await admin.createUser('carol');
+    const team = await admin.createWall('Team', true);
+    await admin.addMember(team.id, carol.id);
+    await admin.updateWall(team.id, { name: 'Renamed' });
+    await admin.updateWall(team.id, { public: true });
+    await store.postMessage(team.id, carol, 'no change of access');
+    const session = await store.createSession(bob.id);
+    // Only what can take access away: none of the above.
+    expect(await take(0)).toEqual([]);
+
+    expect(await store.deleteSession(session)).toBe(true);
+    await admin.updateWall(team.id, { public: false });
+    await admin.removeMember(2, bob.id);
+    await admin.deleteUser(carol.id);
+    await admin.deleteWall(team.id);
+    expect(await take(6)).toEqual([
+      { kind: 'session', userId: bob.id, key: sessionKey(session) },
+      { kind: 'wall', wallId: team.id },
+      { kind: 'member', wallId: 2, userId: bob.id },
+      // A user goes with her memberships.
+      { kind: 'member', wallId: team.id, userId: carol.id },
+      { kind: 'user', userId: carol.id },
+      { kind: 'wall', wallId: team.id },
+    ]);
   });
 
   it('stores a message of exactly the limit in code points and reads it back unchanged', async () => {

@@ -11,6 +11,7 @@
  *   Pollster process LISTENs (`poll/pg-listener.ts`) and raises its board.
  */
 import type pg from 'pg';
+import { PG_CHANGES_SCHEMA } from './change-schema.js';
 import { assertKnownVersion, type MigrationStep } from './migrations.js';
 import { SEED_MEMBERSHIPS, SEED_MESSAGES, SEED_USERS, SEED_WALLS } from './seed.js';
 
@@ -37,6 +38,13 @@ export const PG_MIGRATIONS: ReadonlyArray<MigrationStep<pg.ClientBase, Promise<b
   // (or about to be) on it; 0 while nothing was (storage/history-sql.ts).
   async (client) => {
     await client.query('ALTER TABLE walls ADD COLUMN history_floor bigint NOT NULL DEFAULT 0');
+    return false;
+  },
+  // Access changes (a session ended, a user deleted, a wall made private or
+  // deleted, a member removed) NOTIFY pollster_changes at commit, whoever
+  // made them (storage/change-schema.ts).
+  async (client) => {
+    await client.query(PG_CHANGES_SCHEMA);
     return false;
   },
 ];

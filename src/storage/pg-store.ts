@@ -9,6 +9,7 @@ import pg from 'pg';
 import { PgHistory } from './history-pg.js';
 import type { HistoryFloor, HistoryPolicy, WallHistory } from './history-sql.js';
 import type { Message, SessionUser, TokenGrant, User, WallSummary } from './model.js';
+import { PgAdmin } from './pg-admin.js';
 import { migrate } from './pg-schema.js';
 import { newSessionId, type SessionRow, sessionUserOf, slidExpiry } from './sessions.js';
 import { POSTGRES, queries } from './sql.js';
@@ -76,6 +77,8 @@ const hasNul = (text: string): boolean => text.includes('\u0000');
 export class PgStore implements Storage {
   readonly backend = 'postgres' as const;
   readonly seeded: boolean;
+  /** Walls, users, memberships and revocation. */
+  readonly admin: PgAdmin;
   readonly #pool: pg.Pool;
   readonly #sessionTtlMs: number;
   readonly #history = new PgHistory((text, values) => this.#query(text, values));
@@ -85,6 +88,13 @@ export class PgStore implements Storage {
     this.#pool = pool;
     this.#sessionTtlMs = sessionTtlMs;
     this.seeded = seeded;
+    const unavailable = (error: unknown): unknown =>
+      isUnavailable(error) ? new DatabaseUnavailableError('Database unavailable', { cause: error }) : error;
+    this.admin = new PgAdmin(
+      pool,
+      <R extends pg.QueryResultRow>(text: string, values?: unknown[]) => this.#query<R>(text, values),
+      unavailable,
+    );
   }
 
   static pool(options: PgStoreOptions): pg.Pool {

@@ -2,6 +2,7 @@
  * SQLite's schema history (the shape in `migrations.ts`); the version is
  * SQLite's own `user_version`.
  */
+import { SQLITE_CHANGES_SCHEMA } from './change-schema.js';
 import type { MigrationStep } from './migrations.js';
 import { SEED_MEMBERSHIPS, SEED_MESSAGES, SEED_USERS, SEED_WALLS } from './seed.js';
 import type { SqliteDatabase } from './sqlite-driver.js';
@@ -59,6 +60,12 @@ export const SQLITE_MIGRATIONS: ReadonlyArray<MigrationStep<SqliteDatabase>> = [
   // (or about to be) on it; 0 while nothing was (storage/history-sql.ts).
   (db) => {
     db.exec('ALTER TABLE walls ADD COLUMN history_floor INTEGER NOT NULL DEFAULT 0');
+  },
+  // Access changes (a session ended, a user deleted, a wall made private or
+  // deleted, a member removed) logged by triggers for every process sharing
+  // the file (storage/change-schema.ts).
+  (db) => {
+    db.exec(SQLITE_CHANGES_SCHEMA);
   },
 ];
 

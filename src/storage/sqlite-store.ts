@@ -13,6 +13,7 @@ import { assertKnownVersion } from './migrations.js';
 import type { Message, SessionUser, TokenGrant, User, WallSummary } from './model.js';
 import { newSessionId, type SessionRow, sessionUserOf, slidExpiry } from './sessions.js';
 import { queries, SQLITE } from './sql.js';
+import { SqliteAdmin } from './sqlite-admin.js';
 import Database, { type SqliteDatabase, type SqliteStatement } from './sqlite-driver.js';
 import { SQLITE_MIGRATIONS } from './sqlite-schema.js';
 import type { Storage } from './storage.js';
@@ -35,6 +36,8 @@ export class SqliteStore implements MessageSource, Storage {
   readonly backend = 'sqlite' as const;
   /** True when this open created the schema and wrote the demo data. */
   readonly seeded: boolean;
+  /** Walls, users, memberships, revocation, and the `changes` log the watcher reads. */
+  readonly admin: SqliteAdmin;
   readonly #db: SqliteDatabase;
   readonly #userByName: SqliteStatement<[string], User>;
   readonly #insertUser: SqliteStatement<[string]>;
@@ -72,6 +75,7 @@ export class SqliteStore implements MessageSource, Storage {
     this.seeded = this.#migrate();
 
     const db = this.#db;
+    this.admin = new SqliteAdmin(db);
     this.#userByName = db.prepare(SQL.userByName);
     this.#insertUser = db.prepare(SQL.insertUser);
     this.#wallsOfUser = db.prepare(SQL.wallsOf);

@@ -4,6 +4,7 @@
  * promise (PostgreSQL: a network round trip that must never block the main
  * thread); callers always `await`, so both fit.
  */
+import type { AdminStorage } from './admin.js';
 import type { HistoryFloor, HistoryPolicy, WallHistory } from './history-sql.js';
 import type { Message, SessionUser, TokenGrant, User, WallSummary } from './model.js';
 
@@ -11,6 +12,8 @@ export type MaybePromise<T> = T | Promise<T>;
 
 export interface Storage {
   readonly backend: 'sqlite' | 'postgres';
+  /** Walls, users, memberships and revocation, for the `/api/` routes and `npm run admin` (`admin.ts`). */
+  readonly admin: AdminStorage;
   /** True when this open created the schema and wrote the demo data. */
   readonly seeded: boolean;
   userByName(name: string): MaybePromise<User | undefined>;
