@@ -149,7 +149,11 @@ export class PosterProcess {
   }
 
   static async start(spec: TargetSpec, walls: readonly (readonly number[])[]): Promise<PosterProcess> {
-    const child = fork(fileURLToPath(new URL('./sustained-poster-process.ts', import.meta.url)), [], { execArgv: ['--import', 'tsx'] });
+    // From the project's root, where `--import tsx` resolves, whatever the bench's own working directory.
+    const child = fork(fileURLToPath(new URL('./sustained-poster-process.ts', import.meta.url)), [], {
+      cwd: fileURLToPath(new URL('../..', import.meta.url)),
+      execArgv: ['--import', 'tsx'],
+    });
     const kill = (): void => void child.kill('SIGKILL');
     process.once('exit', kill);
     child.once('exit', () => process.off('exit', kill));
