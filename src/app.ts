@@ -16,7 +16,7 @@ import { StreamCounter } from './http/check-stream.js';
 import { createAddressResolver } from './http/client-address.js';
 import { createHttpServer, listen } from './http/http-server.js';
 import { createRoutes } from './http/routes.js';
-import { SessionWaits } from './http/session-waits.js';
+import { HeldWaits } from './http/held-waits.js';
 import { createLogger } from './observability/logger.js';
 import { Metrics } from './observability/metrics.js';
 import { WaitMeter } from './observability/wait-meter.js';
@@ -78,10 +78,17 @@ export async function startPollster(
   metrics = new Metrics(stats);
 
   relay?.onRemote((wallId, messageId) => board.publish(wallId, messageId));
-  const sessionWaits = new SessionWaits();
-  relay?.onRemoteLogout((sessionId) => sessionWaits.endSession(sessionId));
   relay?.serveMetrics(() => metrics.registry.getMetricsAsJSON());
   const { store } = backend;
+  // Changes of access (logout, revocation, walls, members) come from the
+  // database, whoever made them, in every process on every host.
+  const heldWaits = new HeldWaits(store.admin, (error) =>
+    logger.warn({ err: error }, 'checking held waits after a change of access failed'),
+  );
+  if (backend.kind === 'postgres') backend.listener.onChange((change) => heldWaits.apply(change));
+  else backend.watcher.onChange((change) => heldWaits.apply(change));
+  // SQLite: this process's own writes do not move its data_version.
+  const changed = (): void => backend.watcher?.readChanges();
   const history = await startHistory(store, config, {
     onPruned: (count) => metrics.countPrunedHistory(count),
     onGaps: (count) => metrics.countHistoryGaps(count),
@@ -111,20 +118,23 @@ export async function startPollster(
       contentType: metrics.contentType,
       text: relay ? await relay.clusterMetrics() : await metrics.text(),
     }),
-    sessionWaits,
+    heldWaits,
+    changed,
     readiness: notReady,
     async logout(sessionId) {
       const existed = await store.deleteSession(sessionId);
-      if (existed) {
-        sessionWaits.endSession(sessionId);
-        relay?.announceLogout(sessionId);
-      }
+      // The sessions trigger announces it to every process, this one included.
+      if (existed) changed();
       return existed;
     },
   });
   const server = createHttpServer(config, routes, logger, metrics);
   const pruner = new SessionPruner(store, config.sessionTtlS, {
-    onPruned: (count) => metrics.countPrunedSessions(count),
+    onPruned: (count) => {
+      metrics.countPrunedSessions(count);
+      // Waits of the sessions that expired end too.
+      if (count > 0) changed();
+    },
     onError: (error) => logger.error({ err: error }, 'session pruning failed'),
   });
   pruner.start();

@@ -1,7 +1,7 @@
 /**
  * Puma's `workers`: the primary forks WEB_CONCURRENCY processes that share
  * the port (each with its own Piscina pool of MIN_THREADS..MAX_THREADS),
- * relays post announcements and logouts between them, sums their metrics
+ * relays post announcements between them, sums their metrics
  * for `/metrics`, and restarts any that dies.
  */
 import cluster, { type Worker } from 'node:cluster';
@@ -9,7 +9,7 @@ import { existsSync, unlinkSync } from 'node:fs';
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import { MetricsAggregation } from './metrics-aggregation.js';
-import { isLoggedOut, isMetricsReport, isMetricsRequest, isPublished, type MetricsAnswer } from './relay.js';
+import { isMetricsReport, isMetricsRequest, isPublished, type MetricsAnswer } from './relay.js';
 
 /** A process that dies this soon after its start counts as failing to start. */
 const QUICK_DEATH_MS = 2000;
@@ -44,7 +44,7 @@ export function runPrimary(config: Config, logger: Logger, exit: (code: number) 
           if (from.isConnected()) from.send({ type: 'pollster:metrics-answer', requestId, error: 'aggregation failed' } satisfies MetricsAnswer);
         },
       );
-    } else if (isPublished(message) || isLoggedOut(message)) {
+    } else if (isPublished(message)) {
       for (const worker of Object.values(cluster.workers ?? {})) {
         if (worker && worker !== from && worker.isConnected()) worker.send(message);
       }

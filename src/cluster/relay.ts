@@ -5,8 +5,9 @@
  *   announced to the primary, which relays it to every other process; each
  *   then raises its board and wakes its polls within milliseconds. (SQLite's
  *   data_version would notice too, but only on the watcher's next tick.)
- * - Logouts. The session row is gone for every process at once (one
- *   database), but each process must end the streams it holds itself.
+ * - (Logouts and other changes of access are not relayed here: the
+ *   database announces them to every process, on every host too —
+ *   `storage/changes.ts`.)
  * - Metrics. Requests share the port, so `/metrics` lands on any one process;
  *   that process asks the primary, which collects every process's registry
  *   and sums them with prom-client's AggregatorRegistry.
@@ -18,9 +19,6 @@ export interface PublishRelay {
   announce(wallId: number, messageId: number): void;
   /** Called for every message another process stored. */
   onRemote(handler: (wallId: number, messageId: number) => void): void;
-  /** Tell the other processes that a session logged out. */
-  announceLogout(sessionId: string): void;
-  onRemoteLogout(handler: (sessionId: string) => void): void;
   /** Answer the primary's collection requests with this process's metrics. */
   serveMetrics(collect: () => Promise<object[]>): void;
   /** Every process's metrics, summed by the primary, in Prometheus text format. */
@@ -31,11 +29,6 @@ interface PublishedMessage {
   type: 'pollster:published';
   wallId: number;
   messageId: number;
-}
-
-export interface LoggedOutMessage {
-  type: 'pollster:logged-out';
-  sessionId: string;
 }
 
 /** Worker → primary: someone asked this worker for `/metrics`. */
@@ -73,11 +66,6 @@ export function isPublished(message: unknown): message is PublishedMessage {
   return m?.type === 'pollster:published' && Number.isSafeInteger(m.wallId) && Number.isSafeInteger(m.messageId);
 }
 
-export function isLoggedOut(message: unknown): message is LoggedOutMessage {
-  const m = message as LoggedOutMessage | null;
-  return m?.type === 'pollster:logged-out' && typeof m.sessionId === 'string';
-}
-
 export function isMetricsRequest(message: unknown): message is MetricsRequest {
   return (message as MetricsRequest | null)?.type === 'pollster:metrics-request';
 }
@@ -111,15 +99,6 @@ export function workerRelay(): PublishRelay | undefined {
     onRemote(handler) {
       process.on('message', (message) => {
         if (isPublished(message)) handler(message.wallId, message.messageId);
-      });
-    },
-    announceLogout(sessionId) {
-      const message: LoggedOutMessage = { type: 'pollster:logged-out', sessionId };
-      send(message);
-    },
-    onRemoteLogout(handler) {
-      process.on('message', (message) => {
-        if (isLoggedOut(message)) handler(message.sessionId);
       });
     },
     serveMetrics(collect) {

@@ -20,9 +20,9 @@ import { DatabaseUnavailableError, type Storage } from '../storage/storage.js';
 import { gapEvent, refreshEvent } from './answer-bytes.js';
 import type { RequestContext } from './context.js';
 import { toHttpError } from './error-mapping.js';
+import { type HeldWaits, heldWait } from './held-waits.js';
 import { Errors, HttpError } from './http-error.js';
 import type { Identity } from './identity.js';
-import type { SessionWaits } from './session-waits.js';
 import { parseDecimal } from './validate.js';
 import { endOf, readableWalls, wallsOf } from './wall-access.js';
 
@@ -59,8 +59,8 @@ export interface CheckDeps {
   waitForMessages: MessageWaiter;
   waitMeter: WaitMeter;
   streams: StreamCounter;
-  /** Logout ends the session's open streams through this. */
-  sessionWaits: SessionWaits;
+  /** A logout, or a wall the client can no longer read, ends its open streams through this. */
+  heldWaits: HeldWaits;
 }
 
 function parseCursor(raw: string | string[] | undefined | null): number | undefined {
@@ -91,10 +91,12 @@ const STREAM_HEADERS = {
 
 /** A request without a session streams the public walls; one with a bad session gets 401. */
 export function createCheckHandler(deps: CheckDeps, identity: Identity) {
-  const { config, store, runner, streams, sessionWaits } = deps;
+  const { config, store, runner, streams, heldWaits } = deps;
 
   return async function check(ctx: RequestContext): Promise<void> {
     const { req, res, query } = ctx;
+    // Before any check: a change of access applied from here on is checked against this stream too.
+    const since = heldWaits.epoch;
     const user = await identity.viewer(ctx, Errors.unauthorized);
     const requested = parseWallList(query.get('walls'));
     // By default a session streams its own walls, and no session the public
@@ -126,13 +128,15 @@ export function createCheckHandler(deps: CheckDeps, identity: Identity) {
     streams.open++;
     // A client that is not reading gets no more heartbeats piled up for it.
     const heartbeat = setInterval(() => res.writableNeedDrain || res.write(': ping\n\n'), config.sseHeartbeatMs);
-    // Logout (DELETE /sessions) ends the stream as cleanly as SSE_MAX_MS does.
-    const sessionId = user ? identity.sessionIdOf(ctx) : undefined;
-    if (sessionId) sessionWaits.add(sessionId, ctx.departure);
+    // Logout (DELETE /sessions), or a wall it may no longer read, ends the
+    // stream as cleanly as SSE_MAX_MS does; the browser reconnects without it.
+    const wallIds = walls.map((wall) => wall.id);
+    const held = heldWait(ctx.departure, user ? identity.sessionIdOf(ctx) : undefined, user, wallIds);
+    heldWaits.add(held, since);
     // A token's stream ends when the token does; the client reconnects with a new one and its last id.
     const endsAt = Math.min(ctx.arrivedAt + config.sseMaxMs, endOf(user));
     try {
-      await pump(deps, ctx, walls.map((wall) => wall.id), cursor, endsAt);
+      await pump(deps, ctx, wallIds, cursor, endsAt);
     } catch (error) {
       // Shutting down or busy mid-stream: end it; the browser reconnects with its last id.
       // (A database outage is not one of these: it cuts the stream, as any failure after the head.)
@@ -140,7 +144,7 @@ export function createCheckHandler(deps: CheckDeps, identity: Identity) {
     } finally {
       clearInterval(heartbeat);
       release();
-      if (sessionId) sessionWaits.delete(sessionId, ctx.departure);
+      heldWaits.delete(held);
       streams.open--;
       res.end();
       // A client that stopped reading would otherwise keep the connection, and

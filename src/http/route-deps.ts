@@ -10,7 +10,7 @@ import type { WaitLimits } from '../poll/wait-limits.js';
 import type { HistoryFloors } from '../storage/history-floors.js';
 import type { Storage } from '../storage/storage.js';
 import type { StreamCounter } from './check-stream.js';
-import type { SessionWaits } from './session-waits.js';
+import type { HeldWaits } from './held-waits.js';
 
 export interface RouteDeps {
   config: Config;
@@ -35,8 +35,14 @@ export interface RouteDeps {
   stats: () => unknown;
   /** Prometheus text for `/metrics` (every process's figures under WEB_CONCURRENCY). */
   metrics: () => Promise<{ contentType: string; text: string }>;
-  /** Open streams and held polls by session, so logout can end them. */
-  sessionWaits: SessionWaits;
+  /** Held polls and open streams by user and wall, so a change of access (logout included) can end them. */
+  heldWaits: HeldWaits;
+  /**
+   * Call after this process changed access (`/api/`, logout): SQLite's
+   * `data_version` tells only the other processes, so this one reads the
+   * `changes` log at once. PostgreSQL's NOTIFY reaches every process itself.
+   */
+  changed: () => void;
   /** Why this process cannot serve now (`/readyz`); null when it can. */
   readiness: () => Promise<string | null>;
   /** Log a session out in every process: delete it and end its streams. */

@@ -8,10 +8,17 @@
  * LISTENs first and then reads the newest id of every wall, which puts
  * anything written in the gap on the board. A dropped connection is retried
  * with backoff (100 ms doubling to 5 s) until it is back or Pollster stops.
+ *
+ * The same connection LISTENs on `pollster_changes`: sessions ended, users
+ * deleted, walls made private or deleted, members removed, by any writer
+ * (`storage/changes.ts`). Those are handed on (to `http/held-waits.ts`);
+ * after a reconnect, since some may have been lost, it asks for every held
+ * wait to be checked again.
  */
 import pg from 'pg';
 import type { Logger } from 'pino';
 import type { Board } from '../shared/board.js';
+import { type AccessChange, CHANGES_CHANNEL, parseChange } from '../storage/changes.js';
 import { NOTIFY_CHANNEL } from '../storage/pg-schema.js';
 import { CONNECT_TIMEOUT_MS, newestPerWall, pgTypes } from '../storage/pg-store.js';
 
@@ -37,6 +44,7 @@ export class PgListener {
   #listening = false;
   #reconnects = 0;
   #notifications = 0;
+  #onChange: (change: AccessChange) => void = () => {};
 
   constructor(url: string, board: Board, logger: Logger) {
     this.#url = url;
@@ -47,6 +55,11 @@ export class PgListener {
   /** The first connection: a failure here fails start-up. */
   async start(): Promise<void> {
     await this.#connect();
+  }
+
+  /** Where the changes of access go. */
+  onChange(handler: (change: AccessChange) => void): void {
+    this.#onChange = handler;
   }
 
   stats(): { listening: boolean; reconnects: number; notifications: number } {
@@ -79,11 +92,14 @@ export class PgListener {
     // only once it is listening: until then the failure rejects #connect().
     client.on('error', (error) => this.#lost(client, error));
     client.on('end', () => this.#lost(client, null));
-    client.on('notification', (message) => this.#notified(message.payload));
+    client.on('notification', (message) =>
+      message.channel === CHANGES_CHANNEL ? this.#changed(message.payload) : this.#notified(message.payload),
+    );
     this.#client = client;
     try {
       await client.connect();
       await client.query(`LISTEN ${NOTIFY_CHANNEL}`);
+      await client.query(`LISTEN ${CHANGES_CHANNEL}`);
       // After LISTEN: anything committed from here on is notified; anything
       // before is in this read.
       let raised = false;
@@ -121,6 +137,13 @@ export class PgListener {
     this.#board.publish(Number(match[1]), Number(match[2]));
   }
 
+  #changed(payload: string | undefined): void {
+    const change = parseChange(payload);
+    if (!change) return;
+    this.#notifications++;
+    this.#onChange(change);
+  }
+
   #lost(client: pg.Client, error: Error | null): void {
     if (client !== this.#client || !this.#listening || this.#stopped) return;
     this.#client = null;
@@ -141,7 +164,11 @@ export class PgListener {
       this.#timer = null;
       this.#reconnects++;
       this.#connect().then(
-        () => this.#logger.info({ reconnects: this.#reconnects }, 'PostgreSQL LISTEN connection is back'),
+        () => {
+          this.#logger.info({ reconnects: this.#reconnects }, 'PostgreSQL LISTEN connection is back');
+          // Changes notified while it was away are lost: every held wait is checked again.
+          this.#onChange({ kind: 'all' });
+        },
         (error: unknown) => {
           this.#logger.debug({ err: error, retryMs: this.#retryMs }, 'PostgreSQL LISTEN reconnect failed');
           this.#schedule();

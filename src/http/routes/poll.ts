@@ -3,6 +3,7 @@ import type { PollOutcome } from '../../shared/types.js';
 import { pollBody, pollBodyWithGaps } from '../answer-bytes.js';
 import { readBody } from '../body.js';
 import type { RequestContext, Route } from '../context.js';
+import { heldWait } from '../held-waits.js';
 import { Errors } from '../http-error.js';
 import type { Identity } from '../identity.js';
 import { sendJsonBytes } from '../respond.js';
@@ -12,9 +13,11 @@ import { parsePollRequest } from '../validate.js';
 import { canRead, endOf } from '../wall-access.js';
 
 export function pollRoutes(deps: RouteDeps, identity: Identity): Route[] {
-  const { config, store, history, waitForMessages, waitMeter, sessionWaits } = deps;
+  const { config, store, history, waitForMessages, waitMeter, heldWaits } = deps;
 
   async function poll(ctx: RequestContext): Promise<void> {
+    // Before any check: a change of access applied from here on is checked against this poll too.
+    const since = heldWaits.epoch;
     const body = await readBody(ctx.req);
     const user = await identity.viewer(ctx, Errors.invalidUser, body);
     const request = parsePollRequest(body);
@@ -29,9 +32,16 @@ export function pollRoutes(deps: RouteDeps, identity: Identity): Route[] {
     const fresh = history.ensureFresh();
     if (fresh) await fresh;
     const behind = history.gapsOf(walls);
-    // A logout answers the session's held polls at once, as a stale session would be.
+    // A logout answers the session's held polls at once, as a stale session would be; a
+    // lost wall answers them empty (held-waits.ts).
     const sessionId = user ? identity.sessionIdOf(ctx, body) : undefined;
-    if (sessionId) sessionWaits.add(sessionId, ctx.departure);
+    const held = heldWait(
+      ctx.departure,
+      sessionId,
+      user,
+      walls.map(([wallId]) => wallId),
+    );
+    heldWaits.add(held, since);
     const startedAt = waitMeter.begin(ctx.record);
     let outcome: PollOutcome | undefined;
     try {
@@ -53,7 +63,7 @@ export function pollRoutes(deps: RouteDeps, identity: Identity): Route[] {
     } finally {
       // Once the answer is written (or the wait failed): delivery counts up to the write.
       waitMeter.end(ctx.record, startedAt, outcome, 'poll');
-      if (sessionId) sessionWaits.delete(sessionId, ctx.departure);
+      heldWaits.delete(held);
     }
   }
 
