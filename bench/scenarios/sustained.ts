@@ -586,7 +586,7 @@ export const sustained: Scenario = {
     const subscribers = sizes.polls + sizes.streams;
     const fanOut = subscribers / sizes.walls;
     const allSteps = contenders.flatMap((c) => c.steps);
-    const usPerDelivery = median(allSteps.map((s) => s.clientUsPerDelivery).filter(Number.isFinite));
+    const perDelivery = allSteps.map((s) => s.clientUsPerDelivery).filter(Number.isFinite);
     const sqlite = contenders.find((c) => c.id === 'sqlite')!;
     const twoHosts = contenders.find((c) => c.id === 'pg-2')!;
     const targets: Target[] =
@@ -624,7 +624,8 @@ export const sustained: Scenario = {
         `the same posters on its publisher, the bench's sequence number as each message, and the same check. ` +
         `Everything shares the machine's ${cpus().length} cores. CPU over each step, from /proc, in % of one core: the server by part (Pollster's hosts with all their threads + PostgreSQL's postmaster and backends + nginx in front, or Nchan's nginx), its busiest event loop (a host's main thread, or nginx's one process — near 100 it is the limit), ` +
         `the client (the bench process — subscribers and check — plus the posters' process), and other work on the machine (everything else: on a shared machine, other people's builds and tests, which take cores from both sides). ` +
-        `What the client costs: a median ${fmt(usPerDelivery, 1)} µs of CPU per delivered message over all steps.`,
+        `What the client costs: ${fmt(Math.min(...perDelivery), 0)}–${fmt(Math.max(...perDelivery), 0)} µs of CPU per delivered message (median ${fmt(median(perDelivery), 1)} µs over every step; the most at low rates, where each message is an answer and a new request of its own), ` +
+        `and at the highest rate each server kept, the share of a core in the first table.`,
       tables: [
         {
           title: `Sustained rate within the promise (${subscribers.toLocaleString('en-US')} subscribers, each post to ${fanOut})`,
@@ -634,6 +635,7 @@ export const sustained: Scenario = {
             'p50 at that rate, ms',
             'p99 at that rate, ms',
             'deliveries/s at that rate',
+            'client there: % of a core, µs per delivery',
             'first broken step',
             'there: busiest event loop / other work, % of a core',
             'other work before it started, % of a core',
@@ -647,6 +649,7 @@ export const sustained: Scenario = {
               k ? fmt(k.p50) : 'n/a',
               k ? fmt(k.p99) : 'n/a',
               k ? Math.round(k.accepted * fanOut).toLocaleString('en-US') : 'n/a',
+              k ? `${fmt(k.clientCpu, 0)}%, ${fmt(k.clientUsPerDelivery, 1)} µs` : 'n/a',
               c.skipped ? 'n/a' : b ? `${rateText(b.offered)}: ${b.broken.join(', ')}` : 'none',
               b ? `${fmt(b.loopCpu, 0)} / ${fmt(b.otherCpu, 0)}` : 'n/a',
               fmt(c.background, 0),
