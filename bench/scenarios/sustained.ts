@@ -335,7 +335,7 @@ async function climb(label: string, rig: Rig, sizes: Sizes, log: (line: string) 
   const perWall = new Map<number, number>();
   for (const f of rig.followers) for (const wall of f.walls) perWall.set(wall, (perWall.get(wall) ?? 0) + 1);
   // Not judged: the first posts run code V8 has not optimised yet, on either side.
-  await rig.posters.step(sizes.steps[0]!, 1000);
+  await rig.posters.step(sizes.steps[0]!, sizes.stepS * 200);
   await sleep(300);
   let brokenInARow = 0;
   for (const offered of sizes.steps) {
@@ -611,7 +611,7 @@ export const sustained: Scenario = {
         `${sizes.polls.toLocaleString('en-US')} long polls and ${sizes.streams.toLocaleString('en-US')} SSE streams, each on its own bare TCP socket, are held on ${sizes.walls} walls ` +
         `(each client follows one wall, so each post reaches ${fanOut} clients: ${sizes.polls / sizes.walls} polls and ${sizes.streams / sizes.walls} streams). ` +
         `${POSTERS} posting connections (undici, pipelining off, in a process of their own so that their pace does not wait on the subscribers' event loop), each owning ${sizes.walls / POSTERS} walls, post at an offered rate raised step by step — ${sizes.steps.join(', ')} posts/s, ${sizes.stepS} s each — ` +
-        `each waiting for its answer before its next post. After a step's last post the bench waits up to ${sizes.drainS} s for what is still owed, then checks the promise from what every client received: ` +
+        `each waiting for its answer before its next post, after ${sizes.stepS / 5} s of warm-up at the first rate that is not judged. After a step's last post the bench waits up to ${sizes.drainS} s for what is still owed, then checks the promise from what every client received: ` +
         `every message of its wall exactly once (counted per client), in id order, post-to-receipt p99 ≤ 1 s (from writing the POST to the answer or event that carries it), ` +
         `and the posts themselves accepted (no failure, at least ${ACCEPTED_SHARE * 100}% of the offered rate). The climb stops after the first broken step and one more to confirm it. ` +
         `Pollster runs with ${Object.entries(POLLSTER_ENV)
