@@ -36,6 +36,7 @@ export const VARIABLES: ReadonlyArray<readonly [string, string, string]> = [
   ['CORS_ORIGIN', '*', 'Access-Control-Allow-Origin: * or a list of origins'],
   ['SESSION_TTL_S', '86400', 'a session ends this long after its last use'],
   ['METRICS_TOKEN', '-', 'when set, /stats and /metrics need this Bearer token'],
+  ['API_KEY', '-', 'when set, the server API under /api/ is on and needs this Bearer key'],
   ['WEB_CONCURRENCY', '1', 'processes sharing the port'],
   ['PUMA_WORKERS', '-', 'another name for WEB_CONCURRENCY'],
   ['LOG_LEVEL', 'info', 'pino level, or silent'],

@@ -49,6 +49,8 @@ export interface Config {
   historyMaxAgeS: number;
   /** When set, `/stats` and `/metrics` require `Authorization: Bearer <token>`. */
   metricsToken: string | null;
+  /** When set, the server API under `/api/` is on and requires `Authorization: Bearer <key>`; unset, `/api/…` is 404. */
+  apiKey: string | null;
   /** One `info` line per finished request. */
   accessLog: boolean;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
@@ -150,6 +152,16 @@ function corsOrigin(env: Env): string {
     );
   }
   return origins.join(',');
+}
+
+/** The application backend's key for `/api/`. Never echoed, even when refused: it may be a real one mistyped. */
+function apiKey(env: Env): string | null {
+  const raw = env.API_KEY;
+  if (raw === undefined || raw === '') return null;
+  if (!/^[\x21-\x7e]{16,512}$/.test(raw)) {
+    throw new ConfigError('API_KEY must be 16 to 512 printable ASCII characters without spaces');
+  }
+  return raw;
 }
 
 function metricsToken(env: Env): string | null {
@@ -367,6 +379,7 @@ export function loadConfig(env: Env = process.env): Config {
     historyMaxPerWall: integer(env, 'HISTORY_MAX_PER_WALL', 0, 0, 1_000_000),
     historyMaxAgeS: integer(env, 'HISTORY_MAX_AGE_S', 0, 0, 315_360_000),
     metricsToken: metricsToken(env),
+    apiKey: apiKey(env),
     accessLog: oneOf(env, 'ACCESS_LOG', ['on', 'off'] as const, 'on') === 'on',
     logLevel: oneOf(
       env,

@@ -8,6 +8,7 @@ import { createCheckHandler } from './check-stream.js';
 import type { Route } from './context.js';
 import { createIdentity } from './identity.js';
 import type { RouteDeps } from './route-deps.js';
+import { apiRoutes } from './routes/api.js';
 import { healthRoutes } from './routes/health.js';
 import { jobRoutes } from './routes/jobs.js';
 import { opsRoutes } from './routes/ops.js';
@@ -28,6 +29,8 @@ export function createRoutes(deps: RouteDeps): Route[] {
     ...pollRoutes(deps, identity),
     ['GET', '/check', createCheckHandler(deps, identity)],
     ...jobRoutes(deps),
+    // Only with API_KEY set: without it /api/… is an unknown path.
+    ...apiRoutes(deps),
     ...staticRoutes().map(([path, handler]): Route => ['GET', path, handler]),
   ];
 }
