@@ -132,14 +132,21 @@ describe('AUTH=jwt keys', () => {
     const empty = write('empty.pem', 'not a key at all\n');
     expect(refusal({ AUTH: 'jwt', JWT_PUBLIC_KEY_FILE: empty })).toBe(`JWT_PUBLIC_KEY_FILE holds no PEM public key ("${empty}")`);
     const garbled = write('garbled.pem', '-----BEGIN PUBLIC KEY-----\nAAAAbm90IGEga2V5\n-----END PUBLIC KEY-----\n');
-    expect(refusal({ AUTH: 'jwt', JWT_PUBLIC_KEY_FILE: garbled })).toBe(`JWT_PUBLIC_KEY_FILE key 1 is not a valid PEM public key ("${garbled}")`);
+    expect(refusal({ AUTH: 'jwt', JWT_PUBLIC_KEY_FILE: garbled })).toBe(
+      `JWT_PUBLIC_KEY_FILE key 1 is not a valid PEM public key ("${garbled}")`,
+    );
     const pair = keyPair('ES256');
     const privatePem = pair.privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
     const secretFile = write('private.pem', `${pair.pem}${privatePem}`);
-    expect(refusal({ AUTH: 'jwt', JWT_PUBLIC_KEY_FILE: secretFile })).toBe('JWT_PUBLIC_KEY_FILE must hold public keys only (it holds a private key)');
+    expect(refusal({ AUTH: 'jwt', JWT_PUBLIC_KEY_FILE: secretFile })).toBe(
+      'JWT_PUBLIC_KEY_FILE must hold public keys only (it holds a private key)',
+    );
     const p384 = generateKeyPairSync('ec', { namedCurve: 'P-384' }).publicKey.export({ type: 'spki', format: 'pem' }) as string;
     const small = generateKeyPairSync('rsa', { modulusLength: 1024 }).publicKey.export({ type: 'spki', format: 'pem' }) as string;
-    for (const [name, pem] of [['p384.pem', p384], ['rsa1024.pem', small]] as const) {
+    for (const [name, pem] of [
+      ['p384.pem', p384],
+      ['rsa1024.pem', small],
+    ] as const) {
       expect(refusal({ AUTH: 'jwt', JWT_PUBLIC_KEY_FILE: write(name, pem) })).toBe(
         'JWT_PUBLIC_KEY_FILE key 1 must be RSA of 2048 bits or more (RS256), EC P-256 (ES256) or Ed25519 (EdDSA)',
       );

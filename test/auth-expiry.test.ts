@@ -25,7 +25,10 @@ function shortToken(seconds: number): { token: string; endsAt: number } {
 }
 
 async function post(server: TestServer, content: string): Promise<Message> {
-  const reply = await server.call('POST', '/walls/4/messages', { headers: { authorization: `Bearer ${hs256(claims('demo'))}` }, body: { content } });
+  const reply = await server.call('POST', '/walls/4/messages', {
+    headers: { authorization: `Bearer ${hs256(claims('demo'))}` },
+    body: { content },
+  });
   expect(reply.status).toBe(201);
   return reply.json;
 }
@@ -54,7 +57,8 @@ describe.each([{ POLL_MODE: 'pool' }, { POLL_MODE: 'multiplex' }])('a short-live
     const resumed = await openStream(server.agent, `${server.url}/check?walls=4&token=${fresh}`, { 'last-event-id': String(first.id) });
     onTestFinished(resumed.close);
     const events = [await resumed.next(isRefresh)];
-    while (events.flatMap(idsOf).length < missed.length) events.push(await resumed.next(isRefresh, resumed.events.indexOf(events.at(-1)!) + 1));
+    while (events.flatMap(idsOf).length < missed.length)
+      events.push(await resumed.next(isRefresh, resumed.events.indexOf(events.at(-1)!) + 1));
     expect(events.flatMap(idsOf)).toEqual(missed.map((m) => m.id));
   });
 
@@ -73,7 +77,10 @@ describe.each([{ POLL_MODE: 'pool' }, { POLL_MODE: 'multiplex' }])('a short-live
     expect(held.json).toEqual({ walls: {} });
     expect(answeredAt).toBeGreaterThanOrEqual(endsAt - 5);
     expect(answeredAt).toBeLessThan(endsAt + 1000);
-    const stale = await server.call('POST', '/poll', { headers: { authorization: `Bearer ${token}` }, body: { last_post_id: { 4: cursor } } });
+    const stale = await server.call('POST', '/poll', {
+      headers: { authorization: `Bearer ${token}` },
+      body: { last_post_id: { 4: cursor } },
+    });
     expect(stale.status).toBe(401);
     expect(stale.json).toEqual({ errors: ['Token expired'] });
 

@@ -128,7 +128,12 @@ const HOSTILE: HostileCase[] = [
     twin: () => hs256(valid(), SECRET, { alg: 'HS256', typ: 'JWT' }),
   },
   { name: 'an algorithm the key is not taken with (HS512)', reason: 'algorithm', bad: () => hs512(valid()), twin: () => hs256(valid()) },
-  { name: 'tampered claims', reason: 'signature', bad: () => tamper(hs256(valid('carol')), valid('demo')), twin: () => hs256(valid('demo')) },
+  {
+    name: 'tampered claims',
+    reason: 'signature',
+    bad: () => tamper(hs256(valid('carol')), valid('demo')),
+    twin: () => hs256(valid('demo')),
+  },
   { name: 'signed with another secret', reason: 'signature', bad: () => hs256(valid(), 'y'.repeat(32)), twin: () => hs256(valid()) },
   {
     name: 'expired (past exp and the 30 s skew)',
@@ -144,14 +149,24 @@ const HOSTILE: HostileCase[] = [
     twin: () => hs256(valid('carol', { nbf: nowS() + 15 })),
   },
   { name: 'wrong issuer', reason: 'issuer', bad: () => hs256(valid('carol', { iss: 'https://evil.example' })), twin: () => hs256(valid()) },
-  { name: 'wrong audience', reason: 'audience', bad: () => hs256(valid('carol', { aud: 'another-service' })), twin: () => hs256(valid('carol', { aud: ['another-service', AUDIENCE] })) },
+  {
+    name: 'wrong audience',
+    reason: 'audience',
+    bad: () => hs256(valid('carol', { aud: 'another-service' })),
+    twin: () => hs256(valid('carol', { aud: ['another-service', AUDIENCE] })),
+  },
   {
     name: 'no exp',
     reason: 'claims',
     bad: () => hs256({ sub: 'carol', iss: ISSUER, aud: AUDIENCE }),
     twin: () => hs256({ sub: 'carol', iss: ISSUER, aud: AUDIENCE, exp: nowS() + 60 }),
   },
-  { name: 'exp that is not a number', reason: 'claims', bad: () => hs256(valid('carol', { exp: `${nowS() + 60}` })), twin: () => hs256(valid('carol', { exp: nowS() + 60 })) },
+  {
+    name: 'exp that is not a number',
+    reason: 'claims',
+    bad: () => hs256(valid('carol', { exp: `${nowS() + 60}` })),
+    twin: () => hs256(valid('carol', { exp: nowS() + 60 })),
+  },
   { name: 'no sub', reason: 'claims', bad: () => hs256({ ...valid(), sub: undefined }), twin: () => hs256(valid()) },
   {
     name: 'oversized (over 8 KiB, still under the header limit)',
@@ -163,10 +178,20 @@ const HOSTILE: HostileCase[] = [
   { name: 'sub with U+0000', reason: 'subject', bad: () => hs256(valid('carol\u0000')), twin: () => hs256(valid('carol0')) },
   { name: 'sub with a C1 control (U+0085)', reason: 'subject', bad: () => hs256(valid('carol\u0085')), twin: () => hs256(valid('carolé')) },
   { name: 'sub with ESC', reason: 'subject', bad: () => hs256(valid('\u001b[31mcarol')), twin: () => hs256(valid('[31mcarol')) },
-  { name: 'sub with a lone surrogate', reason: 'subject', bad: () => hs256(withRawSub('"carol\\ud800"')), twin: () => hs256(withRawSub('"carol\\ud83d\\ude00"')) },
+  {
+    name: 'sub with a lone surrogate',
+    reason: 'subject',
+    bad: () => hs256(withRawSub('"carol\\ud800"')),
+    twin: () => hs256(withRawSub('"carol\\ud83d\\ude00"')),
+  },
   { name: 'sub that is empty', reason: 'subject', bad: () => hs256(valid('')), twin: () => hs256(valid('c')) },
   { name: 'sub that is not a string', reason: 'subject', bad: () => hs256(withRawSub('42')), twin: () => hs256(withRawSub('"42"')) },
-  { name: 'sub over 100 characters', reason: 'subject', bad: () => hs256(valid('é'.repeat(101))), twin: () => hs256(valid('é'.repeat(100))) },
+  {
+    name: 'sub over 100 characters',
+    reason: 'subject',
+    bad: () => hs256(valid('é'.repeat(101))),
+    twin: () => hs256(valid('é'.repeat(100))),
+  },
   ...(
     [
       ['a string', '3'],
@@ -189,21 +214,34 @@ const HOSTILE: HostileCase[] = [
     }),
   ),
   { name: 'two segments', reason: 'malformed', bad: () => hs256(valid()).split('.').slice(0, 2).join('.'), twin: () => hs256(valid()) },
-  { name: 'a header that is not JSON', reason: 'malformed', bad: () => `bm90IGpzb24.${hs256(valid()).split('.').slice(1).join('.')}`, twin: () => hs256(valid()) },
+  {
+    name: 'a header that is not JSON',
+    reason: 'malformed',
+    bad: () => `bm90IGpzb24.${hs256(valid()).split('.').slice(1).join('.')}`,
+    twin: () => hs256(valid()),
+  },
 ];
 
 describe('hostile tokens are refused with 401 and logged without the token', () => {
-  it.each(HOSTILE)('$name', async ({ reason, message = 'Invalid token', bad, twin }) => {
+  // '%s' with the name itself: `$name` would be cut at 40 characters, and -t could not pick a case.
+  it.each(HOSTILE.map((each) => [each.name, each] as const))('%s', async (_name, { reason, message = 'Invalid token', bad, twin }) => {
     const { server, log } = await jwtServer();
     const token = bad();
-    const refusals = (): string[] => log.lines().filter((line) => line.msg === 'token refused').map((line) => String(line.reason));
+    const refusals = (): string[] =>
+      log
+        .lines()
+        .filter((line) => line.msg === 'token refused')
+        .map((line) => String(line.reason));
     const wall1 = (await server.call('GET', '/walls')).json.walls[0].latest_message_id as number;
     const attempts = [
       server.call('GET', '/walls', bearer(token)),
       server.call('GET', '/walls/1/messages', bearer(token)),
       server.call('POST', '/walls/1/messages', { ...bearer(token), body: { content: 'forged' } }),
       server.call('POST', '/poll', { body: { session_id: token, last_post_id: { 1: wall1 }, timeout_ms: 0 } }),
-      server.call('POST', '/', { rawBody: `session_id=${encodeURIComponent(token)}&last_post_id[1]=${wall1}`, headers: { 'content-type': 'application/x-www-form-urlencoded' } }),
+      server.call('POST', '/', {
+        rawBody: `session_id=${encodeURIComponent(token)}&last_post_id[1]=${wall1}`,
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      }),
       server.call('GET', `/check?token=${encodeURIComponent(token)}`),
       server.call('POST', '/sessions', { body: { token } }),
     ];
@@ -220,7 +258,7 @@ describe('hostile tokens are refused with 401 and logged without the token', () 
     expect((await server.call('GET', '/walls', bearer(twin()))).status).toBe(200);
   });
 
-  it('HS256 signed with the RSA public key\'s PEM as the secret fails against that RSA key (algorithm confusion)', async () => {
+  it("HS256 signed with the RSA public key's PEM as the secret fails against that RSA key (algorithm confusion)", async () => {
     const pair = keyPair('RS256');
     const log = captureLog('info');
     const server = await startTestServer({ AUTH: 'jwt', JWT_PUBLIC_KEY_FILE: pair.file }, log.logger);
@@ -228,7 +266,12 @@ describe('hostile tokens are refused with 401 and logged without the token', () 
       const reply = await server.call('GET', '/walls', bearer(hs256(claims('bob'), secret)));
       expect(reply.status).toBe(401);
     }
-    expect(log.lines().filter((line) => line.msg === 'token refused').map((line) => line.reason)).toEqual(['algorithm', 'algorithm', 'algorithm']);
+    expect(
+      log
+        .lines()
+        .filter((line) => line.msg === 'token refused')
+        .map((line) => line.reason),
+    ).toEqual(['algorithm', 'algorithm', 'algorithm']);
     expect((await server.call('GET', '/walls', bearer(signWith(pair, claims('bob'))))).status).toBe(200);
   });
 
@@ -291,7 +334,9 @@ describe('the walls claim grants reading and posting on every route', () => {
     expect(JSON.parse(event.data!).messages.map((m: { id: number }) => m.id)).toEqual([posted.json.id]);
     stream.close();
     // A poll on walls it may not read only: refused as any other.
-    expect((await server.call('POST', '/poll', { ...auth, body: { last_post_id: { 3: 0 } } })).json).toEqual({ errors: ['Invalid parameters!'] });
+    expect((await server.call('POST', '/poll', { ...auth, body: { last_post_id: { 3: 0 } } })).json).toEqual({
+      errors: ['Invalid parameters!'],
+    });
   });
 
   it('survive the exchange for a session id, which original clients use unchanged', async () => {
@@ -303,7 +348,10 @@ describe('the walls claim grants reading and posting on every route', () => {
     expect(session).toMatch(/^[\w-]{32}$/);
     const last = await newestOn(server, session, 3);
     // The Sinatra client: form-encoded, session_id in the body, POST /.
-    const form = { rawBody: `session_id=${session}&last_post_id[3]=${last}`, headers: { 'content-type': 'application/x-www-form-urlencoded' } };
+    const form = {
+      rawBody: `session_id=${session}&last_post_id[3]=${last}`,
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    };
     const poll = server.call('POST', '/', form);
     const posted = await server.call('POST', '/walls/3/messages', { session, body: { content: 'via session' } });
     expect(posted.status).toBe(201);
@@ -329,7 +377,11 @@ describe('the identity mode', () => {
 
   it('AUTH=jwt refuses the pick-a-name login with a stable message', async () => {
     const { server } = await jwtServer();
-    for (const options of [{ body: { user: 'demo' } }, { rawBody: 'user=demo', headers: { 'content-type': 'application/x-www-form-urlencoded' } }, { body: {} }]) {
+    for (const options of [
+      { body: { user: 'demo' } },
+      { rawBody: 'user=demo', headers: { 'content-type': 'application/x-www-form-urlencoded' } },
+      { body: {} },
+    ]) {
       const reply = await server.call('POST', '/sessions', options);
       expect(reply.status).toBe(403);
       expect(reply.json).toEqual({ errors: ['Token required'] });
@@ -342,7 +394,9 @@ describe('the identity mode', () => {
     const server = await startTestServer();
     const token = hs256(claims('demo'));
     expect((await server.call('GET', '/walls', bearer(token))).status).toBe(401);
-    expect((await server.call('POST', '/poll', { body: { session_id: token, last_post_id: { 1: 0 } } })).json).toEqual({ errors: ['Invalid user!'] });
+    expect((await server.call('POST', '/poll', { body: { session_id: token, last_post_id: { 1: 0 } } })).json).toEqual({
+      errors: ['Invalid user!'],
+    });
     expect((await server.call('POST', '/sessions', { body: { token } })).json).toEqual({ errors: ['Invalid user!'] });
     expect((await server.call('POST', '/sessions', { body: { user: 'demo' } })).status).toBe(201);
   });
@@ -361,33 +415,55 @@ const field = (value: unknown, ok: boolean): Field => ({ value, ok });
 /** Mostly valid, so that most runs test one defect at a time and some tokens are fully valid. */
 const mostly = (good: fc.Arbitrary<Field>, bad: fc.Arbitrary<Field>): fc.Arbitrary<Field> =>
   fc.oneof({ arbitrary: good, weight: 6 }, { arbitrary: bad, weight: 1 });
-const oddUnit = fc.oneof(fc.constantFrom('\n', '\u0085', '\u007f', '\u0000', '\ud800', '\udc00'), fc.string({ unit: 'binary', minLength: 1, maxLength: 1 }));
+const oddUnit = fc.oneof(
+  fc.constantFrom('\n', '\u0085', '\u007f', '\u0000', '\ud800', '\udc00'),
+  fc.string({ unit: 'binary', minLength: 1, maxLength: 1 }),
+);
 
 const claimSets = fc
   .record({
     sub: mostly(
       fc.constantFrom('alice', 'carol', 'zoë 😀').map((sub) => field(sub, true)),
       fc.oneof(
-        fc.string({ unit: oddUnit, minLength: 1, maxLength: 20 }).map((sub) => field(sub, sub.isWellFormed() && !/\p{Cc}/u.test(sub) && [...sub].length <= 100)),
+        fc
+          .string({ unit: oddUnit, minLength: 1, maxLength: 20 })
+          .map((sub) => field(sub, sub.isWellFormed() && !/\p{Cc}/u.test(sub) && [...sub].length <= 100)),
         fc.constantFrom(field('', false), field('x'.repeat(101), false), field(7, false), field(undefined, false), field(null, false)),
       ),
     ),
     // Far from the edges (30 s skew), so the verdict cannot flip while the request travels.
-    exp: mostly(fc.constant(field(nowS() + 600, true)), fc.constantFrom(field(nowS() - 600, false), field(undefined, false), field('soon', false), field(null, false))),
-    nbf: mostly(fc.constantFrom(field(undefined, true), field(nowS() - 600, true)), fc.constantFrom(field(nowS() + 600, false), field('now', false))),
+    exp: mostly(
+      fc.constant(field(nowS() + 600, true)),
+      fc.constantFrom(field(nowS() - 600, false), field(undefined, false), field('soon', false), field(null, false)),
+    ),
+    nbf: mostly(
+      fc.constantFrom(field(undefined, true), field(nowS() - 600, true)),
+      fc.constantFrom(field(nowS() + 600, false), field('now', false)),
+    ),
     iat: mostly(fc.constantFrom(field(undefined, true), field(nowS(), true)), fc.constant(field('x', false))),
     iss: mostly(fc.constant(field(ISSUER, true)), fc.constantFrom(field('https://evil.example', false), field(undefined, false))),
-    aud: mostly(fc.constantFrom(field(AUDIENCE, true), field([AUDIENCE, 'x'], true)), fc.constantFrom(field('x', false), field(undefined, false))),
+    aud: mostly(
+      fc.constantFrom(field(AUDIENCE, true), field([AUDIENCE, 'x'], true)),
+      fc.constantFrom(field('x', false), field(undefined, false)),
+    ),
     walls: mostly(
       fc.constantFrom(field(undefined, true), field([], true), field([1, '3'], true)),
       fc.oneof(
-        fc.array(fc.oneof(fc.integer({ min: -3, max: 5 }), fc.constantFrom('2', '02', '1.0', 1.5)), { minLength: 1, maxLength: 4 }).map((walls) =>
-          field(walls, walls.every((id) => (typeof id === 'number' ? Number.isInteger(id) && id >= 1 : /^[1-9]\d*$/.test(id)))),
-        ),
+        fc
+          .array(fc.oneof(fc.integer({ min: -3, max: 5 }), fc.constantFrom('2', '02', '1.0', 1.5)), { minLength: 1, maxLength: 4 })
+          .map((walls) =>
+            field(
+              walls,
+              walls.every((id) => (typeof id === 'number' ? Number.isInteger(id) && id >= 1 : /^[1-9]\d*$/.test(id))),
+            ),
+          ),
         fc.constantFrom(field('1', false), field({}, false), field(null, false)),
       ),
     ),
-    alg: mostly(fc.constant(field('HS256', true)), fc.constantFrom(field('HS384', false), field('none', false), field('RS256', false), field('hs256', false))),
+    alg: mostly(
+      fc.constant(field('HS256', true)),
+      fc.constantFrom(field('HS384', false), field('none', false), field('RS256', false), field('hs256', false)),
+    ),
     signature: mostly(fc.constant(field('right', true)), fc.constantFrom(field('flipped', false), field('empty', false))),
   })
   .map((fields) => {
@@ -397,17 +473,26 @@ const claimSets = fc
     }
     const input = signingInput({ alg: fields.alg.value, typ: 'JWT' }, payload);
     const right = createHmac('sha256', SECRET).update(input).digest('base64url');
-    const signature = fields.signature.value === 'right' ? right : fields.signature.value === 'empty' ? '' : `${right[0] === 'A' ? 'B' : 'A'}${right.slice(1)}`;
+    const signature =
+      fields.signature.value === 'right'
+        ? right
+        : fields.signature.value === 'empty'
+          ? ''
+          : `${right[0] === 'A' ? 'B' : 'A'}${right.slice(1)}`;
     return { token: `${input}.${signature}`, ok: Object.values(fields).every((each) => each.ok) };
   });
 
 /** Anything but an empty credential, which is no credential at all (an anonymous reader). */
-const junk = fc.oneof(
-  fc.string({ minLength: 1, maxLength: 200 }),
-  fc.array(fc.base64String({ maxLength: 60 }), { minLength: 1, maxLength: 5 }).map((parts) => parts.join('.')),
-  fc.tuple(fc.json(), fc.json()).map(([header, payload]) => `${signingInput(header, payload)}.${Buffer.from('sig').toString('base64url')}`),
-  fc.tuple(fc.json(), fc.json()).map(([header, payload]) => hs256(payload, SECRET, header)),
-).filter((token) => token !== '');
+const junk = fc
+  .oneof(
+    fc.string({ minLength: 1, maxLength: 200 }),
+    fc.array(fc.base64String({ maxLength: 60 }), { minLength: 1, maxLength: 5 }).map((parts) => parts.join('.')),
+    fc
+      .tuple(fc.json(), fc.json())
+      .map(([header, payload]) => `${signingInput(header, payload)}.${Buffer.from('sig').toString('base64url')}`),
+    fc.tuple(fc.json(), fc.json()).map(([header, payload]) => hs256(payload, SECRET, header)),
+  )
+  .filter((token) => token !== '');
 
 describe('fuzz: the token path', () => {
   it('the verifier accepts exactly the tokens an independent oracle accepts', async () => {
@@ -436,7 +521,13 @@ describe('fuzz: the token path', () => {
   it('over HTTP: never 5xx, 200 only for a valid token, 401 otherwise, wherever the token goes', async () => {
     const { server } = await jwtServer();
     const where = fc.constantFrom('query', 'bearer', 'poll', 'exchange');
-    const attempt = fc.tuple(fc.oneof(claimSets, junk.map((token) => ({ token, ok: false }))), where);
+    const attempt = fc.tuple(
+      fc.oneof(
+        claimSets,
+        junk.map((token) => ({ token, ok: false })),
+      ),
+      where,
+    );
     let accepted = 0;
     await fc.assert(
       fc.asyncProperty(attempt, async ([{ token, ok }, place]) => {

@@ -21,12 +21,15 @@ async function newPage(): Promise<Page> {
 const startJwt = (extra: Record<string, string> = {}) => startTestServer({ AUTH: 'jwt', JWT_SECRET: SECRET, ...extra });
 
 async function postAs(server: TestServer, sub: string, wall: number, content: string): Promise<void> {
-  const reply = await server.call('POST', `/walls/${wall}/messages`, { headers: { authorization: `Bearer ${hs256(claims(sub))}` }, body: { content } });
+  const reply = await server.call('POST', `/walls/${wall}/messages`, {
+    headers: { authorization: `Bearer ${hs256(claims(sub))}` },
+    body: { content },
+  });
   expect(reply.status).toBe(201);
 }
 
 describe('the page with AUTH=jwt', () => {
-  it('takes #token=, shows the token\'s walls, posts and receives live', async () => {
+  it("takes #token=, shows the token's walls, posts and receives live", async () => {
     const server = await startJwt();
     const page = await newPage();
     const token = hs256(claims('carol', 300, { walls: [2] }));
