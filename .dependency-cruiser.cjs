@@ -50,6 +50,13 @@ module.exports = {
       to: { path: '^src/', pathNot: '^src/(observability|shared)/|^src/config\\.ts$' },
     },
     {
+      name: 'auth-is-a-leaf-layer',
+      severity: 'error',
+      comment: 'Token verification knows nothing of HTTP or storage: http/identity.ts maps its refusals to 401 and finds the user.',
+      from: { path: '^src/auth/' },
+      to: { path: '^src/', pathNot: '^src/(auth|shared)/|^src/config\\.ts$' },
+    },
+    {
       name: 'http-below-the-app',
       severity: 'error',
       from: { path: '^src/http/' },
