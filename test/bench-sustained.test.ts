@@ -2,12 +2,14 @@
  * The sustained-throughput scenario's promise checker and response framing,
  * on made-up deliveries and bytes: a missing message, a duplicate, one out of
  * order, late ones, one of a wall not followed — each breaks the promise —
- * and a response split anywhere frames the same.
+ * and a response split anywhere frames the same. The charts, full-size and
+ * with steps not run, are drawn in Chromium: no two labels overlap.
  */
 import { describe, expect, it } from 'vitest';
 import { checkDeliveries, type Follower, type SentPost } from '../bench/lib/sustained-check.js';
 import { ResponseReader } from '../bench/lib/sustained-clients.js';
 import { PROMISE_P99_MS, sustained, type SustainedData } from '../bench/scenarios/sustained.js';
+import { launchChromium } from './helpers/chromium.js';
 
 /** Posts 1…n, alternating walls 1 and 2, one every 10 ms. */
 function posts(n: number): SentPost[] {
@@ -177,5 +179,45 @@ describe("the sustained scenario's charts", () => {
     expect(rate!.svg).not.toContain('target-line');
     // A skipped server has no series.
     expect(p99!.svg).not.toContain('PostgreSQL');
+  });
+});
+
+describe('the sustained charts in Chromium', () => {
+  it('every label apart with seven steps, four servers and steps not run', { timeout: 60_000 }, async () => {
+    const steps = [50, 100, 200, 400, 800, 1600, 3200];
+    const run = (upTo: number, p99: number) =>
+      steps.filter((r) => r <= upTo).map((offered) => ({ offered, p99: p99 * (offered / 50), onTimeRate: offered, holds: true }) as never);
+    const data: SustainedData = {
+      sizes: { polls: 1000, streams: 1000, walls: 100, steps, stepS: 5, drainS: 4 },
+      contenders: [
+        { id: 'sqlite', label: 'SQLite', skipped: null, steps: run(1600, 2), sustained: 400, background: 0 },
+        { id: 'pg-1', label: 'PostgreSQL, one host', skipped: null, steps: run(400, 20), sustained: 100, background: 0 },
+        { id: 'pg-2', label: 'PostgreSQL, two hosts', skipped: null, steps: run(400, 30), sustained: 100, background: 0 },
+        { id: 'nchan', label: 'Nchan', skipped: null, steps: run(3200, 0.1), sustained: 1600, background: 0 },
+      ],
+    };
+    const page = await (await launchChromium()).newPage();
+    for (const chart of sustained.draw!(data)) {
+      await page.setContent(`<!doctype html><html><body style="margin:0">${chart.svg}</body></html>`);
+      // Runs in the page; the project's types have no DOM, so its globals are reached through globalThis.
+      const boxes: Array<{ text: string; x: number; y: number; right: number; bottom: number }> = await page.evaluate(() => {
+        const { document } = globalThis as any;
+        return [...document.querySelectorAll('text')]
+          .filter((el: any) => el.textContent.trim())
+          .map((el: any) => {
+            const b = el.getBoundingClientRect();
+            return { text: el.textContent, x: b.left, y: b.top, right: b.right, bottom: b.bottom };
+          });
+      });
+      // Tick labels stand on their own row; the rest must not touch one another.
+      for (let i = 0; i < boxes.length; i++) {
+        for (let j = i + 1; j < boxes.length; j++) {
+          const a = boxes[i]!;
+          const b = boxes[j]!;
+          const apart = a.right <= b.x + 0.5 || b.right <= a.x + 0.5 || a.bottom <= b.y + 0.5 || b.bottom <= a.y + 0.5;
+          expect(apart, `${chart.file}: "${a.text}" overlaps "${b.text}"`).toBe(true);
+        }
+      }
+    }
   });
 });

@@ -194,7 +194,20 @@ export function barChart(options: BarChartOptions): string {
     ...categories.flatMap((c) => c.split(', ').map((part) => textWidth(part))),
     ...groupTargets.map((t) => (t ? textWidth(t.label) : 0)),
   );
-  const minGroup = Math.max(64, series.length * 16 + 16, Math.min(120, longestPart + 14));
+  // Each bar's slot must also hold the 10 px text drawn over it — "n/a" where nothing was measured, the
+  // figure of a zero or of a bar too short to read (under 8 px of the plot's 228) — and a gap; bars take 80% of a group.
+  const fraction = (v: number): number =>
+    log ? (Math.log10(v) - Math.log10(bottom)) / (Math.log10(top) - Math.log10(bottom)) : (v - bottom) / (top - bottom);
+  const overBar = series.flatMap((s) =>
+    categories.map((_, c) => {
+      const v = s.values[c] ?? Number.NaN;
+      if (!Number.isFinite(v)) return 'n/a';
+      return v === 0 || (log && v < bottom) || fraction(v) * 228 < 8 ? formatValue(v) : '';
+    }),
+  );
+  const widest = Math.max(0, ...overBar.map((text) => (text ? textWidth(text, 10) : 0)));
+  const bars = Math.max(series.length * 16 + 16, (series.length * (widest + 4)) / 0.8);
+  const minGroup = Math.max(64, bars, Math.min(120, longestPart + 14));
   const width = Math.max(720, margin.left + margin.right + categories.length * minGroup);
   const plotW = width - margin.left - margin.right;
   const group = plotW / Math.max(1, categories.length);
@@ -238,6 +251,7 @@ export function barChart(options: BarChartOptions): string {
     legendX += itemW;
   }
 
+  // 228: the figure the slot widths above assume.
   const plotH = 228;
   const axisLabelsTop = margin.top + plotH + 16;
   const legendTop = axisLabelsTop + (maxLines - 1) * lineStep + 30;
