@@ -14,7 +14,8 @@
  *
  * A request whose checks ran while a change was being applied could register
  * just after it and miss it: `add` takes the epoch the request began in and
- * checks the wait itself when changes were applied since.
+ * applies to the new wait the changes applied since (or, past the last 256,
+ * checks it in full).
  */
 import type { Departure } from '../poll/departure.js';
 import type { AdminStorage } from '../storage/admin.js';
@@ -38,6 +39,9 @@ export interface HeldWait {
 }
 
 type AccessChecks = Pick<AdminStorage, 'wallReaders' | 'liveSessions'>;
+
+/** Changes remembered for `add`; a request that missed more is checked in full. */
+const RECENT = 256;
 
 /** Users whose waits on a wall to check; `all`: every wait on it. */
 type Pending = Set<number> | 'all';
@@ -63,6 +67,8 @@ export class HeldWaits {
   readonly #onError: (error: unknown) => void;
   /** Wall checks gathered from the changes that arrived together: one read per wall. */
   readonly #pending = new Map<number, Pending>();
+  /** The last changes applied, for a request that began before them and registers after (`add`). */
+  readonly #recent: AccessChange[] = [];
   #flushing = false;
   #epoch = 0;
 
@@ -79,7 +85,11 @@ export class HeldWaits {
   add(wait: HeldWait, since: number): void {
     if (wait.user !== null) addTo(this.#byUser, wait.user, wait);
     for (const wallId of wait.walls) addTo(this.#byWall, wallId, wait);
-    if (since !== this.#epoch) this.#run(this.#recheck([wait]));
+    const missed = this.#epoch - since;
+    if (missed === 0) return;
+    // Changes applied while this request ran its checks: those that concern it, to it alone.
+    if (missed > this.#recent.length) this.#run(this.#recheck([wait]));
+    else for (const change of this.#recent.slice(-missed)) this.#applyTo(change, [wait]);
   }
 
   delete(wait: HeldWait): void {
@@ -89,23 +99,42 @@ export class HeldWaits {
 
   apply(change: AccessChange): void {
     this.#epoch++;
+    this.#recent.push(change);
+    if (this.#recent.length > RECENT) this.#recent.shift();
+    this.#applyTo(change);
+  }
+
+  /** Apply `change` to `among`, or to every held wait it may concern. */
+  #applyTo(change: AccessChange, among?: readonly HeldWait[]): void {
     switch (change.kind) {
       case 'session':
-        for (const wait of this.#ofUser(change.userId)) {
-          if (wait.session !== undefined && sessionKey(wait.session) === change.key) wait.departure.abort(LOGGED_OUT);
+        for (const wait of among ?? this.#ofUser(change.userId)) {
+          const mine = wait.user === change.userId && wait.session !== undefined && sessionKey(wait.session) === change.key;
+          if (mine) wait.departure.abort(LOGGED_OUT);
         }
         return;
       case 'user':
-        for (const wait of this.#ofUser(change.userId)) wait.departure.abort(LOGGED_OUT);
+        for (const wait of among ?? this.#ofUser(change.userId)) if (wait.user === change.userId) wait.departure.abort(LOGGED_OUT);
         return;
       case 'wall':
-        if (this.#byWall.has(change.wallId)) this.#queue(change.wallId, 'all');
+        if (!among) {
+          if (this.#byWall.has(change.wallId)) this.#queue(change.wallId, 'all');
+        } else {
+          const concerned = among.filter((wait) => wait.walls.includes(change.wallId));
+          if (concerned.length > 0) this.#run(this.#checkWall(change.wallId, 'all', concerned));
+        }
         return;
-      case 'member':
-        if (this.#ofUser(change.userId).some((wait) => wait.walls.includes(change.wallId))) this.#queue(change.wallId, change.userId);
+      case 'member': {
+        const concerned = (among ?? this.#ofUser(change.userId)).filter(
+          (wait) => wait.user === change.userId && wait.walls.includes(change.wallId),
+        );
+        if (concerned.length === 0) return;
+        if (among) this.#run(this.#checkWall(change.wallId, new Set([change.userId]), concerned));
+        else this.#queue(change.wallId, change.userId);
         return;
+      }
       case 'all':
-        this.#run(this.#recheck([...new Set([...this.#byWall.values()].flatMap((set) => [...set]))]));
+        this.#run(this.#recheck(among ?? [...new Set([...this.#byWall.values()].flatMap((set) => [...set]))]));
     }
   }
 
