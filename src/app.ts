@@ -251,6 +251,7 @@ function describeStart(config: Config, backend: Backend) {
     ...(config.pollMode === 'multiplex' ? { tasks_per_thread: config.tasksPerThread } : {}),
     // The /hello lane's own threads; inline mode, the blocking control, runs /hello on the main thread.
     hello_threads: pooled ? { min: Math.min(config.minThreads, config.helloConcurrency), max: config.helloConcurrency } : 0,
+    auth: config.auth.mode,
   };
 }
 

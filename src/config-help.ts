@@ -41,6 +41,16 @@ export const VARIABLES: ReadonlyArray<readonly [string, string, string]> = [
   ['PUMA_WORKERS', '-', 'another name for WEB_CONCURRENCY'],
   ['LOG_LEVEL', 'info', 'pino level, or silent'],
   ['ACCESS_LOG', 'on', 'one log line per finished request: on or off'],
+  ['HISTORY_MAX_PER_WALL', '0 (keep all)', 'keep this many newest messages per wall; a client behind them is told of the gap'],
+  ['HISTORY_MAX_AGE_S', '0 (keep all)', 'delete messages older than this many seconds, with the same gap signal'],
+  ['AUTH', 'demo on loopback; required otherwise', 'demo (pick a user name) or jwt (tokens your application signs)'],
+  ['JWT_SECRET', '-', 'AUTH=jwt: the HS256 secret, at least 32 bytes'],
+  ['JWT_SECRET_PREVIOUS', '-', 'AUTH=jwt: a second HS256 secret accepted while rotating'],
+  ['JWT_PUBLIC_KEY_FILE', '-', 'AUTH=jwt: PEM public keys (RS256, ES256 or EdDSA) instead of a secret'],
+  ['JWT_ISSUER', '-', "AUTH=jwt: a token's iss must equal it"],
+  ['JWT_AUDIENCE', '-', "AUTH=jwt: a token's aud must be or contain it"],
+  ['JWT_CLOCK_SKEW_S', '30', 'AUTH=jwt: leeway on exp and nbf, seconds'],
+  ['API_KEY', '-', 'when set, the server API under /api/ is on and needs this Bearer key'],
 ];
 
 export function helpText(): string {
@@ -61,12 +71,17 @@ export function helpText(): string {
 /** Names whose values are never shown, in any config key. */
 const SECRET = /token|secret|key|password/i;
 
-/** The configuration as `--check-config` prints it: secrets and the database password masked. */
+/** The configuration as `--check-config` prints it: secrets (at any depth) and the database password masked. */
 export function maskedConfig(config: Config): Record<string, unknown> {
+  return maskObject(config as unknown as Record<string, unknown>);
+}
+
+function maskObject(object: Record<string, unknown>): Record<string, unknown> {
   const shown: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(config)) {
+  for (const [key, value] of Object.entries(object)) {
     if (SECRET.test(key) && value !== null && value !== undefined) shown[key] = '***';
     else if (key === 'databaseUrl' && typeof value === 'string') shown[key] = withoutPassword(value);
+    else if (value !== null && typeof value === 'object' && !Array.isArray(value)) shown[key] = maskObject(value as Record<string, unknown>);
     else shown[key] = value;
   }
   return shown;

@@ -70,6 +70,19 @@ describe('pollster --check-config', () => {
     expect(result.stdout).not.toContain('hunter2');
   });
 
+  it('masks secrets nested in the configuration too: the JWT keys and the API key', () => {
+    const result = main(['--check-config'], {
+      AUTH: 'jwt',
+      JWT_SECRET: 'jwt-secret-of-at-least-32-bytes-long!',
+      API_KEY: 'the-server-api-key-value',
+    });
+    expect(result.status).toBe(0);
+    const shown = JSON.parse(result.stdout);
+    expect(shown).toMatchObject({ apiKey: '***', auth: { mode: 'jwt', keys: '***' } });
+    expect(result.stdout).not.toContain('jwt-secret-of-at-least');
+    expect(result.stdout).not.toContain('the-server-api-key-value');
+  });
+
   it('prints the one-line error and exits 1 for a bad setting', () => {
     const result = main(['--check-config'], { POLL_MODE: 'turbo' });
     expect(result.status).toBe(1);
