@@ -17,14 +17,27 @@ import { loadConfig } from '../src/config.js';
 import { createLogger } from '../src/observability/logger.js';
 import { startPgCluster } from '../test/helpers/pg-cluster.js';
 
-const { values, positionals } = parseArgs({ options: { polls: { type: 'string', default: '2000' }, snapshot: { type: 'boolean' }, postgres: { type: 'boolean' }, client: { type: 'string' } }, allowPositionals: true });
+const { values, positionals } = parseArgs({
+  options: {
+    polls: { type: 'string', default: '2000' },
+    snapshot: { type: 'boolean' },
+    postgres: { type: 'boolean' },
+    client: { type: 'string' },
+  },
+  allowPositionals: true,
+});
 void positionals;
 
 if (values.client) {
   // The child: hold the polls until told to stop.
   const { openRawPolls, pollRequest } = await import('./lib/raw-polls.js');
   const [url, session, after] = values.client.split('|') as [string, string, string];
-  const raw = await openRawPolls(url, pollRequest(url, session, { last_post_id: { 2: Number(after) }, timeout_ms: 60_000 }), Number(values.polls), async () => {});
+  const raw = await openRawPolls(
+    url,
+    pollRequest(url, session, { last_post_id: { 2: Number(after) }, timeout_ms: 60_000 }),
+    Number(values.polls),
+    async () => {},
+  );
   process.send!('held');
   process.once('message', () => {
     raw.close();
@@ -38,7 +51,20 @@ if (values.client) {
   const cluster = values.postgres ? await startPgCluster() : null;
   const database = cluster ? { DATABASE_URL: await cluster.createDatabase() } : {};
   const pollster = await startPollster(
-    loadConfig({ PORT: '0', HOST: '127.0.0.1', DB_PATH: join(dir, 'p.db'), POLL_MODE: 'multiplex', MIN_THREADS: '2', MAX_THREADS: '2', TASKS_PER_THREAD: String(count), MAX_QUEUE: String(count), MAX_WAITS_PER_SESSION: '0', MAX_WAITS_PER_CLIENT: '0', POLL_TIMEOUT_MS: '120000', ...database }),
+    loadConfig({
+      PORT: '0',
+      HOST: '127.0.0.1',
+      DB_PATH: join(dir, 'p.db'),
+      POLL_MODE: 'multiplex',
+      MIN_THREADS: '2',
+      MAX_THREADS: '2',
+      TASKS_PER_THREAD: String(count),
+      MAX_QUEUE: String(count),
+      MAX_WAITS_PER_SESSION: '0',
+      MAX_WAITS_PER_CLIENT: '0',
+      POLL_TIMEOUT_MS: '120000',
+      ...database,
+    }),
     createLogger('silent'),
   );
   try {
@@ -51,7 +77,9 @@ if (values.client) {
       return { heap: m.heapUsed, external: m.external + m.arrayBuffers, rss: m.rss };
     };
     const before = measure();
-    const child = fork(new URL(import.meta.url).pathname, ['--client', `${pollster.url}|${session}|${after}`, '--polls', String(count)], { execArgv: ['--import', 'tsx'] });
+    const child = fork(new URL(import.meta.url).pathname, ['--client', `${pollster.url}|${session}|${after}`, '--polls', String(count)], {
+      execArgv: ['--import', 'tsx'],
+    });
     await new Promise((resolve) => child.once('message', resolve));
     while (pollster.stats().waiting_polls < count) await new Promise((resolve) => setTimeout(resolve, 20));
     const held = measure();

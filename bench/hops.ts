@@ -39,7 +39,15 @@ const executor = new PoolExecutor({ board, dbPath, minThreads: 1, maxThreads: 1,
 const runner = new TaskRunner({ executor, board, capacity: 1, maxQueue: 1 });
 const author = store.userByName('demo')!;
 
-const hops: Record<string, number[]> = { parse: [], write: [], publish: [], 'wake + read + result message': [], serialise: [], 'empty task round trip': [], 'read (main thread)': [] };
+const hops: Record<string, number[]> = {
+  parse: [],
+  write: [],
+  publish: [],
+  'wake + read + result message': [],
+  serialise: [],
+  'empty task round trip': [],
+  'read (main thread)': [],
+};
 const us = (from: number, to: number): number => (to - from) * 1000;
 
 try {
@@ -50,7 +58,14 @@ try {
     const t0 = performance.now();
     const request = parsePollRequest(JSON.parse(body));
     const t1 = performance.now();
-    const task: PollTask = { walls: request.lastPostIds, deadline: Date.now() + 10_000, wake: 'notify', intervalMs: 100, limit: 100, cancel: createCancelCell() };
+    const task: PollTask = {
+      walls: request.lastPostIds,
+      deadline: Date.now() + 10_000,
+      wake: 'notify',
+      intervalMs: 100,
+      limit: 100,
+      cancel: createCancelCell(),
+    };
     const answer = runner.poll(task);
     // Long enough for the thread to take the task and sleep on the board.
     await new Promise((resolve) => setTimeout(resolve, idleMs));

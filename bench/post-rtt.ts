@@ -11,7 +11,9 @@ import { login, postMessage } from './lib/client.js';
 import { BASELINE_ARGS, buildServer, startServer, type BenchServer } from './lib/server.js';
 import { percentile } from './lib/stats.js';
 
-const { values } = parseArgs({ options: { posts: { type: 'string', default: '200' }, env: { type: 'string', multiple: true, default: [] } } });
+const { values } = parseArgs({
+  options: { posts: { type: 'string', default: '200' }, env: { type: 'string', multiple: true, default: [] } },
+});
 const posts = Number(values.posts);
 const env = Object.fromEntries(values.env!.map((pair) => pair.split('=') as [string, string]));
 buildServer();
@@ -32,7 +34,9 @@ try {
     }
   }
   for (const [index, [name]] of servers.entries()) {
-    console.log(`${name}: POST round trip p50 ${percentile(times[index]!, 50).toFixed(2)} ms, p99 ${percentile(times[index]!, 99).toFixed(2)} ms`);
+    console.log(
+      `${name}: POST round trip p50 ${percentile(times[index]!, 50).toFixed(2)} ms, p99 ${percentile(times[index]!, 99).toFixed(2)} ms`,
+    );
   }
 } finally {
   await Promise.all(servers.map(([, server]) => server.stop()));

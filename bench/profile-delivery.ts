@@ -34,14 +34,22 @@ const profiles = mkdtempSync(join(tmpdir(), 'pollster-profile-'));
 try {
   if (values.server === 'pollster') buildServer();
   const script = values.server === 'pollster' ? POLLSTER_ARGS : BASELINE_ARGS;
-  const server = await startServer({}, { args: [...values['node-flag']!, ...(values['no-profile'] ? [] : profilerArgs(profiles, 100)), ...script], name: `${values.server} (profiled)` });
+  const server = await startServer(
+    {},
+    {
+      args: [...values['node-flag']!, ...(values['no-profile'] ? [] : profilerArgs(profiles, 100)), ...script],
+      name: `${values.server} (profiled)`,
+    },
+  );
   let window: [number, number];
   try {
     const before = snapshot(server.pid!);
     const from = Number(process.hrtime.bigint() / 1000n);
     const { latencies } = await deliverOn(server, 'demo', WALL, 'long poll', posts, Number(values.every));
     window = [from, Number(process.hrtime.bigint() / 1000n)];
-    console.log(`${values.server}: ${latencies.length} posts delivered, p50 ${percentile(latencies, 50).toFixed(2)} ms, p99 ${percentile(latencies, 99).toFixed(2)} ms`);
+    console.log(
+      `${values.server}: ${latencies.length} posts delivered, p50 ${percentile(latencies, 50).toFixed(2)} ms, p99 ${percentile(latencies, 99).toFixed(2)} ms`,
+    );
     // 10 ms ticks over the whole run, so per post they resolve to 10 ms ÷ posts.
     console.log(`${threadTable(values.server!, server.pid!, before, snapshot(server.pid!), `thread (whole run, ${posts} posts)`)}\n`);
   } finally {

@@ -50,7 +50,10 @@ try {
       MAX_QUEUE: String(count),
       POLL_TIMEOUT_MS: '120000',
     },
-    { args: [...values['node-flag']!, ...(values['no-profile'] ? [] : profilerArgs(profiles, 200)), ...script], name: `${values.server} (profiled)` },
+    {
+      args: [...values['node-flag']!, ...(values['no-profile'] ? [] : profilerArgs(profiles, 200)), ...script],
+      name: `${values.server} (profiled)`,
+    },
   );
   let window: [number, number] = [0, 0];
   let threads = '';
@@ -63,7 +66,9 @@ try {
         kind === 'poll'
           ? pollRequest(server.url, session, { last_post_id: { [WALL]: cursor }, timeout_ms: 60_000 })
           : streamRequest(server.url, session, [WALL]);
-      const raw = await openRawPolls(server.url, request, count, (sent) => until(server.stats, (s) => s.waiting_polls >= idle.waiting_polls + sent, 60_000));
+      const raw = await openRawPolls(server.url, request, count, (sent) =>
+        until(server.stats, (s) => s.waiting_polls >= idle.waiting_polls + sent, 60_000),
+      );
       const content = `profiled ${Math.random()}`;
       const before = snapshot(server.pid!);
       const postedAt = Number(process.hrtime.bigint() / 1000n);

@@ -54,7 +54,8 @@ async function main(): Promise<void> {
   // `--configs "A=1" "B=2"`: the words after the first land in positionals.
   const configTexts = values.configs ? [...values.configs, ...positionals] : [];
   if (positionals.length && !values.configs) throw new BenchUsageError(`unexpected argument(s): ${positionals.join(' ')}`);
-  if (values.url && values.configs) throw new BenchUsageError('--url and --configs do not mix: one measures your server, the other starts its own');
+  if (values.url && values.configs)
+    throw new BenchUsageError('--url and --configs do not mix: one measures your server, the other starts its own');
   const mode = values.url ? 'url' : values.configs ? 'configs' : 'sweep';
 
   const quick = values.quick ?? false;
@@ -72,7 +73,8 @@ async function main(): Promise<void> {
   const sources: ServerSource[] = [];
   const extras: ReportExtras = { header: [], skipped: [] };
   if (mode === 'configs') {
-    if (configTexts.length === 0) throw new BenchUsageError('--configs needs at least one configuration, e.g. --configs "MAX_THREADS=4" "MAX_THREADS=16"');
+    if (configTexts.length === 0)
+      throw new BenchUsageError('--configs needs at least one configuration, e.g. --configs "MAX_THREADS=4" "MAX_THREADS=16"');
     for (const text of configTexts) sources.push(childSource(parseConfiguration(text)));
     const shared = Object.entries(pollsterVariables()).map(([k, v]) => `${k}=${v}`);
     extras.header!.push(
@@ -124,7 +126,9 @@ async function main(): Promise<void> {
   for (const scenario of toRun) {
     log(`── ${scenario.title}`);
     const scenarioLog = (line: string): void => log(`  ${line}`);
-    results.push(mode === 'sweep' ? await scenario.run(settings, scenarioLog) : await compareScenario(scenario, sources, settings, scenarioLog));
+    results.push(
+      mode === 'sweep' ? await scenario.run(settings, scenarioLog) : await compareScenario(scenario, sources, settings, scenarioLog),
+    );
   }
   const dir = values.out ?? join(ROOT, 'bench', 'results', ...(quick ? ['quick'] : []), ...(mode === 'sweep' ? [] : [mode]));
   environment.durationS = Math.round((Date.now() - started) / 1000);

@@ -39,7 +39,14 @@ const hosts: Host[] = [];
 let db: pg.Client | null = null;
 try {
   const databaseUrl = await cluster.createDatabase();
-  const env = { DATABASE_URL: databaseUrl, MAX_THREADS: '8', MIN_THREADS: '8', POLL_MODE: 'multiplex', SSE_MAX_MS: '10000', PG_POOL_SIZE: '8' };
+  const env = {
+    DATABASE_URL: databaseUrl,
+    MAX_THREADS: '8',
+    MIN_THREADS: '8',
+    POLL_MODE: 'multiplex',
+    SSE_MAX_MS: '10000',
+    PG_POOL_SIZE: '8',
+  };
   for (const name of ['A', 'B']) {
     const host = new Host(name, '127.0.0.1', await freePort(), env);
     await host.start();
@@ -78,7 +85,7 @@ try {
   );
   const inserter = (async () => {
     for (let i = 0; Date.now() < endAt; i++) {
-      const { rows } = await db!.query("INSERT INTO messages (wall_id, user_id, content) VALUES ($1, 1, $2) RETURNING id", [
+      const { rows } = await db!.query('INSERT INTO messages (wall_id, user_id, content) VALUES ($1, 1, $2) RETURNING id', [
         WALLS[random(WALLS.length)],
         `soak insert #${i}`,
       ]);

@@ -67,7 +67,13 @@ async function churn(server: BenchServer, session: string, latest: Map<number, n
 
 log('building the server (tsc)…');
 buildServer();
-const server = await startServer({ MAX_THREADS: '16', MIN_THREADS: '16', MAX_QUEUE: '5000', SSE_MAX_MS: '10000', POLL_TIMEOUT_MS: '10000' });
+const server = await startServer({
+  MAX_THREADS: '16',
+  MIN_THREADS: '16',
+  MAX_QUEUE: '5000',
+  SSE_MAX_MS: '10000',
+  POLL_TIMEOUT_MS: '10000',
+});
 const failures: string[] = [];
 try {
   const { session, latest } = await login(server.agent, server.url);
@@ -105,7 +111,16 @@ try {
       const content = `soak cli #${i}`;
       const out = await new Promise<string>((resolve) => {
         let text = '';
-        const child = spawn(process.execPath, [join(ROOT, 'dist/cli/post.js'), '--db', server.dbPath, '--wall', '1', '--user', 'demo', content]);
+        const child = spawn(process.execPath, [
+          join(ROOT, 'dist/cli/post.js'),
+          '--db',
+          server.dbPath,
+          '--wall',
+          '1',
+          '--user',
+          'demo',
+          content,
+        ]);
         child.stdout.on('data', (chunk) => (text += chunk));
         child.on('exit', () => resolve(text));
       });
@@ -133,7 +148,9 @@ try {
     const stats = await server.stats().catch(() => null);
     if (!rssWarm && stats) rssWarm = stats.memory.rss;
     const total = [...posted.values()].reduce((s, ids) => s + ids.length, 0);
-    log(`${total} posted, ${[...churned.values()].reduce((a, b) => a + b, 0)} churned; waiting polls ${stats?.waiting_polls}, streams ${stats?.open_streams}, RSS ${((stats?.memory.rss ?? 0) / 2 ** 20).toFixed(1)} MiB`);
+    log(
+      `${total} posted, ${[...churned.values()].reduce((a, b) => a + b, 0)} churned; waiting polls ${stats?.waiting_polls}, streams ${stats?.open_streams}, RSS ${((stats?.memory.rss ?? 0) / 2 ** 20).toFixed(1)} MiB`,
+    );
   }, 10_000);
   await Promise.all([...posters, cliWriter, ...churners]);
   clearInterval(progress);

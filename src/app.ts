@@ -94,8 +94,7 @@ export async function startPollster(
     onGaps: (count) => metrics.countHistoryGaps(count),
     onError: (error) => logger.warn({ err: error }, 'history pruning failed'),
   });
-  const notReady = (): Promise<string | null> =>
-    draining ? Promise.resolve('draining') : notReadyBecause(config, executor, backend);
+  const notReady = (): Promise<string | null> => (draining ? Promise.resolve('draining') : notReadyBecause(config, executor, backend));
   const routes = createRoutes({
     config,
     store,
@@ -183,8 +182,7 @@ async function startScheduler(
   const executor = createExecutor(config, board, backend, logger);
   await checkWorkersLoad(executor, backend);
   if (config.pollMode !== 'inline') await waitForPrespawnedThreads(board, config.minThreads, logger);
-  const capacity =
-    config.pollMode === 'inline' ? 1 : config.maxThreads * (config.pollMode === 'multiplex' ? config.tasksPerThread : 1);
+  const capacity = config.pollMode === 'inline' ? 1 : config.maxThreads * (config.pollMode === 'multiplex' ? config.tasksPerThread : 1);
   const runner = new TaskRunner({
     executor,
     board,

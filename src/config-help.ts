@@ -81,7 +81,8 @@ function maskObject(object: Record<string, unknown>): Record<string, unknown> {
   for (const [key, value] of Object.entries(object)) {
     if (SECRET.test(key) && value !== null && value !== undefined) shown[key] = '***';
     else if (key === 'databaseUrl' && typeof value === 'string') shown[key] = withoutPassword(value);
-    else if (value !== null && typeof value === 'object' && !Array.isArray(value)) shown[key] = maskObject(value as Record<string, unknown>);
+    else if (value !== null && typeof value === 'object' && !Array.isArray(value))
+      shown[key] = maskObject(value as Record<string, unknown>);
     else shown[key] = value;
   }
   return shown;

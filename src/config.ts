@@ -139,7 +139,8 @@ function text(env: Env, key: string, fallback: string): string {
  * Anything else could inject into a header (CRLF) or crash the first
  * response (non-Latin-1), so it stops start-up.
  */
-const ORIGIN = /^[a-z][a-z0-9+.-]*:\/\/(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/;
+const ORIGIN =
+  /^[a-z][a-z0-9+.-]*:\/\/(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/;
 
 function corsOrigin(env: Env): string {
   const raw = env.CORS_ORIGIN;
@@ -219,14 +220,16 @@ function trustList(env: Env): string[] {
   return entries;
 }
 
-/** Puma's config reads `PUMA_WORKERS`; Heroku-style hosts set `WEB_CONCURRENCY`. Either names the processes (issue 10). */
+/** Puma's config reads `PUMA_WORKERS`; Heroku-style hosts set `WEB_CONCURRENCY`. Either names the processes. */
 function webConcurrency(env: Env): number {
   const web = integer(env, 'WEB_CONCURRENCY', 1, 1, 64);
   const puma = integer(env, 'PUMA_WORKERS', 1, 1, 64);
   const webSet = env.WEB_CONCURRENCY !== undefined && env.WEB_CONCURRENCY.trim() !== '';
   const pumaSet = env.PUMA_WORKERS !== undefined && env.PUMA_WORKERS.trim() !== '';
   if (webSet && pumaSet && web !== puma) {
-    throw new ConfigError(`PUMA_WORKERS and WEB_CONCURRENCY name the same setting; set one, or both to the same value (got ${puma} and ${web})`);
+    throw new ConfigError(
+      `PUMA_WORKERS and WEB_CONCURRENCY name the same setting; set one, or both to the same value (got ${puma} and ${web})`,
+    );
   }
   return pumaSet ? puma : web;
 }
@@ -381,12 +384,7 @@ export function loadConfig(env: Env = process.env): Config {
     metricsToken: metricsToken(env),
     apiKey: apiKey(env),
     accessLog: oneOf(env, 'ACCESS_LOG', ['on', 'off'] as const, 'on') === 'on',
-    logLevel: oneOf(
-      env,
-      'LOG_LEVEL',
-      ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const,
-      'info',
-    ),
+    logLevel: oneOf(env, 'LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, 'info'),
     webConcurrency: webConcurrency(env),
     helloConcurrency,
     helloQueue: integer(env, 'HELLO_QUEUE', 4 * helloConcurrency, 0, 1_000_000),

@@ -56,7 +56,10 @@ function carry(transport: Transport, session: string, fields: Record<string, unk
       };
     }
     case 'bearer':
-      return { query: '', options: { headers: { authorization: `Bearer ${session}` }, ...(Object.keys(fields).length ? { body: fields } : {}) } };
+      return {
+        query: '',
+        options: { headers: { authorization: `Bearer ${session}` }, ...(Object.keys(fields).length ? { body: fields } : {}) },
+      };
   }
 }
 
@@ -103,7 +106,10 @@ describe('access log', () => {
       const leaving = new AbortController();
       const held = send('POST', '/poll', { last_post_id: { 1: 1e9 }, timeout_ms: 5000 });
       void held.catch(() => undefined);
-      const poll = server.call('POST', withQuery('/poll', query), { ...carry(transport, session, { last_post_id: { 1: 1e9 } }).options, signal: leaving.signal });
+      const poll = server.call('POST', withQuery('/poll', query), {
+        ...carry(transport, session, { last_post_id: { 1: 1e9 } }).options,
+        signal: leaving.signal,
+      });
       await eventually(() => server.pollster.stats().waiting_polls === 2);
       leaving.abort();
       await poll.catch(() => undefined);
@@ -113,8 +119,16 @@ describe('access log', () => {
 
     // Bodies that never finish, with the id in the query, the body and a header.
     const id = sessions[0]!;
-    await abortedBody(server, `POST /walls/1/messages?session_id=${id} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 200\r\n\r\n`, `{"session_id":"${id}",`);
-    await abortedBody(server, `POST /poll HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${id}\r\nContent-Length: 200\r\n\r\n`, `session_id=${id}&`);
+    await abortedBody(
+      server,
+      `POST /walls/1/messages?session_id=${id} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 200\r\n\r\n`,
+      `{"session_id":"${id}",`,
+    );
+    await abortedBody(
+      server,
+      `POST /poll HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${id}\r\nContent-Length: 200\r\n\r\n`,
+      `session_id=${id}&`,
+    );
     // A request target that does not parse.
     const malformed = await rawRequest(server, `GET http://[?session_id=${id} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
     expect(malformed).toMatch(/^HTTP\/1\.1 400/);
@@ -181,7 +195,11 @@ describe('access log', () => {
     const answers = await rawText(server.url, `${ping}${ping}${ping}GET /ping HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
     const first = answers.slice(0, answers.indexOf('HTTP/1.1', 1));
     await eventually(() => requests().length === 9);
-    expect(requests().slice(5, 8).map((line) => line.bytes)).toEqual(Array(3).fill(Buffer.byteLength(first)));
+    expect(
+      requests()
+        .slice(5, 8)
+        .map((line) => line.bytes),
+    ).toEqual(Array(3).fill(Buffer.byteLength(first)));
   });
 
   it('ACCESS_LOG=off leaves the other lines', async () => {

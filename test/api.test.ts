@@ -18,7 +18,7 @@ describe.each(backends(postgres))('HTTP API ($name)', (backend) => {
     expect(reply.json).toEqual({ ack: 'huzzah!' });
   });
 
-  it('POST /sessions returns an unguessable session with the user\'s walls', async () => {
+  it("POST /sessions returns an unguessable session with the user's walls", async () => {
     const server = await start();
     const first = await server.call('POST', '/sessions', { body: { user: 'bob' } });
     const second = await server.call('POST', '/sessions', { body: { user: 'bob' } });
@@ -84,7 +84,10 @@ describe.each(backends(postgres))('HTTP API ($name)', (backend) => {
     const session = await first.login();
     const posted = await first.call('POST', '/walls/1/messages', { session, body: { content: 'durable' } });
     await first.pollster.close();
-    const second = await startTestServer({ DB_PATH: first.dbPath, ...(backend.name === 'postgres' ? { DATABASE_URL: first.database } : {}) });
+    const second = await startTestServer({
+      DB_PATH: first.dbPath,
+      ...(backend.name === 'postgres' ? { DATABASE_URL: first.database } : {}),
+    });
     const again = await second.login();
     const history = await second.call('GET', `/walls/1/messages?after=${posted.json.id - 1}`, { session: again });
     expect(history.json.messages).toEqual([posted.json]);
@@ -96,9 +99,7 @@ describe.each(backends(postgres))('HTTP API ($name)', (backend) => {
     expect(preflight.status).toBe(204);
     expect(preflight.headers['access-control-allow-origin']).toBe('https://chat.example');
     expect(preflight.headers['access-control-allow-methods']).toBe('GET, POST, DELETE, OPTIONS');
-    expect(preflight.headers['access-control-allow-headers']).toBe(
-      'Content-Type, Authorization, X-CSRF-Token, Last-Event-ID',
-    );
+    expect(preflight.headers['access-control-allow-headers']).toBe('Content-Type, Authorization, X-CSRF-Token, Last-Event-ID');
     const notFound = await server.call('GET', '/nope');
     expect(notFound.headers['access-control-allow-origin']).toBe('https://chat.example');
   });
@@ -115,20 +116,110 @@ describe.each(backends(postgres))('HTTP API ($name)', (backend) => {
       error: string;
     }> = [
       { name: 'malformed JSON', method: 'POST', path: '/sessions', rawBody: '{"user":', status: 400, error: 'Malformed JSON' },
-      { name: 'empty content', method: 'POST', path: '/walls/1/messages', body: { content: '   ' }, auth: 'demo', status: 400, error: 'content must be 1 to 2000 characters' },
-      { name: 'over-long content', method: 'POST', path: '/walls/1/messages', body: { content: 'x'.repeat(2001) }, auth: 'demo', status: 400, error: 'content must be 1 to 2000 characters' },
-      { name: 'content of the wrong type', method: 'POST', path: '/walls/1/messages', body: { content: 7 }, auth: 'demo', status: 400, error: 'content must be a string' },
+      {
+        name: 'empty content',
+        method: 'POST',
+        path: '/walls/1/messages',
+        body: { content: '   ' },
+        auth: 'demo',
+        status: 400,
+        error: 'content must be 1 to 2000 characters',
+      },
+      {
+        name: 'over-long content',
+        method: 'POST',
+        path: '/walls/1/messages',
+        body: { content: 'x'.repeat(2001) },
+        auth: 'demo',
+        status: 400,
+        error: 'content must be 1 to 2000 characters',
+      },
+      {
+        name: 'content of the wrong type',
+        method: 'POST',
+        path: '/walls/1/messages',
+        body: { content: 7 },
+        auth: 'demo',
+        status: 400,
+        error: 'content must be a string',
+      },
       { name: 'invalid session', method: 'GET', path: '/walls', auth: 'bogus', status: 401, error: 'Unauthorized' },
-      { name: 'post without session', method: 'POST', path: '/walls/1/messages', body: { content: 'hi' }, auth: 'none', status: 401, error: 'Unauthorized' },
-      { name: 'a wall the user cannot read (answers like a missing one)', method: 'GET', path: '/walls/2/messages', auth: 'alice', status: 404, error: 'Wall not found' },
-      { name: 'posting to a wall the user cannot read', method: 'POST', path: '/walls/3/messages', body: { content: 'hi' }, auth: 'alice', status: 404, error: 'Wall not found' },
-      { name: 'posting to a public wall the user is not a member of', method: 'POST', path: '/walls/1/messages', body: { content: 'hi' }, auth: 'bob', status: 403, error: 'Wall not writable' },
-      { name: 'anonymous history of a private wall', method: 'GET', path: '/walls/2/messages', auth: 'none', status: 404, error: 'Wall not found' },
-      { name: 'history with an unknown session', method: 'GET', path: '/walls/1/messages', auth: 'bogus', status: 401, error: 'Unauthorized' },
+      {
+        name: 'post without session',
+        method: 'POST',
+        path: '/walls/1/messages',
+        body: { content: 'hi' },
+        auth: 'none',
+        status: 401,
+        error: 'Unauthorized',
+      },
+      {
+        name: 'a wall the user cannot read (answers like a missing one)',
+        method: 'GET',
+        path: '/walls/2/messages',
+        auth: 'alice',
+        status: 404,
+        error: 'Wall not found',
+      },
+      {
+        name: 'posting to a wall the user cannot read',
+        method: 'POST',
+        path: '/walls/3/messages',
+        body: { content: 'hi' },
+        auth: 'alice',
+        status: 404,
+        error: 'Wall not found',
+      },
+      {
+        name: 'posting to a public wall the user is not a member of',
+        method: 'POST',
+        path: '/walls/1/messages',
+        body: { content: 'hi' },
+        auth: 'bob',
+        status: 403,
+        error: 'Wall not writable',
+      },
+      {
+        name: 'anonymous history of a private wall',
+        method: 'GET',
+        path: '/walls/2/messages',
+        auth: 'none',
+        status: 404,
+        error: 'Wall not found',
+      },
+      {
+        name: 'history with an unknown session',
+        method: 'GET',
+        path: '/walls/1/messages',
+        auth: 'bogus',
+        status: 401,
+        error: 'Unauthorized',
+      },
       { name: 'an unknown wall', method: 'GET', path: '/walls/999/messages', auth: 'demo', status: 404, error: 'Wall not found' },
-      { name: 'a non-numeric wall id', method: 'GET', path: '/walls/abc/messages', auth: 'demo', status: 400, error: 'Wall id must be a positive integer' },
-      { name: 'a negative after', method: 'GET', path: '/walls/1/messages?after=-1', auth: 'demo', status: 400, error: 'after must be a non-negative integer' },
-      { name: 'a limit too large', method: 'GET', path: '/walls/1/messages?limit=100000', auth: 'demo', status: 400, error: 'limit must be an integer from 1 to 500' },
+      {
+        name: 'a non-numeric wall id',
+        method: 'GET',
+        path: '/walls/abc/messages',
+        auth: 'demo',
+        status: 400,
+        error: 'Wall id must be a positive integer',
+      },
+      {
+        name: 'a negative after',
+        method: 'GET',
+        path: '/walls/1/messages?after=-1',
+        auth: 'demo',
+        status: 400,
+        error: 'after must be a non-negative integer',
+      },
+      {
+        name: 'a limit too large',
+        method: 'GET',
+        path: '/walls/1/messages?limit=100000',
+        auth: 'demo',
+        status: 400,
+        error: 'limit must be an integer from 1 to 500',
+      },
       { name: 'an unknown path', method: 'GET', path: '/nope', status: 404, error: 'Not found' },
       { name: 'a wrong method', method: 'DELETE', path: '/ping', status: 405, error: 'Method not allowed' },
       { name: 'GET on a POST route', method: 'GET', path: '/poll', status: 405, error: 'Method not allowed' },
@@ -166,7 +257,7 @@ describe.each(backends(postgres))('HTTP API ($name)', (backend) => {
     it('a chunked body (no Content-Length) over 64 KiB gets 413 too, not a reset connection', async () => {
       const server = await start();
       const chunk = 'x'.repeat(16 * 1024);
-      const body = Array.from({ length: 6 }, () => `${chunk.length.toString(16)}\r\n${chunk}\r\n`).join('') + '0\r\n\r\n';
+      const body = `${Array.from({ length: 6 }, () => `${chunk.length.toString(16)}\r\n${chunk}\r\n`).join('')}0\r\n\r\n`;
       const answer = await rawText(
         server.url,
         `POST /poll HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n${body}`,

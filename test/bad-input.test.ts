@@ -38,10 +38,31 @@ describe('bad input', () => {
           ['non-numeric after', 'GET', '/walls/1/messages?after=yesterday', { session }, 400, 'after must be a non-negative integer'],
           ['unknown wall', 'GET', '/walls/31337/messages', { session }, 404, 'Wall not found'],
           ['1 MiB body', 'POST', '/poll', { session, rawBody: 'x'.repeat(1024 * 1024) }, 413, 'Body too large'],
-          ['1 MiB message', 'POST', '/walls/1/messages', { session, rawBody: JSON.stringify({ content: 'y'.repeat(1024 * 1024) }) }, 413, 'Body too large'],
+          [
+            '1 MiB message',
+            'POST',
+            '/walls/1/messages',
+            { session, rawBody: JSON.stringify({ content: 'y'.repeat(1024 * 1024) }) },
+            413,
+            'Body too large',
+          ],
           ['form: 6,000 keys', 'POST', '/', form(Array.from({ length: 6000 }, (_, i) => `k${i}=1`).join('&')), 400, 'Malformed form body'],
-          ['form: 3,000 walls', 'POST', '/', form(`${sid}&${Array.from({ length: 3000 }, (_, i) => `last_post_id[${i + 1}]=0`).join('&')}`), 400, 'Malformed form body'],
-          ['form: 150 walls', 'POST', '/', form(`${sid}&${Array.from({ length: 150 }, (_, i) => `last_post_id[${i + 1}]=0`).join('&')}`), 400, 'Invalid parameters!'],
+          [
+            'form: 3,000 walls',
+            'POST',
+            '/',
+            form(`${sid}&${Array.from({ length: 3000 }, (_, i) => `last_post_id[${i + 1}]=0`).join('&')}`),
+            400,
+            'Malformed form body',
+          ],
+          [
+            'form: 150 walls',
+            'POST',
+            '/',
+            form(`${sid}&${Array.from({ length: 150 }, (_, i) => `last_post_id[${i + 1}]=0`).join('&')}`),
+            400,
+            'Invalid parameters!',
+          ],
           ['form: nesting 5,000 deep', 'POST', '/', form(`${sid}&a${'[b]'.repeat(5000)}=1`), 400, 'Malformed form body'],
           ['form: nesting 3 deep', 'POST', '/', form(`${sid}&last_post_id[1][2][3]=1`), 400, 'Malformed form body'],
           ['form: a 60,000-digit id', 'POST', '/', form(`${sid}&last_post_id[1]=${'9'.repeat(60_000)}`), 400, 'Invalid parameters!'],
@@ -58,8 +79,22 @@ describe('bad input', () => {
           ['form: __proto__ keys', 'POST', '/', form(`${sid}&__proto__[polluted]=1&last_post_id[__proto__]=1`), 400, 'Invalid parameters!'],
           ['form: 64 KiB of ampersands', 'POST', '/', form('&'.repeat(60_000)), 400, 'Invalid parameters!'],
           ['form: 1 MiB', 'POST', '/', form(`${sid}&content=${'z'.repeat(1024 * 1024)}`), 413, 'Body too large'],
-          ['form: a message post with a repeated content', 'POST', '/walls/1/messages', form(`${sid}&content=a&content=b`), 400, 'Malformed form body'],
-          ['form: multipart', 'POST', '/', { session, rawBody: '--x\r\n', headers: { 'content-type': 'multipart/form-data; boundary=x' } }, 415, 'Content-Type must be application/json or application/x-www-form-urlencoded (UTF-8)'],
+          [
+            'form: a message post with a repeated content',
+            'POST',
+            '/walls/1/messages',
+            form(`${sid}&content=a&content=b`),
+            400,
+            'Malformed form body',
+          ],
+          [
+            'form: multipart',
+            'POST',
+            '/',
+            { session, rawBody: '--x\r\n', headers: { 'content-type': 'multipart/form-data; boundary=x' } },
+            415,
+            'Content-Type must be application/json or application/x-www-form-urlencoded (UTF-8)',
+          ],
         ] as const
       ).map(([name, method, path, options, expected, error]) => ({
         name,
@@ -72,7 +107,9 @@ describe('bad input', () => {
       })),
       {
         name: 'header flood (20 KB of headers)',
-        send: async () => ({ status: status(await raw(server, `GET /ping HTTP/1.1\r\nHost: x\r\nX-Flood: ${'a'.repeat(20_000)}\r\n\r\n`)) }),
+        send: async () => ({
+          status: status(await raw(server, `GET /ping HTTP/1.1\r\nHost: x\r\nX-Flood: ${'a'.repeat(20_000)}\r\n\r\n`)),
+        }),
       },
       {
         name: 'thousands of headers',
@@ -88,7 +125,9 @@ describe('bad input', () => {
       {
         name: 'a body that never finishes',
         send: async () => ({
-          status: status(await raw(server, 'POST /poll HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"last_pos')),
+          status: status(
+            await raw(server, 'POST /poll HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"last_pos'),
+          ),
         }),
       },
       {

@@ -14,9 +14,12 @@ import { tempDir } from './helpers/server.js';
 describe('npm run bench -- --configs', () => {
   it('runs stuck polls on two configurations and reports both side by side', async () => {
     const out = tempDir('pollster-bench-configs-');
-    const run = await runBench(['--quick', '--configs', 'MAX_THREADS=2', 'MAX_THREADS=3 WAKE=sleep', '--scenarios', 'stuck-polls', '--out', out], {
-      MAX_QUEUE: '50',
-    }).finished(100_000);
+    const run = await runBench(
+      ['--quick', '--configs', 'MAX_THREADS=2', 'MAX_THREADS=3 WAKE=sleep', '--scenarios', 'stuck-polls', '--out', out],
+      {
+        MAX_QUEUE: '50',
+      },
+    ).finished(100_000);
     expect(run.code, run.stderr + run.stdout).toBe(0);
     // Each child server's URL is printed while its scenario runs.
     expect(run.stdout).toMatch(/pollster at http:\/\/127\.0\.0\.1:\d+ \(.*MAX_THREADS=2\)/);
@@ -45,13 +48,20 @@ describe('npm run bench -- --configs', () => {
   it('a bad variable fails at once with the config error, naming the configuration', async () => {
     const run = await runBench(['--quick', '--configs', 'MAX_THREADS=4', 'POLL_MODE=fast MAX_THREADS=2']).done;
     expect(run.code).toBe(2);
-    expect(run.stderr.trim()).toBe('bench: configuration "POLL_MODE=fast MAX_THREADS=2": pollster: POLL_MODE must be one of pool, inline, multiplex (got "fast")');
+    expect(run.stderr.trim()).toBe(
+      'bench: configuration "POLL_MODE=fast MAX_THREADS=2": pollster: POLL_MODE must be one of pool, inline, multiplex (got "fast")',
+    );
     expect(run.stdout).not.toContain('building');
   });
 
   it('checks names and the bench environment as the server would', () => {
-    expect(parseConfiguration('  MAX_THREADS=4   MAX_QUEUE=10 ', {})).toEqual({ label: 'MAX_THREADS=4 MAX_QUEUE=10', env: { MAX_THREADS: '4', MAX_QUEUE: '10' } });
-    expect(() => parseConfiguration('MAX_THREAD=4', {})).toThrow(/^configuration "MAX_THREAD=4": pollster reads no variable MAX_THREAD \(it reads .*MAX_THREADS/);
+    expect(parseConfiguration('  MAX_THREADS=4   MAX_QUEUE=10 ', {})).toEqual({
+      label: 'MAX_THREADS=4 MAX_QUEUE=10',
+      env: { MAX_THREADS: '4', MAX_QUEUE: '10' },
+    });
+    expect(() => parseConfiguration('MAX_THREAD=4', {})).toThrow(
+      /^configuration "MAX_THREAD=4": pollster reads no variable MAX_THREAD \(it reads .*MAX_THREADS/,
+    );
     expect(() => parseConfiguration('MAX_THREADS', {})).toThrow('configuration "MAX_THREADS": "MAX_THREADS" is not NAME=value');
     expect(() => parseConfiguration('DB_PATH=/tmp/x.db', {})).toThrow(/DB_PATH is set by the bench/);
     // The bench's own environment counts: MIN_THREADS=8 there makes MAX_THREADS=4 invalid.

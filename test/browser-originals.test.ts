@@ -61,7 +61,9 @@ describe("the originals' own clients in Chromium", () => {
 
     // It really was jQuery's form encoding of the nested hash, not JSON.
     expect(polls[0]?.contentType).toBe('application/x-www-form-urlencoded; charset=UTF-8');
-    expect(polls[0]?.body).toMatch(/^session_id=[\w-]+&last_post_id%5B1%5D=\d+&last_post_id%5B2%5D=\d+&last_post_id%5B3%5D=\d+&last_post_id%5B4%5D=\d+$/);
+    expect(polls[0]?.body).toMatch(
+      /^session_id=[\w-]+&last_post_id%5B1%5D=\d+&last_post_id%5B2%5D=\d+&last_post_id%5B3%5D=\d+&last_post_id%5B4%5D=\d+$/,
+    );
     expect(await page.locator('#posts li').allTextContents()).toEqual(['from another client', 'from the console']);
   });
 

@@ -11,7 +11,6 @@ import { launchChromium } from './helpers/chromium.js';
 import { postFromCli } from './helpers/cli.js';
 import { eventually, startTestServer, tempDir, type TestServer } from './helpers/server.js';
 
-
 async function openPage(server: TestServer): Promise<Page> {
   const browser = await launchChromium();
   const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });

@@ -15,7 +15,11 @@ import { openStream } from './helpers/sse.js';
 
 /** Open polls one by one until both processes hold at least one. */
 async function pollsInBothProcesses(url: string, poll: () => Promise<Reply>): Promise<Array<Promise<Reply>>> {
-  const opened = await spreadOverProcesses(url, async () => ({ reply: poll() }), (stats) => stats.waiting_polls);
+  const opened = await spreadOverProcesses(
+    url,
+    async () => ({ reply: poll() }),
+    (stats) => stats.waiting_polls,
+  );
   return opened.map((o) => o.reply);
 }
 

@@ -108,7 +108,12 @@ describe.each(matrix)('coalesced waits ($label)', ({ env, backend }) => {
     const controllers = Array.from({ length: 150 }, () => new AbortController());
     const polls = controllers.map((controller) =>
       server
-        .call('POST', '/poll', { session, body: { last_post_id: { 1: last }, timeout_ms: 20_000 }, signal: controller.signal, timeoutMs: 25_000 })
+        .call('POST', '/poll', {
+          session,
+          body: { last_post_id: { 1: last }, timeout_ms: 20_000 },
+          signal: controller.signal,
+          timeoutMs: 25_000,
+        })
         .catch((error: Error) => error.name),
     );
     await eventually(() => server.pollster.stats().waiting_polls === 150);
@@ -174,10 +179,10 @@ describe.each(matrix)('coalesced waits ($label)', ({ env, backend }) => {
   it('streams on the same cursor share a wait and each get the event, exactly once and in order', async () => {
     const server = await startTestServer(env);
     const session = await server.login();
-    const streams = await Promise.all(
-      [1, 2, 3].map(() => openStream(server.agent, `${server.url}/check?session_id=${session}&walls=1`)),
-    );
-    onTestFinished(() => streams.forEach((stream) => stream.close()));
+    const streams = await Promise.all([1, 2, 3].map(() => openStream(server.agent, `${server.url}/check?session_id=${session}&walls=1`)));
+    onTestFinished(() => {
+      for (const stream of streams) stream.close();
+    });
     await eventually(() => server.pollster.stats().waiting_polls === 3);
     expect(coalescing(server)).toMatchObject({ shared_waits: 1, riders: 2 });
 

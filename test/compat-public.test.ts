@@ -49,7 +49,10 @@ describe.each(modes)('public walls ($name)', ({ env, mainThreadFree }) => {
     const poll = await server.call('POST', '/poll', { body: { last_post_id: { 1: before[1], 2: before[2] }, timeout_ms: 0 } });
     replies.push(poll.text);
     expect(poll.json).toEqual({ walls: { 1: { posts: [open.json] } } });
-    const formPoll = await server.call('POST', '/', { rawBody: `last_post_id[1]=${before[1]}&last_post_id[2]=${before[2]}&timeout_ms=0`, headers: FORM });
+    const formPoll = await server.call('POST', '/', {
+      rawBody: `last_post_id[1]=${before[1]}&last_post_id[2]=${before[2]}&timeout_ms=0`,
+      headers: FORM,
+    });
     replies.push(formPoll.text);
     expect(formPoll.json).toEqual(poll.json);
     const privatePoll = await server.call('POST', '/', { rawBody: `last_post_id[2]=${before[2]}`, headers: FORM });
@@ -96,7 +99,18 @@ describe.each(modes)('HEAD ($name)', ({ env }) => {
   it('answers every GET route with headers only, at once, holding nothing', async () => {
     const server = await startTestServer(env);
     const session = await server.login('demo');
-    const routes = ['/', '/ping', '/walls', '/walls/1/messages', '/stats', '/app.js', '/check', `/check?session_id=${session}`, '/hello?ms=5000', '/hello'];
+    const routes = [
+      '/',
+      '/ping',
+      '/walls',
+      '/walls/1/messages',
+      '/stats',
+      '/app.js',
+      '/check',
+      `/check?session_id=${session}`,
+      '/hello?ms=5000',
+      '/hello',
+    ];
     for (const path of routes) {
       const started = Date.now();
       const reply = await server.call('HEAD', path, { timeoutMs: 2000 });

@@ -31,17 +31,47 @@ describe('strict numbers', () => {
       await expectError(get(`/check?last_event_id=${bad}`), 400, 'Last-Event-ID must be a non-negative integer', `cursor ${bad}`);
       await expectError(get(`/check?walls=1,${bad}`), 400, 'Invalid parameters!', `walls ${bad}`);
       const key = decodeURIComponent(bad);
-      await expectError(server.call('POST', '/poll', { session, body: { last_post_id: { [key]: 0 } } }), 400, 'Invalid parameters!', `key ${bad}`);
-      await expectError(server.call('POST', '/poll', { session, body: { last_post_id: { 1: key } } }), 400, 'Invalid parameters!', `id ${bad}`);
-      await expectError(server.call('POST', '/poll', { session, body: { last_post_id: { 1: 0 }, timeout_ms: key } }), 400, 'Invalid parameters!', `timeout ${bad}`);
-      await expectError(server.call('POST', '/', { rawBody: `session_id=${session}&last_post_id[${bad}]=0`, headers: FORM }), 400, 'Invalid parameters!', `form key ${bad}`);
-      await expectError(server.call('POST', '/', { rawBody: `session_id=${session}&last_post_id[1]=${bad}`, headers: FORM }), 400, 'Invalid parameters!', `form id ${bad}`);
+      await expectError(
+        server.call('POST', '/poll', { session, body: { last_post_id: { [key]: 0 } } }),
+        400,
+        'Invalid parameters!',
+        `key ${bad}`,
+      );
+      await expectError(
+        server.call('POST', '/poll', { session, body: { last_post_id: { 1: key } } }),
+        400,
+        'Invalid parameters!',
+        `id ${bad}`,
+      );
+      await expectError(
+        server.call('POST', '/poll', { session, body: { last_post_id: { 1: 0 }, timeout_ms: key } }),
+        400,
+        'Invalid parameters!',
+        `timeout ${bad}`,
+      );
+      await expectError(
+        server.call('POST', '/', { rawBody: `session_id=${session}&last_post_id[${bad}]=0`, headers: FORM }),
+        400,
+        'Invalid parameters!',
+        `form key ${bad}`,
+      );
+      await expectError(
+        server.call('POST', '/', { rawBody: `session_id=${session}&last_post_id[1]=${bad}`, headers: FORM }),
+        400,
+        'Invalid parameters!',
+        `form id ${bad}`,
+      );
     }
     for (const bad of ['01', '1e3', '-1', '0x10']) {
       await expectError(get('/check', { 'last-event-id': bad }), 400, 'Last-Event-ID must be a non-negative integer', `header ${bad}`);
     }
     for (const bad of [-1, 1.5, 2 ** 53, 1e300]) {
-      await expectError(server.call('POST', '/poll', { session, body: { last_post_id: { 1: bad } } }), 400, 'Invalid parameters!', `number ${bad}`);
+      await expectError(
+        server.call('POST', '/poll', { session, body: { last_post_id: { 1: bad } } }),
+        400,
+        'Invalid parameters!',
+        `number ${bad}`,
+      );
     }
   });
 
@@ -52,7 +82,10 @@ describe('strict numbers', () => {
     expect((await server.call('GET', `/walls/1/messages?after=${MAX_SAFE}`, { session })).json).toEqual({ messages: [] });
     const poll = await server.call('POST', '/poll', { session, body: { last_post_id: { 1: Number(MAX_SAFE) }, timeout_ms: 0 } });
     expect(poll.json).toEqual({ walls: {} });
-    const form = await server.call('POST', '/', { rawBody: `session_id=${session}&last_post_id[1]=${MAX_SAFE}&timeout_ms=0`, headers: FORM });
+    const form = await server.call('POST', '/', {
+      rawBody: `session_id=${session}&last_post_id[1]=${MAX_SAFE}&timeout_ms=0`,
+      headers: FORM,
+    });
     expect(form.json).toEqual({ walls: {} });
     expect((await server.call('HEAD', `/check?session_id=${session}&last_event_id=${MAX_SAFE}`)).status).toBe(200);
     // 0 is canonical too.
@@ -92,7 +125,11 @@ describe('text is text', () => {
     const session = await server.login('demo');
     const before = (await server.call('GET', '/walls/1/messages?limit=500', { session })).json.messages.length;
     const json = (text: string) =>
-      server.call('POST', '/walls/1/messages', { session, rawBody: `{"content":"${text}"}`, headers: { 'content-type': 'application/json' } });
+      server.call('POST', '/walls/1/messages', {
+        session,
+        rawBody: `{"content":"${text}"}`,
+        headers: { 'content-type': 'application/json' },
+      });
     for (const escaped of ['\\ud800', '\\udc00', 'a\\ud800b', '\\udc00\\ud800', '\\ud800'.repeat(2000)]) {
       await expectError(json(escaped), 400, 'content must be well-formed Unicode', escaped.slice(0, 20));
     }
@@ -143,8 +180,15 @@ describe('no existence oracle', () => {
     }
     // A public wall is no secret: a non-member reads it, and is told plainly that posting needs membership.
     expect((await server.call('GET', '/walls/1/messages', { session: bob })).status).toBe(200);
-    expect((await server.call('POST', '/poll', { session: bob, body: { last_post_id: { 1: 0 }, timeout_ms: 0 } })).json.walls).toHaveProperty('1');
+    expect(
+      (await server.call('POST', '/poll', { session: bob, body: { last_post_id: { 1: 0 }, timeout_ms: 0 } })).json.walls,
+    ).toHaveProperty('1');
     expect((await server.call('HEAD', `/check?session_id=${bob}&walls=1`)).status).toBe(200);
-    await expectError(server.call('POST', '/walls/1/messages', { session: bob, body: { content: 'hi' } }), 403, 'Wall not writable', 'bob on General');
+    await expectError(
+      server.call('POST', '/walls/1/messages', { session: bob, body: { content: 'hi' } }),
+      403,
+      'Wall not writable',
+      'bob on General',
+    );
   });
 });

@@ -36,18 +36,22 @@ describe('stuck polls and everyone else', () => {
     const session = await server.login();
     const last = await newestOn(server, session, 1);
     const order: string[] = [];
-    const poll = server
-      .call('POST', '/poll', { session, body: { last_post_id: { 1: last }, timeout_ms: 800 } })
-      .then((reply) => (order.push('poll'), reply));
+    const poll = server.call('POST', '/poll', { session, body: { last_post_id: { 1: last }, timeout_ms: 800 } }).then((reply) => {
+      order.push('poll');
+      return reply;
+    });
     await new Promise((resolve) => setTimeout(resolve, 100));
-    const ping = server.call('GET', '/ping').then((reply) => (order.push('ping'), reply));
+    const ping = server.call('GET', '/ping').then((reply) => {
+      order.push('ping');
+      return reply;
+    });
     const [pollReply, pingReply] = await Promise.all([poll, ping]);
     expect(pollReply.json).toEqual({ walls: {} });
     expect(pingReply.status).toBe(200);
     expect(order).toEqual(['poll', 'ping']);
   });
 
-  it('counts a poll\'s timeout from its arrival, time queued included', async () => {
+  it("counts a poll's timeout from its arrival, time queued included", async () => {
     const server = await startTestServer({ MAX_THREADS: '1', MIN_THREADS: '1' });
     const session = await server.login();
     const last = await newestOn(server, session, 1);
@@ -71,25 +75,25 @@ describe.each<{ name: string; env: Record<string, string> }>([
   { name: 'pool', env: { POLL_MODE: 'pool' } },
   { name: 'multiplex', env: { POLL_MODE: 'multiplex', TASKS_PER_THREAD: '1' } },
 ])('queue limit and shutdown ($name)', ({ env }) => {
-    it('answers 503 Server busy once MAX_QUEUE polls wait for a thread', async () => {
-      const server = await startTestServer({ ...env, MAX_THREADS: '1', MIN_THREADS: '1', MAX_QUEUE: '1' });
-      const session = await server.login();
-      const last = await newestOn(server, session, 1);
-      const body = { last_post_id: { 1: last }, timeout_ms: 5000 };
-      const running = server.call('POST', '/poll', { session, body });
-      const queued = server.call('POST', '/poll', { session, body });
-      // The second shares the first's task but counts as the queued one would (issue 15).
-      await eventually(() => server.pollster.stats().waiting_polls === 2);
-      const rejected = await server.call('POST', '/poll', { session, body });
-      expect(rejected.status).toBe(503);
-      expect(rejected.headers['retry-after']).toBe('1');
-      expect(rejected.json).toEqual({ errors: ['Server busy'] });
-      // Non-poll routes never queue behind polls.
-      expect((await server.call('GET', '/ping')).status).toBe(200);
-      await server.call('POST', '/walls/1/messages', { session, body: { content: 'done' } });
-      expect((await running).json.walls['1'].posts).toHaveLength(1);
-      expect((await queued).json.walls['1'].posts).toHaveLength(1);
-    });
+  it('answers 503 Server busy once MAX_QUEUE polls wait for a thread', async () => {
+    const server = await startTestServer({ ...env, MAX_THREADS: '1', MIN_THREADS: '1', MAX_QUEUE: '1' });
+    const session = await server.login();
+    const last = await newestOn(server, session, 1);
+    const body = { last_post_id: { 1: last }, timeout_ms: 5000 };
+    const running = server.call('POST', '/poll', { session, body });
+    const queued = server.call('POST', '/poll', { session, body });
+    // The second shares the first's task but counts as the queued one would (issue 15).
+    await eventually(() => server.pollster.stats().waiting_polls === 2);
+    const rejected = await server.call('POST', '/poll', { session, body });
+    expect(rejected.status).toBe(503);
+    expect(rejected.headers['retry-after']).toBe('1');
+    expect(rejected.json).toEqual({ errors: ['Server busy'] });
+    // Non-poll routes never queue behind polls.
+    expect((await server.call('GET', '/ping')).status).toBe(200);
+    await server.call('POST', '/walls/1/messages', { session, body: { content: 'done' } });
+    expect((await running).json.walls['1'].posts).toHaveLength(1);
+    expect((await queued).json.walls['1'].posts).toHaveLength(1);
+  });
 
   it('close() answers every waiting and queued poll empty, and ends streams', async () => {
     const server = await startTestServer({ ...env, MAX_THREADS: '2', MIN_THREADS: '2' });

@@ -41,14 +41,23 @@ describe('CORS headers', () => {
     expect(answers['a poll that timed out']!.json).toEqual({ walls: {} });
     expect(answers['413']!.status).toBe(413);
     for (const [name, reply] of Object.entries(answers)) {
-      expect({ name, ...reply.headers }).toMatchObject({ name, 'access-control-allow-origin': 'https://chat.example', ...CORS, vary: expect.stringMatching(/^Origin/) });
+      expect({ name, ...reply.headers }).toMatchObject({
+        name,
+        'access-control-allow-origin': 'https://chat.example',
+        ...CORS,
+        vary: expect.stringMatching(/^Origin/),
+      });
     }
     // A route's own Vary adds to CORS's.
     expect(answers['the page']!.headers.vary).toBe('Origin, Accept');
     expect(answers['the ack at /']!.headers.vary).toBe('Origin, Accept');
     const stream = await openStream(server.agent, `${server.url}/check?session_id=${session}`);
     try {
-      expect(stream.headers).toMatchObject({ 'access-control-allow-origin': 'https://chat.example', ...CORS, 'content-type': expect.stringContaining('text/event-stream') });
+      expect(stream.headers).toMatchObject({
+        'access-control-allow-origin': 'https://chat.example',
+        ...CORS,
+        'content-type': expect.stringContaining('text/event-stream'),
+      });
     } finally {
       stream.close();
     }
@@ -86,6 +95,7 @@ describe('CORS headers', () => {
       'http://localhost:8080',
       undefined,
     ]);
-    for (const reply of replies) expect(reply.headers).toMatchObject({ ...CORS, vary: 'Origin', 'content-type': 'application/json; charset=utf-8' });
+    for (const reply of replies)
+      expect(reply.headers).toMatchObject({ ...CORS, vary: 'Origin', 'content-type': 'application/json; charset=utf-8' });
   });
 });

@@ -51,15 +51,15 @@ describe('docs/api.md', () => {
     const missing = routes
       .filter(([, path]) => !isPageFile(path))
       .map(([method, path]) => `${method} ${path}`)
-      .filter((route) => !new RegExp('`' + route.replace(/[.*+?^${}()|[\]\\]/g, '\\$&') + '[`?\\s]').test(api));
+      .filter((route) => !new RegExp(`\`${route.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}[\`?\\s]`).test(api));
     expect(missing).toEqual([]);
   });
 });
 
 describe('README figures from bench/results/report.md', () => {
-  test('the per-thread RSS is the report\'s, stated once', () => {
+  test("the per-thread RSS is the report's, stated once", () => {
     const measured = /RSS \(≈ ([\d.]+) MiB per thread\)/.exec(report)?.[1];
-    expect(measured, 'the report\'s pool-capacity table title gives the per-thread RSS').toBeDefined();
+    expect(measured, "the report's pool-capacity table title gives the per-thread RSS").toBeDefined();
     // Any sentence that puts MiB and "thread" together is a per-thread figure.
     const sentences = readme.split(/(?<=[.!?])\s+/).filter((sentence) => /MiB/.test(sentence) && /\bthreads?\b/.test(sentence));
     expect(sentences).toHaveLength(1);
@@ -76,17 +76,20 @@ describe('README figures from bench/results/report.md', () => {
     .flatMap((line) => [...line.matchAll(/about (\d+(?:\.\d+)?) min/g)].map((match) => Number(match[1])));
   // "- Duration: 12 min 58 s (…)", as bench/lib/report.ts writes it, in whole minutes.
   const duration = /^- Duration: (?:(\d+) min)? ?(?:(\d+) s)?/m.exec(report);
-  const reported = duration && (duration[1] ?? duration[2]) !== undefined ? Math.round(Number(duration[1] ?? 0) + Number(duration[2] ?? 0) / 60) : undefined;
+  const reported =
+    duration && (duration[1] ?? duration[2]) !== undefined
+      ? Math.round(Number(duration[1] ?? 0) + Number(duration[2] ?? 0) / 60)
+      : undefined;
 
-  test('the full bench\'s duration is stated once', () => {
+  test("the full bench's duration is stated once", () => {
     expect(durations).toHaveLength(1);
   });
 
-  test.skipIf(reported === undefined)('the full bench\'s duration is the report\'s (skipped: the report records none)', () => {
+  test.skipIf(reported === undefined)("the full bench's duration is the report's (skipped: the report records none)", () => {
     expect(durations[0]).toBe(reported);
   });
 
-  test('the bench\'s root requirement quotes the reason hosts-netns gives when it skips', () => {
+  test("the bench's root requirement quotes the reason hosts-netns gives when it skips", () => {
     const scenario = read('bench/scenarios/hosts-netns.ts');
     const reason = /uid !== 0\) return '([^']+)'/.exec(scenario)?.[1];
     expect(reason).toBeDefined();

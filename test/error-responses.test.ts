@@ -107,8 +107,7 @@ describe('CORS_ORIGIN', () => {
     const { url, agent } = await serve([['GET', '/ok', ({ res }) => void res.writeHead(200).end('ok')]], {
       CORS_ORIGIN: 'https://chat.example, http://localhost:8080',
     });
-    const from = async (origin?: string) =>
-      (await call(agent, url, 'GET', '/ok', { headers: origin ? { origin } : {} })).headers;
+    const from = async (origin?: string) => (await call(agent, url, 'GET', '/ok', { headers: origin ? { origin } : {} })).headers;
     expect((await from('http://localhost:8080'))['access-control-allow-origin']).toBe('http://localhost:8080');
     expect((await from('https://chat.example'))['access-control-allow-origin']).toBe('https://chat.example');
     expect((await from('https://evil.example'))['access-control-allow-origin']).toBeUndefined();

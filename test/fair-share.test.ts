@@ -57,7 +57,7 @@ describe.each<{ name: string; env: Record<string, string> }>([
 });
 
 describe('anonymous clients (public walls)', () => {
-  it('count by address only: a poll and a stream without a session share the address\'s cap', async () => {
+  it("count by address only: a poll and a stream without a session share the address's cap", async () => {
     const server = await startTestServer({ MAX_WAITS_PER_SESSION: '1', MAX_WAITS_PER_CLIENT: '2' });
     const session = await server.login();
     const last = await newestOn(server, session, 1);

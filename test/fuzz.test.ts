@@ -61,7 +61,10 @@ const textUnit = fc.oneof(
   { weight: 4, arbitrary: fc.string({ unit: 'grapheme', maxLength: 3 }) },
   { weight: 2, arbitrary: fc.string({ unit: 'binary', maxLength: 3 }) },
   { weight: 1, arbitrary: loneSurrogate },
-  { weight: 1, arbitrary: fc.constantFrom('😀', '\u0000', '\u202e', '\ufeff', '<script>', '"', '\\', '\r\n', ' ', '%', '&', '=', '[', ']', '+') },
+  {
+    weight: 1,
+    arbitrary: fc.constantFrom('😀', '\u0000', '\u202e', '\ufeff', '<script>', '"', '\\', '\r\n', ' ', '%', '&', '=', '[', ']', '+'),
+  },
 );
 const text = fc.oneof(
   { weight: 8, arbitrary: fc.array(textUnit, { maxLength: 20 }).map((parts) => parts.join('')) },
@@ -76,7 +79,34 @@ const text = fc.oneof(
 
 /** Strings that look like numbers to someone: ids, wall keys, `ms`, cursors. */
 const numberText = fc.oneof(
-  fc.constantFrom('0', '1', '2', '3', '4', '5', '01', '007', '1e3', '0x10', '-1', ' 5', '5 ', '+5', '1.0', '1.5', '9007199254740991', '9007199254740992', '99999999999999999999', 'NaN', 'Infinity', '', '٣', '５', '1,2', '1\u0000'),
+  fc.constantFrom(
+    '0',
+    '1',
+    '2',
+    '3',
+    '4',
+    '5',
+    '01',
+    '007',
+    '1e3',
+    '0x10',
+    '-1',
+    ' 5',
+    '5 ',
+    '+5',
+    '1.0',
+    '1.5',
+    '9007199254740991',
+    '9007199254740992',
+    '99999999999999999999',
+    'NaN',
+    'Infinity',
+    '',
+    '٣',
+    '５',
+    '1,2',
+    '1\u0000',
+  ),
   fc.nat().map(String),
   fc.integer().map(String),
   fc.maxSafeNat().map(String),
@@ -92,7 +122,7 @@ const idValue = fc.oneof(
 /** `[[[[…` or `{"a":{"a":…` thousands deep, closed or not. */
 const deepJson = fc
   .tuple(fc.constantFrom('[', '{"a":'), fc.integer({ min: 50, max: 20_000 }), fc.boolean())
-  .map(([open, depth, closed]) => open.repeat(depth) + (closed ? '1' + (open === '[' ? ']' : '}').repeat(depth) : ''));
+  .map(([open, depth, closed]) => open.repeat(depth) + (closed ? `1${(open === '[' ? ']' : '}').repeat(depth)}` : ''));
 
 const jsonBody: fc.Arbitrary<Body> = fc.oneof(
   // A poll: POST /poll and POST / (the Sinatra client's route).
@@ -109,13 +139,23 @@ const jsonBody: fc.Arbitrary<Body> = fc.oneof(
     )
     .map((value) => ({ kind: 'json' as const, value })),
   // A message.
-  fc.record({ content: fc.oneof({ weight: 4, arbitrary: text }, { weight: 1, arbitrary: fc.jsonValue({ maxDepth: 2 }) }) }, { requiredKeys: [] }).map((value) => ({ kind: 'json' as const, value })),
+  fc
+    .record(
+      { content: fc.oneof({ weight: 4, arbitrary: text }, { weight: 1, arbitrary: fc.jsonValue({ maxDepth: 2 }) }) },
+      { requiredKeys: [] },
+    )
+    .map((value) => ({ kind: 'json' as const, value })),
   // A login.
   fc
-    .record({ user: fc.oneof(fc.constantFrom('demo', 'alice', 'bob', 'nobody', 'DEMO', ' demo', ''), text, fc.jsonValue({ maxDepth: 2 })) }, { requiredKeys: [] })
+    .record(
+      { user: fc.oneof(fc.constantFrom('demo', 'alice', 'bob', 'nobody', 'DEMO', ' demo', ''), text, fc.jsonValue({ maxDepth: 2 })) },
+      { requiredKeys: [] },
+    )
     .map((value) => ({ kind: 'json' as const, value })),
   fc.jsonValue({ maxDepth: 4 }).map((value) => ({ kind: 'json' as const, value })),
-  fc.oneof(deepJson, fc.json({ maxDepth: 3 }), fc.string({ unit: 'binary', maxLength: 40 })).map((text) => ({ kind: 'text' as const, text })),
+  fc
+    .oneof(deepJson, fc.json({ maxDepth: 3 }), fc.string({ unit: 'binary', maxLength: 40 }))
+    .map((text) => ({ kind: 'text' as const, text })),
 );
 
 /** Percent-encode every byte of the UTF-8 form except the unreserved ones. */
@@ -154,25 +194,53 @@ const formPair = fc
   .tuple(encoded(rackKey), fc.oneof(encoded(numberText), encoded(text), badPercent), fc.constantFrom('=', '', '=='))
   .map(([key, value, eq]) => (eq === '' ? key : `${key}${eq}${value}`));
 const formBody: fc.Arbitrary<Body> = fc.oneof(
-  { weight: 4, arbitrary: fc.record({ pairs: fc.array(formPair, { maxLength: 12 }), separator: fc.constantFrom('&', '&', '&', ';', '&&') }).map((f) => ({ kind: 'form' as const, ...f })) },
+  {
+    weight: 4,
+    arbitrary: fc
+      .record({ pairs: fc.array(formPair, { maxLength: 12 }), separator: fc.constantFrom('&', '&', '&', ';', '&&') })
+      .map((f) => ({ kind: 'form' as const, ...f })),
+  },
   // Nesting thousands deep, and thousands of keys.
   {
     weight: 1,
-    arbitrary: fc.integer({ min: 10, max: 5000 }).map((n) => ({ kind: 'form' as const, pairs: [`a${'%5Bb%5D'.repeat(n)}=1`], separator: '&' })),
+    arbitrary: fc
+      .integer({ min: 10, max: 5000 })
+      .map((n) => ({ kind: 'form' as const, pairs: [`a${'%5Bb%5D'.repeat(n)}=1`], separator: '&' })),
   },
   {
     weight: 1,
     arbitrary: fc
       .tuple(fc.integer({ min: 100, max: 5000 }), fc.constantFrom('last_post_id[%d]=1', 'k%d=v', 'a[]=%d', 'last_post_id[1]=%d'))
-      .map(([n, shape]) => ({ kind: 'form' as const, pairs: Array.from({ length: n }, (_, i) => shape.replace('%d', String(i))), separator: '&' })),
+      .map(([n, shape]) => ({
+        kind: 'form' as const,
+        pairs: Array.from({ length: n }, (_, i) => shape.replace('%d', String(i))),
+        separator: '&',
+      })),
   },
 );
 
-const invalidUtf8 = fc.constantFrom([0xff], [0xfe, 0xff], [0xc0, 0xaf], [0xed, 0xa0, 0x80], [0xed, 0xbf, 0xbf], [0xe2, 0x82], [0xf4, 0x90, 0x80, 0x80], [0xf0, 0x9f, 0x98], [0x80]);
+const invalidUtf8 = fc.constantFrom(
+  [0xff],
+  [0xfe, 0xff],
+  [0xc0, 0xaf],
+  [0xed, 0xa0, 0x80],
+  [0xed, 0xbf, 0xbf],
+  [0xe2, 0x82],
+  [0xf4, 0x90, 0x80, 0x80],
+  [0xf0, 0x9f, 0x98],
+  [0x80],
+);
 const bytesBody: fc.Arbitrary<Body> = fc.oneof(
   fc
-    .tuple(fc.constantFrom('{"content":"', '{"user":"', '{"last_post_id":{"', 'content=', 'user=', 'session_id=', ''), invalidUtf8, fc.constantFrom('"}', '":1}}', ''))
-    .map(([before, bad, after]) => ({ kind: 'bytes' as const, bytes: Buffer.concat([Buffer.from(before), Buffer.from(bad), Buffer.from(after)]) })),
+    .tuple(
+      fc.constantFrom('{"content":"', '{"user":"', '{"last_post_id":{"', 'content=', 'user=', 'session_id=', ''),
+      invalidUtf8,
+      fc.constantFrom('"}', '":1}}', ''),
+    )
+    .map(([before, bad, after]) => ({
+      kind: 'bytes' as const,
+      bytes: Buffer.concat([Buffer.from(before), Buffer.from(bad), Buffer.from(after)]),
+    })),
   fc.uint8Array({ maxLength: 64 }).map((bytes) => ({ kind: 'bytes' as const, bytes })),
   // Past the 64 KiB body limit.
   fc.constantFrom(66_000, 70_000).map((n) => ({ kind: 'bytes' as const, bytes: Buffer.alloc(n, 0x61) })),
@@ -185,7 +253,26 @@ const body: fc.Arbitrary<Body> = fc.oneof(
   { weight: 1, arbitrary: bytesBody },
 );
 
-const routes = ['/', '/ping', '/sessions', '/walls', '/walls/1/messages', '/walls/2/messages', '/walls/4/messages', '/walls/5/messages', '/walls/31337/messages', '/poll', '/check', '/hello', '/bienvendidos', '/stats', '/metrics', '/index.html', '/app.js', '/nope'];
+const routes = [
+  '/',
+  '/ping',
+  '/sessions',
+  '/walls',
+  '/walls/1/messages',
+  '/walls/2/messages',
+  '/walls/4/messages',
+  '/walls/5/messages',
+  '/walls/31337/messages',
+  '/poll',
+  '/check',
+  '/hello',
+  '/bienvendidos',
+  '/stats',
+  '/metrics',
+  '/index.html',
+  '/app.js',
+  '/nope',
+];
 const pathMutation = fc.constantFrom<(path: string) => string>(
   (p) => p,
   (p) => p,
@@ -208,7 +295,20 @@ const routePath = fc.oneof(
   { weight: 1, arbitrary: numberText.map((id) => `/walls/${pct(id)}/messages`) },
   { weight: 1, arbitrary: fc.webPath() },
 );
-const queryKey = fc.constantFrom('session_id', 'walls', 'last_event_id', 'after', 'limit', 'ms', 'user', 'content', 'x', '__proto__', 'walls[]', '');
+const queryKey = fc.constantFrom(
+  'session_id',
+  'walls',
+  'last_event_id',
+  'after',
+  'limit',
+  'ms',
+  'user',
+  'content',
+  'x',
+  '__proto__',
+  'walls[]',
+  '',
+);
 const wallList = fc.oneof(
   fc.array(numberText, { maxLength: 5 }).map((ids) => ids.join(',')),
   fc.constantFrom(','.repeat(1000), '1,'.repeat(500), '1,,2', ' 1 , 2 '),
@@ -259,11 +359,16 @@ const target = fc.oneof(
 const method = fc.oneof(
   { weight: 6, arbitrary: fc.constantFrom('GET', 'POST') },
   { weight: 2, arbitrary: fc.constantFrom('HEAD', 'OPTIONS') },
-  { weight: 1, arbitrary: fc.constantFrom('PUT', 'DELETE', 'PATCH', 'TRACE', 'CONNECT', 'PROPFIND', 'QUERY', 'get', 'M-SEARCH', 'G\u00e9T', 'GET /x') },
+  {
+    weight: 1,
+    arbitrary: fc.constantFrom('PUT', 'DELETE', 'PATCH', 'TRACE', 'CONNECT', 'PROPFIND', 'QUERY', 'get', 'M-SEARCH', 'G\u00e9T', 'GET /x'),
+  },
 );
 
 const junk = fc.string({ unit: 'binary-ascii', maxLength: 40 });
-const one = (name: string) => (value: string): Array<[string, string]> => [[name, value]];
+const one =
+  (name: string) =>
+  (value: string): Array<[string, string]> => [[name, value]];
 const header: fc.Arbitrary<Array<[string, string]>> = fc.oneof(
   fc.oneof(numberText, junk, fc.constant('9'.repeat(5000))).map(one('Last-Event-ID')),
   fc
@@ -274,20 +379,33 @@ const header: fc.Arbitrary<Array<[string, string]>> = fc.oneof(
     .map(one('Authorization')),
   fc.constantFrom('text/html', '*/*', 'text/event-stream', 'application/json', 'text/html;q=0', 'x'.repeat(5000)).map(one('Accept')),
   fc
-    .tuple(fc.constantFrom('X-Forwarded-For', 'X-Real-IP', 'Forwarded'), fc.oneof(fc.ipV4(), fc.ipV6(), junk, fc.constant(Array.from({ length: 500 }, (_, i) => `10.0.${i >> 8}.${i & 255}`).join(', '))))
+    .tuple(
+      fc.constantFrom('X-Forwarded-For', 'X-Real-IP', 'Forwarded'),
+      fc.oneof(fc.ipV4(), fc.ipV6(), junk, fc.constant(Array.from({ length: 500 }, (_, i) => `10.0.${i >> 8}.${i & 255}`).join(', '))),
+    )
     .map(([name, v]) => one(name)(v)),
   fc.oneof(fc.webUrl(), junk, fc.constant('null')).map(one('Origin')),
   junk.map(one('Cookie')),
   fc.constantFrom('100-continue', 'garbage').map(one('Expect')),
   fc.constantFrom('gzip', 'br', 'identity').map(one('Content-Encoding')),
-  fc.constantFrom<Array<[string, string]>>([['Connection', 'Upgrade'], ['Upgrade', 'websocket']], [['Upgrade', 'h2c']], [['Host', 'evil']], [['Host', '']]),
+  fc.constantFrom<Array<[string, string]>>(
+    [
+      ['Connection', 'Upgrade'],
+      ['Upgrade', 'websocket'],
+    ],
+    [['Upgrade', 'h2c']],
+    [['Host', 'evil']],
+    [['Host', '']],
+  ),
   fc.tuple(fc.string({ unit: 'binary-ascii', minLength: 1, maxLength: 12 }), junk).map(([name, v]) => one(name)(v)),
   // Floods: one huge header, thousands of small ones, duplicates that disagree.
   fc.integer({ min: 1000, max: 20_000 }).map((n) => one('X-Huge')('a'.repeat(n))),
   fc.integer({ min: 10, max: 3000 }).map((n) => Array.from({ length: n }, (_, i): [string, string] => [`X-H${i}`, 'v'])),
-  fc.tuple(fc.constantFrom('Authorization', 'Last-Event-ID', 'X-Forwarded-For', 'Content-Type'), fc.integer({ min: 2, max: 200 })).map(([name, n]) =>
-    Array.from({ length: n }, (_, i): [string, string] => [name, name === 'Authorization' ? `Bearer t${i}` : String(i)]),
-  ),
+  fc
+    .tuple(fc.constantFrom('Authorization', 'Last-Event-ID', 'X-Forwarded-For', 'Content-Type'), fc.integer({ min: 2, max: 200 }))
+    .map(([name, n]) =>
+      Array.from({ length: n }, (_, i): [string, string] => [name, name === 'Authorization' ? `Bearer t${i}` : String(i)]),
+    ),
 );
 
 const contentTypes = [
@@ -352,8 +470,12 @@ const plausible: fc.Arbitrary<Shape> = fc.oneof(
       .tuple(
         fc.constantFrom('/poll', '/'),
         fc.oneof(
-          fc.tuple(fc.dictionary(wallNumber, idValue, { maxKeys: 4 }), fc.option(idValue)).map(([ids, timeout]) => json({ last_post_id: ids, ...(timeout === null ? {} : { timeout_ms: timeout }) })),
-          fc.array(fc.tuple(wallNumber, numberText), { maxLength: 4 }).map((ids) => form(ids.map(([w, id]) => `last_post_id%5B${pct(w)}%5D=${pct(id)}`))),
+          fc
+            .tuple(fc.dictionary(wallNumber, idValue, { maxKeys: 4 }), fc.option(idValue))
+            .map(([ids, timeout]) => json({ last_post_id: ids, ...(timeout === null ? {} : { timeout_ms: timeout }) })),
+          fc
+            .array(fc.tuple(wallNumber, numberText), { maxLength: 4 })
+            .map((ids) => form(ids.map(([w, id]) => `last_post_id%5B${pct(w)}%5D=${pct(id)}`))),
         ),
       )
       .map(([target, body]) => ({ method: 'POST', target, body })),
@@ -372,7 +494,9 @@ const plausible: fc.Arbitrary<Shape> = fc.oneof(
   },
   {
     weight: 1,
-    arbitrary: fc.tuple(fc.constantFrom('GET', 'HEAD'), encoded(numberText)).map(([m, ms]) => ({ method: m, target: `/hello?ms=${ms}`, body: { kind: 'none' as const } })),
+    arbitrary: fc
+      .tuple(fc.constantFrom('GET', 'HEAD'), encoded(numberText))
+      .map(([m, ms]) => ({ method: m, target: `/hello?ms=${ms}`, body: { kind: 'none' as const } })),
   },
   {
     weight: 1,
@@ -384,7 +508,10 @@ const plausible: fc.Arbitrary<Shape> = fc.oneof(
   {
     weight: 2,
     arbitrary: fc
-      .tuple(fc.constantFrom('GET', 'HEAD', 'OPTIONS', 'DELETE'), fc.constantFrom('/', '/ping', '/walls', '/stats', '/metrics', '/sessions', '/bienvendidos'))
+      .tuple(
+        fc.constantFrom('GET', 'HEAD', 'OPTIONS', 'DELETE'),
+        fc.constantFrom('/', '/ping', '/walls', '/stats', '/metrics', '/sessions', '/bienvendidos'),
+      )
       .map(([m, target]) => ({ method: m, target, body: { kind: 'none' as const } })),
   },
 );
@@ -393,22 +520,41 @@ const hostile: fc.Arbitrary<Hostile> = fc
   .record({
     shape: fc.oneof({ weight: 2, arbitrary: wild }, { weight: 3, arbitrary: plausible }),
     session: fc.record({
-      who: fc.oneof({ weight: 5, arbitrary: fc.constant<Who>('demo') }, { weight: 1, arbitrary: fc.constantFrom<Who>('alice', 'junk', 'long') }, { weight: 2, arbitrary: fc.constant<Who>('none') }),
+      who: fc.oneof(
+        { weight: 5, arbitrary: fc.constant<Who>('demo') },
+        { weight: 1, arbitrary: fc.constantFrom<Who>('alice', 'junk', 'long') },
+        { weight: 2, arbitrary: fc.constant<Who>('none') },
+      ),
       where: fc.constantFrom<Where>('header', 'header', 'query', 'body'),
     }),
-    headers: fc.oneof({ weight: 3, arbitrary: fc.constant<Array<[string, string]>>([]) }, { weight: 1, arbitrary: fc.array(header, { minLength: 1, maxLength: 3 }).map((groups) => groups.flat()) }),
+    headers: fc.oneof(
+      { weight: 3, arbitrary: fc.constant<Array<[string, string]>>([]) },
+      { weight: 1, arbitrary: fc.array(header, { minLength: 1, maxLength: 3 }).map((groups) => groups.flat()) },
+    ),
     contentType: fc.record({
-      mode: fc.oneof({ weight: 8, arbitrary: fc.constant('matching' as const) }, { weight: 1, arbitrary: fc.constantFrom('none' as const, 'other' as const, 'two' as const) }),
+      mode: fc.oneof(
+        { weight: 8, arbitrary: fc.constant('matching' as const) },
+        { weight: 1, arbitrary: fc.constantFrom('none' as const, 'other' as const, 'two' as const) },
+      ),
       other: fc.oneof(fc.constantFrom(...contentTypes), junk),
     }),
     framing: fc.oneof(
       { weight: 12, arbitrary: fc.constant<Framing>('length') },
       { weight: 2, arbitrary: fc.constant<Framing>('chunked') },
-      { weight: 1, arbitrary: fc.constantFrom<Framing>('bad-chunked', 'none', 'bogus-length', 'two-lengths', 'length-and-chunked', 'short', 'long') },
+      {
+        weight: 1,
+        arbitrary: fc.constantFrom<Framing>('bad-chunked', 'none', 'bogus-length', 'two-lengths', 'length-and-chunked', 'short', 'long'),
+      },
     ),
     abort: fc.oneof(
       { weight: 8, arbitrary: fc.constant(null) },
-      { weight: 1, arbitrary: fc.record({ at: fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true }), how: fc.constantFrom<'destroy' | 'end'>('destroy', 'end') }) },
+      {
+        weight: 1,
+        arbitrary: fc.record({
+          at: fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true }),
+          how: fc.constantFrom<'destroy' | 'end'>('destroy', 'end'),
+        }),
+      },
     ),
   })
   .map(({ shape, ...rest }) => ({ ...shape, ...rest }));
@@ -430,7 +576,8 @@ function sessionValue(who: Who, sessions: Sessions): string | null {
 /** Bytes of the request, and how much of it to send before cutting it off. */
 function wire(request: Hostile, sessions: Sessions): { bytes: Buffer; abortAt?: number; abortHow?: 'destroy' | 'end' } {
   // DELETE /sessions logs out: spare the sessions the rest of the run relies on.
-  const who = request.method === 'DELETE' && (request.session.who === 'demo' || request.session.who === 'alice') ? 'junk' : request.session.who;
+  const who =
+    request.method === 'DELETE' && (request.session.who === 'demo' || request.session.who === 'alice') ? 'junk' : request.session.who;
   const session = sessionValue(who, sessions);
   let target = request.target;
   const headers: Array<[string, string]> = [
@@ -446,7 +593,10 @@ function wire(request: Hostile, sessions: Sessions): { bytes: Buffer; abortAt?: 
   const { body } = request;
   const inBody = session && request.session.where === 'body' ? session : null;
   if (body.kind === 'json') {
-    const value = inBody && typeof body.value === 'object' && body.value !== null && !Array.isArray(body.value) ? { ...body.value, session_id: inBody } : body.value;
+    const value =
+      inBody && typeof body.value === 'object' && body.value !== null && !Array.isArray(body.value)
+        ? { ...body.value, session_id: inBody }
+        : body.value;
     payload = Buffer.from(JSON.stringify(value) ?? 'null', 'utf8');
     type = 'application/json';
   } else if (body.kind === 'text') {
@@ -511,7 +661,17 @@ function wire(request: Hostile, sessions: Sessions): { bytes: Buffer; abortAt?: 
 function describeRequest(request: Hostile): string {
   const target = request.target.length > 120 ? `${request.target.slice(0, 120)}…(${request.target.length})` : request.target;
   const headerNames = [...new Set(request.headers.map(([n]) => n))].slice(0, 6).join(',');
-  return JSON.stringify({ method: request.method, target, session: request.session, headers: headerNames, headerCount: request.headers.length, contentType: request.contentType.mode, body: request.body.kind, framing: request.framing, abort: request.abort });
+  return JSON.stringify({
+    method: request.method,
+    target,
+    session: request.session,
+    headers: headerNames,
+    headerCount: request.headers.length,
+    contentType: request.contentType.mode,
+    body: request.body.kind,
+    framing: request.framing,
+    abort: request.abort,
+  });
 }
 
 /** A stack frame as V8 prints it: "    at fn (file:line:col)". */
@@ -590,7 +750,8 @@ describe.each([
       const agent = new Agent();
       try {
         const port = Number(new URL(server.url).port);
-        const login = async (user: string) => (await call(agent, server.url, 'POST', '/sessions', { body: { user } })).json.session_id as string;
+        const login = async (user: string) =>
+          (await call(agent, server.url, 'POST', '/sessions', { body: { user } })).json.session_id as string;
         const sessions: Sessions = { demo: await login('demo'), alice: await login('alice') };
         const alive = () => server.child.exitCode === null && server.child.signalCode === null;
         const accepted: Accepted[] = [];
@@ -599,10 +760,12 @@ describe.each([
         let death: string | undefined;
         const fire = async (batch: Hostile[]): Promise<void> => {
           if (death) throw new Error('server is down');
-          const answers = await Promise.all(batch.map((request) => {
-            const { bytes, ...abort } = wire(request, sessions);
-            return rawExchange(port, bytes, { ...abort, answerMs: ANSWER_MS });
-          }));
+          const answers = await Promise.all(
+            batch.map((request) => {
+              const { bytes, ...abort } = wire(request, sessions);
+              return rawExchange(port, bytes, { ...abort, answerMs: ANSWER_MS });
+            }),
+          );
           for (const [i, answer] of answers.entries()) {
             const request = batch[i]!;
             counts.requests++;
@@ -633,7 +796,11 @@ describe.each([
         const rssBefore = rssMb(server.child.pid!);
 
         try {
-          await fc.assert(fc.asyncProperty(fc.array(hostile, { minLength: 1, maxLength: 8 }), fire), { seed: SEED, numRuns: RUNS, examples: KNOWN });
+          await fc.assert(fc.asyncProperty(fc.array(hostile, { minLength: 1, maxLength: 8 }), fire), {
+            seed: SEED,
+            numRuns: RUNS,
+            examples: KNOWN,
+          });
         } catch (error) {
           // Shrinking against a dead server finds nothing: report the batch that killed it.
           throw death ? new Error(death) : error;
@@ -654,7 +821,11 @@ describe.each([
         await eventually(async () => {
           stats = (await call(agent, server.url, 'GET', '/stats')).json;
           return stats.pool.busy === 0 && stats.pool.queued === 0 && stats.open_streams === 0;
-        }, HELD_BOUND_MS).catch(() => expect.fail(`still held ${HELD_BOUND_MS} ms after the clients left: ${JSON.stringify({ pool: stats?.pool, open_streams: stats?.open_streams })}`));
+        }, HELD_BOUND_MS).catch(() =>
+          expect.fail(
+            `still held ${HELD_BOUND_MS} ms after the clients left: ${JSON.stringify({ pool: stats?.pool, open_streams: stats?.open_streams })}`,
+          ),
+        );
         const growth = rssMb(server.child.pid!) - rssBefore;
         expect(growth, `RSS grew by ${growth.toFixed(1)} MiB`).toBeLessThan(RSS_GROWTH_MB);
 
@@ -663,7 +834,8 @@ describe.each([
         for (const wall of new Set(accepted.map((m) => m.wall_id))) {
           const stored = new Map<number, string>();
           for (let after = 0, pages = 0; pages < 10_000; pages++) {
-            const page = (await call(agent, server.url, 'GET', `/walls/${wall}/messages?after=${after}&limit=500`, { session: reader })).json.messages as Accepted[];
+            const page = (await call(agent, server.url, 'GET', `/walls/${wall}/messages?after=${after}&limit=500`, { session: reader }))
+              .json.messages as Accepted[];
             for (const m of page) {
               expect(stored.has(m.id), `message ${m.id} listed twice`).toBe(false);
               stored.set(m.id, m.content);
@@ -671,9 +843,12 @@ describe.each([
             if (page.length < 500) break;
             after = page[page.length - 1]!.id;
           }
-          for (const m of accepted.filter((a) => a.wall_id === wall)) expect(stored.get(m.id), `message ${m.id} on wall ${wall}`).toBe(m.content);
+          for (const m of accepted.filter((a) => a.wall_id === wall))
+            expect(stored.get(m.id), `message ${m.id} on wall ${wall}`).toBe(m.content);
         }
-        console.log(`fuzz ${env.POLL_MODE}: ${counts.requests} requests, ${accepted.length} messages accepted, RSS +${growth.toFixed(1)} MiB; answers ${JSON.stringify(Object.fromEntries(counts.byStatus))}`);
+        console.log(
+          `fuzz ${env.POLL_MODE}: ${counts.requests} requests, ${accepted.length} messages accepted, RSS +${growth.toFixed(1)} MiB; answers ${JSON.stringify(Object.fromEntries(counts.byStatus))}`,
+        );
       } finally {
         await agent.close();
       }

@@ -24,7 +24,10 @@ describe.each(pooled)('the /hello lane ($name)', ({ env }) => {
 
     let jobsDone = 0;
     const jobs = Array.from({ length: 4 }, () =>
-      server.call('GET', '/hello?ms=2500', { timeoutMs: 15_000 }).then((reply) => (jobsDone++, reply)),
+      server.call('GET', '/hello?ms=2500', { timeoutMs: 15_000 }).then((reply) => {
+        jobsDone++;
+        return reply;
+      }),
     );
     // HELLO_CONCURRENCY defaults to MAX_THREADS: two run, two wait in the lane's queue.
     await eventually(() => {
@@ -45,7 +48,7 @@ describe.each(pooled)('the /hello lane ($name)', ({ env }) => {
     for (const reply of await Promise.all(jobs)) expect(reply.text).toBe('Hello!\n');
   });
 
-  it('answers 503 with Retry-After past the lane\'s limit, while polls are still admitted', async () => {
+  it("answers 503 with Retry-After past the lane's limit, while polls are still admitted", async () => {
     const server = await startTestServer({
       ...env,
       MIN_THREADS: '1',
@@ -113,7 +116,7 @@ describe('the /hello lane at start-up', () => {
 });
 
 describe('the /hello lane (inline, the blocking control)', () => {
-  it('a job still blocks the main thread, under the lane\'s limit', async () => {
+  it("a job still blocks the main thread, under the lane's limit", async () => {
     const server = await startTestServer({ POLL_MODE: 'inline', HELLO_CONCURRENCY: '1', HELLO_QUEUE: '0' });
     expect(server.pollster.stats().hello_lane).toMatchObject({ concurrency: 1, max_queue: 0, threads: 0 });
     const order: string[] = [];

@@ -29,8 +29,9 @@ function hostsConfig(dir: string, hosts: string[], port: number): string {
   const options = upstreams[0]![1];
   const rewritten = intoDir(conf, dir)
     .replace(/^ *server 127\.0\.0\.1:\d+ .*;\n/gm, '')
-    .replace(/(upstream pollster_hosts \{\n(?:.*\n)*? *least_conn;\n)/, (head) =>
-      head + hosts.map((host) => `    server ${host} ${options};\n`).join(''),
+    .replace(
+      /(upstream pollster_hosts \{\n(?:.*\n)*? *least_conn;\n)/,
+      (head) => head + hosts.map((host) => `    server ${host} ${options};\n`).join(''),
     )
     .replace(/listen 127\.0\.0\.1:8080;/, `listen 127.0.0.1:${port};`);
   expect(rewritten.match(/server 127\.0\.0\.1:\d+ max_fails/g)).toHaveLength(hosts.length);
@@ -62,11 +63,22 @@ describe('two hosts behind nginx on one PostgreSQL', () => {
     const front = `http://127.0.0.1:${port}`;
     const agent = new Agent({ connections: 64 });
     onTestFinished(() => agent.close());
-    await startNginx(hostsConfig(dir, hosts.map((h) => new URL(h.url).host), port), dir, front, agent);
+    await startNginx(
+      hostsConfig(
+        dir,
+        hosts.map((h) => new URL(h.url).host),
+        port,
+      ),
+      dir,
+      front,
+      agent,
+    );
 
     const login = (await call(agent, front, 'POST', '/sessions', { body: { user: 'demo' } })).json;
     const session: string = login.session_id;
-    const start = Math.max(...login.walls.filter((w: { id: number }) => w.id <= 2).map((w: { latest_message_id: number }) => w.latest_message_id));
+    const start = Math.max(
+      ...login.walls.filter((w: { id: number }) => w.id <= 2).map((w: { latest_message_id: number }) => w.latest_message_id),
+    );
 
     let stopping = false;
     const deadline = Date.now() + 40_000;
@@ -188,7 +200,9 @@ describe('two hosts behind nginx on one PostgreSQL', () => {
     for (const client of clients) {
       const ids = client.received.map((m) => m.id);
       if (client.kind === 'stream') {
-        expect(ids, `stream: every message once, in id order (answers refused: ${client.refused.join(', ') || 'none'})`).toEqual(all.map((m) => m.id));
+        expect(ids, `stream: every message once, in id order (answers refused: ${client.refused.join(', ') || 'none'})`).toEqual(
+          all.map((m) => m.id),
+        );
       } else {
         // A poll answer groups by wall; per wall the order is the id order.
         for (const wall of [1, 2]) {

@@ -116,7 +116,12 @@ describe('what /stats and /metrics expose', () => {
     const server = await startTestServer({ METRICS_TOKEN: token });
     const session = await server.login();
     for (const path of ['/stats', '/metrics']) {
-      const refused: Array<Record<string, string>> = [{}, { authorization: 'Bearer wrong-token-0123456789abcdef' }, { authorization: `Basic ${token}` }, { authorization: `Bearer ${session}` }];
+      const refused: Array<Record<string, string>> = [
+        {},
+        { authorization: 'Bearer wrong-token-0123456789abcdef' },
+        { authorization: `Basic ${token}` },
+        { authorization: `Bearer ${session}` },
+      ];
       for (const headers of refused) {
         const reply = await server.call('GET', path, { headers });
         expect(reply.status, `${path} with ${JSON.stringify(headers)}`).toBe(401);

@@ -21,7 +21,10 @@ describe('supported Node.js lines', () => {
   });
 
   it('.ci/run tests every line in engines: the machine’s, then each other one', () => {
-    const ciLines = read('.ci/run').match(/^for line in ([\d ]+); do$/m)?.[1]?.split(' ').map(Number);
+    const ciLines = read('.ci/run')
+      .match(/^for line in ([\d ]+); do$/m)?.[1]
+      ?.split(' ')
+      .map(Number);
     expect(ciLines).toBeDefined();
     // The machine's own line (20) runs first, outside the loop.
     expect([20, ...ciLines!].sort((a, b) => a - b)).toEqual([...engineMajors].sort((a, b) => a - b));

@@ -154,13 +154,21 @@ describe('start-up and config', () => {
     const code = await new Promise((resolve) => child.once('exit', resolve));
     expect(code).toBe(1);
     expect(stdout).toBe('');
-    expect(stderr).toMatch(new RegExp(`^pollster: could not start: cannot connect to PostgreSQL at 127\\.0\\.0\\.1:${port}/chat: .*ECONNREFUSED.*\\n$`));
+    expect(stderr).toMatch(
+      new RegExp(`^pollster: could not start: cannot connect to PostgreSQL at 127\\.0\\.0\\.1:${port}/chat: .*ECONNREFUSED.*\\n$`),
+    );
     expect(stderr).not.toContain('secret');
   });
 
   it.each([
-    [{ DATABASE_URL: 'mysql://localhost/chat' }, 'DATABASE_URL must be a postgres:// or postgresql:// URL (or unset for SQLite at DB_PATH)'],
-    [{ DATABASE_URL: 'postgres://localhost/chat', POLL_MODE: 'inline' }, 'POLL_MODE=inline needs SQLite: use pool or multiplex with DATABASE_URL'],
+    [
+      { DATABASE_URL: 'mysql://localhost/chat' },
+      'DATABASE_URL must be a postgres:// or postgresql:// URL (or unset for SQLite at DB_PATH)',
+    ],
+    [
+      { DATABASE_URL: 'postgres://localhost/chat', POLL_MODE: 'inline' },
+      'POLL_MODE=inline needs SQLite: use pool or multiplex with DATABASE_URL',
+    ],
     [{ PG_POOL_SIZE: '0' }, 'PG_POOL_SIZE must be an integer from 1 to 1000 (got "0")'],
   ])('%o is refused', (env, message) => {
     expect(() => loadConfig(env)).toThrow(new ConfigError(message));

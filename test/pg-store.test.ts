@@ -30,6 +30,37 @@ describe('PostgreSQL store', () => {
     expect(member.status).toBe(201);
   });
 
+  it("checks a poll's walls in one statement, however many it names", async () => {
+    const url = await postgres.freshDatabase();
+    const server = await startTestServer({ DATABASE_URL: url });
+    const bob = await server.login('bob');
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    try {
+      // Each pooled statement commits its own transaction; the server's other clients
+      // (listener heartbeat, pruners) add a few. Stats reach pg_stat_database within a second.
+      const commits = async (): Promise<number> => {
+        await new Promise((resolve) => setTimeout(resolve, 1200));
+        await client.query('SELECT pg_stat_clear_snapshot()');
+        return (await client.query('SELECT xact_commit::int AS n FROM pg_stat_database WHERE datname = current_database()')).rows[0].n;
+      };
+      const hundred = Object.fromEntries(Array.from({ length: 100 }, (_, i) => [i + 1, 0]));
+      const before = await commits();
+      const polls = 10;
+      for (let i = 0; i < polls; i++) {
+        const anonymous = await server.call('POST', '/poll', { body: { last_post_id: hundred, timeout_ms: 0 } });
+        expect(Object.keys(anonymous.json.walls)).toEqual(['1']);
+        const member = await server.call('POST', '/poll', { session: bob, body: { last_post_id: hundred, timeout_ms: 0 } });
+        expect(Object.keys(member.json.walls).sort()).toEqual(['1', '2', '3']);
+      }
+      // Per poll: the session, the walls' permission, the read (and the session's slide). A check per wall was 100+.
+      const perPoll = ((await commits()) - before - 1) / (2 * polls);
+      expect(perPoll).toBeLessThan(5);
+    } finally {
+      await client.end();
+    }
+  });
+
   it('ends sessions on logout and after SESSION_TTL_S without use; prunes expired ones', async () => {
     const url = await postgres.freshDatabase();
     const server = await startTestServer({ DATABASE_URL: url, SESSION_TTL_S: '1' });
@@ -75,7 +106,9 @@ describe('PostgreSQL store', () => {
         `SELECT table_name, column_name, data_type FROM information_schema.columns
          WHERE table_schema = 'public' AND column_name IN ('id', 'wall_id', 'public', 'expires_at') ORDER BY 1, 2`,
       );
-      expect(types.rows.filter((r) => r.column_name === 'id' && r.table_name !== 'sessions').every((r) => r.data_type === 'bigint')).toBe(true);
+      expect(types.rows.filter((r) => r.column_name === 'id' && r.table_name !== 'sessions').every((r) => r.data_type === 'bigint')).toBe(
+        true,
+      );
       expect(types.rows).toContainEqual({ table_name: 'walls', column_name: 'public', data_type: 'boolean' });
       expect(types.rows).toContainEqual({ table_name: 'sessions', column_name: 'expires_at', data_type: 'bigint' });
     } finally {

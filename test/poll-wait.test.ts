@@ -59,7 +59,13 @@ describe('the wait loop', () => {
   it('a poll on one wall waits on that wall alone; a poll on several waits on the generation', async () => {
     const board = new Board();
     const one = task([[1, 0]], 300);
-    const several = task([[2, 0], [3, 0]], 300);
+    const several = task(
+      [
+        [2, 0],
+        [3, 0],
+      ],
+      300,
+    );
     const waits = [waitForMessagesAsync(one, board, new CountingReader()), waitForMessagesAsync(several, board, new CountingReader())];
     await tick();
     // Atomics.notify returns how many waiters it woke (each goes back to waiting).
@@ -84,7 +90,13 @@ describe('the wait loop', () => {
   // was lost, and the poll held its thread until its timeout (found by the
   // pool-capacity benchmark).
   it('does not miss a cancel that lands between its flag check and its wait', () => {
-    for (const walls of [[[1, 0]], [[1, 0], [2, 0]]] as Array<Array<[number, number]>>) {
+    for (const walls of [
+      [[1, 0]],
+      [
+        [1, 0],
+        [2, 0],
+      ],
+    ] as Array<Array<[number, number]>>) {
       const board = new Board();
       const t = task(walls, 3000);
       let first = true;
@@ -110,7 +122,13 @@ describe('the wait loop', () => {
   // deadline. The cell must be read before the flag is checked. The other
   // thread is played by a hook on the board's cells, run as the loop reads them.
   it('does not miss a cancel that lands between its flag check and reading its wait cell', () => {
-    for (const walls of [[[1, 0]], [[1, 0], [2, 0]]] as Array<Array<[number, number]>>) {
+    for (const walls of [
+      [[1, 0]],
+      [
+        [1, 0],
+        [2, 0],
+      ],
+    ] as Array<Array<[number, number]>>) {
       const board = new Board();
       const t = task(walls, 3000);
       const cells = board.cells;
@@ -142,9 +160,26 @@ describe('the wait loop', () => {
     reader.add(1, 100); // committed, not on the board yet
     reader.add(2, 101);
     board.publish(2, 101);
-    const perWall = waitForMessagesSync(task([[1, 99], [2, 99]]), board, reader);
+    const perWall = waitForMessagesSync(
+      task([
+        [1, 99],
+        [2, 99],
+      ]),
+      board,
+      reader,
+    );
     expect(perWall).toEqual({ outcome: 'data', walls: { 2: { posts: [reader.messages[1]] } } });
-    const stream = waitForMessagesSync({ ...task([[1, 99], [2, 99]]), singleCursor: true }, board, reader);
+    const stream = waitForMessagesSync(
+      {
+        ...task([
+          [1, 99],
+          [2, 99],
+        ]),
+        singleCursor: true,
+      },
+      board,
+      reader,
+    );
     expect(stream).toEqual({ outcome: 'data', walls: { 1: { posts: [reader.messages[0]] }, 2: { posts: [reader.messages[1]] } } });
   });
 
@@ -161,7 +196,16 @@ describe('SharedReads', () => {
     const board = new Board();
     const reader = new CountingReader();
     const shared = new SharedReads(reader, board);
-    const polls = Array.from({ length: 500 }, () => waitForMessagesAsync(task([[1, 0], [2, 0]]), board, shared));
+    const polls = Array.from({ length: 500 }, () =>
+      waitForMessagesAsync(
+        task([
+          [1, 0],
+          [2, 0],
+        ]),
+        board,
+        shared,
+      ),
+    );
     await tick();
     reader.add(1, 7);
     board.publish(1, 7);

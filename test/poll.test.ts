@@ -104,7 +104,7 @@ describe.each(matrix)('POST /poll ($label)', ({ env, mainThreadFree, backend }) 
 
   if (!mainThreadFree) return;
 
-  it('is answered by another client\'s post', async () => {
+  it("is answered by another client's post", async () => {
     const server = await startTestServer(env);
     const reader = await server.login('bob');
     const writer = await server.login('demo');

@@ -22,7 +22,8 @@ function openStore(sessionTtlS: number): { store: Store; dbPath: string; expires
   return {
     store,
     dbPath,
-    expiresAt: (id) => (peek.prepare('SELECT expires_at FROM sessions WHERE id = ?').get(id) as { expires_at: number } | undefined)?.expires_at,
+    expiresAt: (id) =>
+      (peek.prepare('SELECT expires_at FROM sessions WHERE id = ?').get(id) as { expires_at: number } | undefined)?.expires_at,
   };
 }
 
@@ -89,7 +90,7 @@ describe('DELETE /sessions', () => {
   });
 
   // Not inline: there a waiting stream holds the main thread, so nothing else is served anyway.
-  it.each(['pool', 'multiplex'])('ends the session\'s open /check streams at once (%s)', async (mode) => {
+  it.each(['pool', 'multiplex'])("ends the session's open /check streams at once (%s)", async (mode) => {
     const server = await startTestServer({ POLL_MODE: mode, SSE_MAX_MS: '60000' });
     const session = await server.login();
     const other = await server.login();
@@ -113,7 +114,7 @@ describe('DELETE /sessions', () => {
     expect((await server.call('GET', `/check?session_id=${session}`)).status).toBe(401);
   });
 
-  it('answers the session\'s held polls at once: 400 Invalid user!', async () => {
+  it("answers the session's held polls at once: 400 Invalid user!", async () => {
     const server = await startTestServer({ MAX_THREADS: '2' });
     const session = await server.login();
     const held = server.call('POST', '/poll', { session, body: { last_post_id: { 1: 1e9 }, timeout_ms: 30_000 } });
@@ -135,7 +136,12 @@ describe('pruning', () => {
     for (let i = 0; i < PRUNE_BATCH * 2 + 500; i++) store.createSession(user.id, 0);
     const live = store.createSession(user.id, Date.now());
     let pruned = 0;
-    const pruner = new SessionPruner(store, 1, { onPruned: (n) => (pruned += n), onError: (e) => { throw e; } });
+    const pruner = new SessionPruner(store, 1, {
+      onPruned: (n) => (pruned += n),
+      onError: (e) => {
+        throw e;
+      },
+    });
     expect(pruner.runOnce()).toBe(PRUNE_BATCH);
     expect(pruner.runOnce()).toBe(PRUNE_BATCH);
     expect(pruner.runOnce()).toBe(500);
@@ -178,7 +184,10 @@ describe('schema step 3', () => {
     const store = new Store(dbPath, { sessionTtlS: 3600 });
     const db = new Database(dbPath, { readonly: true });
     expect(db.pragma('user_version', { simple: true })).toBe(SQLITE_MIGRATIONS.length);
-    const rows = db.prepare('SELECT id, created_at, expires_at FROM sessions ORDER BY id').all() as Array<{ created_at: number; expires_at: number }>;
+    const rows = db.prepare('SELECT id, created_at, expires_at FROM sessions ORDER BY id').all() as Array<{
+      created_at: number;
+      expires_at: number;
+    }>;
     for (const row of rows) expect(row.expires_at).toBe(row.created_at + 3_600_000);
     expect(store.sessionUser('old-and-expired')).toBeUndefined();
     expect(store.sessionUser('recent')).toEqual({ id: 1, name: 'demo' });

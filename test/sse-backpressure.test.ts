@@ -71,7 +71,9 @@ describe('a client that reads', () => {
     const stream = await openStream(server.agent, `${server.url}/check?session_id=${session}&walls=1&last_event_id=0`);
     onTestFinished(() => stream.close());
     await stream.next((event) => event.id === String(newest), 0, 30_000);
-    const received = stream.events.filter((e) => e.event === 'refresh').flatMap((e) => JSON.parse(e.data!).messages.map((m: { id: number }) => m.id));
+    const received = stream.events
+      .filter((e) => e.event === 'refresh')
+      .flatMap((e) => JSON.parse(e.data!).messages.map((m: { id: number }) => m.id));
     expect(received).toEqual(expected);
     expect(server.pollster.stats().sse_stalled).toBe(0);
   });

@@ -40,7 +40,11 @@ describe.each(matrix)('GET /check ($label)', ({ env, backend }) => {
 
     await eventually(() => server.pollster.stats().waiting_polls === 1);
     const sent = [];
-    for (const [wall, content] of [[1, 'first'], [2, 'second'], [1, 'third']] as const) {
+    for (const [wall, content] of [
+      [1, 'first'],
+      [2, 'second'],
+      [1, 'third'],
+    ] as const) {
       sent.push(await post(server, session, wall, content));
     }
     const received: Message[] = [];
@@ -179,7 +183,10 @@ describe('the EM.defer demo', () => {
   it('/hello holds a lane thread while /bienvendidos answers at once', async () => {
     const server = await startTestServer({ MAX_THREADS: '1' });
     let helloDone = false;
-    const hello = server.call('GET', '/hello?ms=1500').then((reply) => ((helloDone = true), reply));
+    const hello = server.call('GET', '/hello?ms=1500').then((reply) => {
+      helloDone = true;
+      return reply;
+    });
     await eventually(() => server.pollster.stats().hello_lane.busy === 1);
     const welcome = await server.call('POST', '/bienvendidos');
     expect(welcome.text).toBe('Bienvenidos!\n');

@@ -12,7 +12,6 @@ import { call, tempDir } from './helpers/server.js';
 import { postFromCli } from './helpers/cli.js';
 import { ROOT as root, spawnServer } from './helpers/process.js';
 
-
 describe('start-up', () => {
   it('the built server (as npm start runs it) loads its workers and serves a poll', async () => {
     const dir = tempDir();
@@ -25,10 +24,7 @@ describe('start-up', () => {
     });
     expect(build.status, build.stdout + build.stderr).toBe(0);
 
-    const { child, url, exited } = await spawnServer(
-      { DB_PATH: join(dir, 'data', 'p.db'), MAX_THREADS: '2' },
-      [join(outDir, 'main.js')],
-    );
+    const { child, url, exited } = await spawnServer({ DB_PATH: join(dir, 'data', 'p.db'), MAX_THREADS: '2' }, [join(outDir, 'main.js')]);
     const agent = new Agent();
     try {
       const login = (await call(agent, url, 'POST', '/sessions', { body: { user: 'demo' } })).json;

@@ -34,17 +34,20 @@ function unitEnvironment(): Record<string, string> {
 }
 
 describe('deploy/pollster.service', () => {
-  test.skipIf(!existsSync(SYSTEMD_ANALYZE))(`systemd-analyze verify reports nothing (skipped: no ${SYSTEMD_ANALYZE}; Debian package systemd)`, () => {
-    const dir = tempDir('pollster-unit-');
-    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
-    const copy = join(dir, 'pollster.service');
-    copyFileSync(unitPath, copy);
-    // verify checks that ExecStart's binary exists: use the node running this test if /usr/bin/node is absent.
-    if (!existsSync('/usr/bin/node')) writeFileSync(copy, unit.replace('ExecStart=/usr/bin/node ', `ExecStart=${process.execPath} `));
-    const result = spawnSync(SYSTEMD_ANALYZE, ['verify', '--man=no', copy], { encoding: 'utf8', timeout: 30_000 });
-    expect(result.stdout + result.stderr).toBe('');
-    expect(result.status).toBe(0);
-  });
+  test.skipIf(!existsSync(SYSTEMD_ANALYZE))(
+    `systemd-analyze verify reports nothing (skipped: no ${SYSTEMD_ANALYZE}; Debian package systemd)`,
+    () => {
+      const dir = tempDir('pollster-unit-');
+      onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
+      const copy = join(dir, 'pollster.service');
+      copyFileSync(unitPath, copy);
+      // verify checks that ExecStart's binary exists: use the node running this test if /usr/bin/node is absent.
+      if (!existsSync('/usr/bin/node')) writeFileSync(copy, unit.replace('ExecStart=/usr/bin/node ', `ExecStart=${process.execPath} `));
+      const result = spawnSync(SYSTEMD_ANALYZE, ['verify', '--man=no', copy], { encoding: 'utf8', timeout: 30_000 });
+      expect(result.stdout + result.stderr).toBe('');
+      expect(result.status).toBe(0);
+    },
+  );
 
   test('runs the built server from the documented install path, stopped by SIGTERM, restarted on failure', () => {
     expect(settings('ExecStart')).toEqual(['/usr/bin/node dist/main.js']);

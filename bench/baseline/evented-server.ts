@@ -101,7 +101,10 @@ function publish(message: Message): void {
     waiter.answer(walls);
   }
   for (const stream of streams.get(message.wall_id)!) {
-    const batch = stream.walls.flatMap((wallId) => after(wallId, stream.cursor)).sort((a, b) => a.id - b.id).slice(0, BATCH_LIMIT);
+    const batch = stream.walls
+      .flatMap((wallId) => after(wallId, stream.cursor))
+      .sort((a, b) => a.id - b.id)
+      .slice(0, BATCH_LIMIT);
     if (!batch.length) continue;
     stream.cursor = batch[batch.length - 1]!.id;
     stream.res.write(`id: ${stream.cursor}\nevent: refresh\ndata: ${JSON.stringify({ messages: batch })}\n\n`);
@@ -110,20 +113,29 @@ function publish(message: Message): void {
 
 function poll(req: IncomingMessage, res: ServerResponse, body: any): void {
   const user = userOf(req, body);
-  if (!user) return json(res, 400, { error: 'Invalid user!' });
+  if (!user) {
+    json(res, 400, { error: 'Invalid user!' });
+    return;
+  }
   const readable = MEMBERSHIPS.get(user)!;
   const cursors = new Map<number, number>();
   for (const [key, value] of Object.entries(body?.last_post_id ?? {})) {
     const wallId = Number(key);
     if (readable.includes(wallId) && Number.isSafeInteger(value)) cursors.set(wallId, value as number);
   }
-  if (cursors.size === 0) return json(res, 400, { error: 'Invalid parameters!' });
+  if (cursors.size === 0) {
+    json(res, 400, { error: 'Invalid parameters!' });
+    return;
+  }
   const ready: Record<string, { posts: Message[] }> = {};
   for (const [wallId, cursor] of cursors) {
     const posts = after(wallId, cursor);
     if (posts.length) ready[wallId] = { posts };
   }
-  if (Object.keys(ready).length) return json(res, 200, { walls: ready });
+  if (Object.keys(ready).length) {
+    json(res, 200, { walls: ready });
+    return;
+  }
   const timeoutMs = Math.min(Number.isSafeInteger(body.timeout_ms) ? body.timeout_ms : POLL_TIMEOUT_MS, POLL_TIMEOUT_MS);
   waitingPolls++;
   const done = (walls: Record<string, { posts: Message[] }> | undefined): void => {
@@ -142,13 +154,23 @@ function poll(req: IncomingMessage, res: ServerResponse, body: any): void {
 
 function check(req: IncomingMessage, res: ServerResponse, query: URLSearchParams): void {
   const user = userOf(req) ?? sessions.get(query.get('session_id') ?? '');
-  if (!user) return json(res, 401, { error: 'Unauthorized' });
+  if (!user) {
+    json(res, 401, { error: 'Unauthorized' });
+    return;
+  }
   const readable = MEMBERSHIPS.get(user)!;
   const requested = query.get('walls')?.split(',').map(Number);
   const walls = requested ? readable.filter((id) => requested.includes(id)) : readable;
-  if (!walls.length) return json(res, 400, { error: 'Invalid parameters!' });
+  if (!walls.length) {
+    json(res, 400, { error: 'Invalid parameters!' });
+    return;
+  }
   const last = Number(req.headers['last-event-id'] ?? query.get('last_event_id') ?? NaN);
-  const stream: Stream = { walls, cursor: Number.isSafeInteger(last) ? last : Math.max(...walls.map((id) => messages.get(id)!.at(-1)?.id ?? 0)), res };
+  const stream: Stream = {
+    walls,
+    cursor: Number.isSafeInteger(last) ? last : Math.max(...walls.map((id) => messages.get(id)!.at(-1)?.id ?? 0)),
+    res,
+  };
   res.writeHead(200, { 'Content-Type': 'text/event-stream; charset=utf-8', 'Cache-Control': 'no-cache', Connection: 'keep-alive' });
   res.write('retry: 1000\n\n');
   openStreams++;

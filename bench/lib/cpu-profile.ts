@@ -33,12 +33,23 @@ export function readProfile(dir: string): CpuProfile {
 const HOPS: Array<[string, (frame: ProfileNode['callFrame']) => boolean]> = [
   ['idle (waiting for I/O)', (f) => f.functionName === '(idle)'],
   ['garbage collection', (f) => f.functionName === '(garbage collector)'],
-  ['result message from the thread (Piscina, MessagePort)', (f) => /piscina|internal\/worker|internal\/per_context\/messageport/.test(f.url)],
-  ['SQLite (better-sqlite3)', (f) => /better-sqlite3/.test(f.url) || (f.url === '' && /^(get|run|all|iterate|pragma)$/.test(f.functionName))],
+  [
+    'result message from the thread (Piscina, MessagePort)',
+    (f) => /piscina|internal\/worker|internal\/per_context\/messageport/.test(f.url),
+  ],
+  [
+    'SQLite (better-sqlite3)',
+    (f) => /better-sqlite3/.test(f.url) || (f.url === '' && /^(get|run|all|iterate|pragma)$/.test(f.functionName)),
+  ],
   ['metrics (prom-client)', (f) => /prom-client/.test(f.url)],
   ['routing (find-my-way)', (f) => /find-my-way/.test(f.url)],
   ['serialise (JSON)', (f) => f.functionName === 'stringify' || f.functionName === 'parse'],
-  ['socket write (http, net, streams)', (f) => /node:_http_outgoing|node:_http_server|node:net|stream_base_commons|node:internal\/streams|node:stream/.test(f.url) || /^(writev|writeBuffer|writeUtf8String|writeLatin1String)$/.test(f.functionName)],
+  [
+    'socket write (http, net, streams)',
+    (f) =>
+      /node:_http_outgoing|node:_http_server|node:net|stream_base_commons|node:internal\/streams|node:stream/.test(f.url) ||
+      /^(writev|writeBuffer|writeUtf8String|writeLatin1String)$/.test(f.functionName),
+  ],
   ['HTTP parse (llhttp)', (f) => /node:_http_common/.test(f.url) || f.functionName === 'execute'],
   ['Pollster / baseline code', (f) => /\/dist\/|\/bench\/baseline\//.test(f.url)],
   ['logging (pino)', (f) => /pino|sonic-boom/.test(f.url)],
@@ -83,8 +94,10 @@ export function summarise(profile: CpuProfile, from: number, to: number, top: nu
     `| hop | ms${unit} | % |`,
     `|---|---|${per ? '---|' : ''}---|`,
   ];
-  for (const [hop, micros] of [...hops].sort((a, b) => b[1] - a[1])) lines.push(`| ${hop} | ${ms(micros)}${each(micros)} | ${pct(micros)} |`);
+  for (const [hop, micros] of [...hops].sort((a, b) => b[1] - a[1]))
+    lines.push(`| ${hop} | ${ms(micros)}${each(micros)} | ${pct(micros)} |`);
   lines.push('', `| function (self time) | ms${unit} | % |`, `|---|---|${per ? '---|' : ''}---|`);
-  for (const [name, micros] of [...functions].sort((a, b) => b[1] - a[1]).slice(0, top)) lines.push(`| ${name} | ${ms(micros)}${each(micros)} | ${pct(micros)} |`);
+  for (const [name, micros] of [...functions].sort((a, b) => b[1] - a[1]).slice(0, top))
+    lines.push(`| ${name} | ${ms(micros)}${each(micros)} | ${pct(micros)} |`);
   return lines.join('\n');
 }

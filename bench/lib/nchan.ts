@@ -20,7 +20,8 @@ const NGINX = ['/usr/sbin/nginx', '/usr/bin/nginx'].find(existsSync);
 /** Why Nchan cannot run here, or null when it can. */
 export function nchanUnavailable(): string | null {
   if (!NGINX) return 'nginx is not installed';
-  if (!existsSync(MODULE)) return `Debian's libnginx-mod-nchan is not installed (no ${MODULE}); apt-get install libnginx-mod-nchan to compare`;
+  if (!existsSync(MODULE))
+    return `Debian's libnginx-mod-nchan is not installed (no ${MODULE}); apt-get install libnginx-mod-nchan to compare`;
   return null;
 }
 
@@ -93,7 +94,9 @@ export async function startNchan(options: { bufferLength?: number } = {}): Promi
   mkdirSync(join(dir, 'logs'));
   const port = await freePort();
   writeFileSync(join(dir, 'nginx.conf'), config(dir, port, options.bufferLength ?? 10));
-  const child: ChildProcess = spawn(NGINX!, ['-p', dir, '-e', join(dir, 'error.log'), '-c', join(dir, 'nginx.conf')], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child: ChildProcess = spawn(NGINX!, ['-p', dir, '-e', join(dir, 'error.log'), '-c', join(dir, 'nginx.conf')], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   let stderr = '';
   child.stderr!.on('data', (chunk) => (stderr += chunk));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
@@ -107,7 +110,12 @@ export async function startNchan(options: { bufferLength?: number } = {}): Promi
     subscribeRequest: (channel, kind) =>
       `GET /${kind === 'poll' ? 'sub' : 'sse'}?id=${channel} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n${kind === 'stream' ? 'Accept: text/event-stream\r\n' : ''}\r\n`,
     async publish(channel, content) {
-      const reply = await request(`${url}/pub?id=${channel}`, { method: 'POST', body: content, dispatcher: agent, headers: { 'content-type': 'text/plain' } });
+      const reply = await request(`${url}/pub?id=${channel}`, {
+        method: 'POST',
+        body: content,
+        dispatcher: agent,
+        headers: { 'content-type': 'text/plain' },
+      });
       await reply.body.dump();
       return reply.statusCode;
     },

@@ -49,7 +49,9 @@ export function targetsPreamble(environment: Environment, settings: BenchSetting
 export function describeEnvironment(argv: string[]): Environment {
   return {
     date: new Date().toISOString(),
-    command: ['npm run bench', ...(argv.length ? ['--', ...argv.map((arg) => (/[\s"]/.test(arg) ? JSON.stringify(arg) : arg))] : [])].join(' '),
+    command: ['npm run bench', ...(argv.length ? ['--', ...argv.map((arg) => (/[\s"]/.test(arg) ? JSON.stringify(arg) : arg))] : [])].join(
+      ' ',
+    ),
     node: process.version,
     cpus: cpus().length,
     cpuModel: cpus()[0]?.model ?? 'unknown',
@@ -76,7 +78,13 @@ export interface ReportExtras {
   skipped?: Array<{ title: string; reason: string }>;
 }
 
-export function writeReport(dir: string, environment: Environment, settings: BenchSettings, results: ScenarioResult[], extras: ReportExtras = {}): string {
+export function writeReport(
+  dir: string,
+  environment: Environment,
+  settings: BenchSettings,
+  results: ScenarioResult[],
+  extras: ReportExtras = {},
+): string {
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, 'results.json'), `${JSON.stringify({ environment, settings, ...extras, results }, null, 2)}\n`);
   const targets = results.flatMap((r) => r.targets.map((t) => ({ scenario: r.title, ...t })));
@@ -86,8 +94,12 @@ export function writeReport(dir: string, environment: Environment, settings: Ben
     `- Date: ${environment.date}`,
     `- Command: \`${environment.command}\``,
     `- Node ${environment.node} on ${environment.platform}, ${environment.cpus} × ${environment.cpuModel}, ${environment.memoryGiB} GiB`,
-    `- Settings: ${Object.entries(settings).map(([k, v]) => `${k}=${Array.isArray(v) ? v.join(',') : v}`).join(', ')}`,
-    ...(environment.durationS === undefined ? [] : [`- Duration: ${formatDuration(environment.durationS)} (the whole \`${environment.command}\`, build included)`]),
+    `- Settings: ${Object.entries(settings)
+      .map(([k, v]) => `${k}=${Array.isArray(v) ? v.join(',') : v}`)
+      .join(', ')}`,
+    ...(environment.durationS === undefined
+      ? []
+      : [`- Duration: ${formatDuration(environment.durationS)} (the whole \`${environment.command}\`, build included)`]),
     ...(extras.header ?? []).map((line) => `- ${line}`),
     '- Load generator (autocannon, undici) and server share the same machine and its cores; all traffic is on loopback unless the header says otherwise.',
     '',

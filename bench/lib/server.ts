@@ -139,9 +139,13 @@ export async function startServer(env: Record<string, string>, options: StartOpt
     }
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
-  const settings = Object.entries(env).map(([key, value]) => `${key}=${value}`).join(' ');
+  const settings = Object.entries(env)
+    .map(([key, value]) => `${key}=${value}`)
+    .join(' ');
   // Pollster's page shows its pool live; the baseline has no page.
-  announce(`${options.name ?? 'pollster'} at ${url}${settings ? ` (${settings})` : ''}${options.args ? '' : ': open it to watch the pool'}`);
+  announce(
+    `${options.name ?? 'pollster'} at ${url}${settings ? ` (${settings})` : ''}${options.args ? '' : ': open it to watch the pool'}`,
+  );
   return {
     url,
     pid: child.pid!,

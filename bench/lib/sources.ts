@@ -38,11 +38,20 @@ export function parseConfiguration(text: string, benchEnv: Record<string, string
     env[match![1]!] = match![2]!;
   }
   const owned = Object.keys(env).filter((key) => (BENCH_OWNED as readonly string[]).includes(key));
-  if (owned.length) fail(`${owned.join(', ')} ${owned.length > 1 ? 'are' : 'is'} set by the bench for each child server (${BENCH_OWNED.join(', ')})`);
+  if (owned.length)
+    fail(`${owned.join(', ')} ${owned.length > 1 ? 'are' : 'is'} set by the bench for each child server (${BENCH_OWNED.join(', ')})`);
   // Record which variables loadConfig reads with this very environment, so a
   // misspelt name (MAX_THREAD=4) is caught like a bad value, not ignored.
   const read = new Set<string>();
-  const merged: Record<string, string | undefined> = { ...benchEnv, ...env, PORT: '0', HOST: '127.0.0.1', SOCKET: '', DB_PATH: 'bench.db', LOG_LEVEL: 'info' };
+  const merged: Record<string, string | undefined> = {
+    ...benchEnv,
+    ...env,
+    PORT: '0',
+    HOST: '127.0.0.1',
+    SOCKET: '',
+    DB_PATH: 'bench.db',
+    LOG_LEVEL: 'info',
+  };
   const recording = new Proxy(merged, {
     get(target, key) {
       if (typeof key === 'string') read.add(key);
@@ -56,26 +65,34 @@ export function parseConfiguration(text: string, benchEnv: Record<string, string
     throw error;
   }
   const unknown = Object.keys(env).filter((key) => !read.has(key));
-  if (unknown.length) fail(`pollster reads no variable ${unknown.join(', ')} (it reads ${[...read].filter((k) => !(BENCH_OWNED as readonly string[]).includes(k)).join(', ')})`);
+  if (unknown.length)
+    fail(
+      `pollster reads no variable ${unknown.join(', ')} (it reads ${[...read].filter((k) => !(BENCH_OWNED as readonly string[]).includes(k)).join(', ')})`,
+    );
   return { label, env };
 }
 
 /** The Pollster variables set in the bench's own environment (they apply to every configuration). */
 export function pollsterVariables(benchEnv: Record<string, string | undefined> = process.env): Record<string, string> {
   const read = new Set<string>();
-  const recording = new Proxy({ ...benchEnv }, {
-    get(target, key) {
-      if (typeof key === 'string') read.add(key);
-      return Reflect.get(target, key);
+  const recording = new Proxy(
+    { ...benchEnv },
+    {
+      get(target, key) {
+        if (typeof key === 'string') read.add(key);
+        return Reflect.get(target, key);
+      },
     },
-  });
+  );
   try {
     loadConfig(recording);
   } catch {
     // parseConfiguration reports a bad value with the configuration it breaks.
   }
   return Object.fromEntries(
-    [...read].filter((key) => benchEnv[key] !== undefined && !(BENCH_OWNED as readonly string[]).includes(key)).map((key) => [key, benchEnv[key]!]),
+    [...read]
+      .filter((key) => benchEnv[key] !== undefined && !(BENCH_OWNED as readonly string[]).includes(key))
+      .map((key) => [key, benchEnv[key]!]),
   );
 }
 
@@ -108,10 +125,7 @@ export interface ExternalServer {
 }
 
 /** Connect to a running server: refuse what is not loopback unless allowed, read /stats, pick the wall. */
-export async function urlSource(
-  text: string,
-  options: { allowRemote: boolean; wall?: number; user: string },
-): Promise<ExternalServer> {
+export async function urlSource(text: string, options: { allowRemote: boolean; wall?: number; user: string }): Promise<ExternalServer> {
   let url: URL;
   try {
     url = new URL(text);
@@ -120,7 +134,9 @@ export async function urlSource(
   }
   if (url.protocol !== 'http:') throw new BenchUsageError(`--url ${text}: only http:// is supported`);
   if (!isLoopback(url) && !options.allowRemote) {
-    throw new BenchUsageError(`--url ${text}: ${url.hostname} is not a loopback address; the bench loads the server hard, so pass --allow-remote if it is yours`);
+    throw new BenchUsageError(
+      `--url ${text}: ${url.hostname} is not a loopback address; the bench loads the server hard, so pass --allow-remote if it is yours`,
+    );
   }
   const origin = url.origin;
   const probe = new Agent();
@@ -133,7 +149,8 @@ export async function urlSource(
     }
     stats = reply.json;
     const session = await send(probe, origin, 'POST', '/sessions', { body: { user: options.user }, timeoutMs: 5000 });
-    if (session.status !== 201) throw new BenchUsageError(`--url ${text}: cannot log in as "${options.user}" (${session.status}); pick a user with --user`);
+    if (session.status !== 201)
+      throw new BenchUsageError(`--url ${text}: cannot log in as "${options.user}" (${session.status}); pick a user with --user`);
     walls = session.json.walls;
   } catch (error) {
     if (error instanceof BenchUsageError) throw error;
@@ -144,7 +161,10 @@ export async function urlSource(
   // The last wall of the list: in the seeded database "Random", the quietest.
   const wall = options.wall ?? walls[walls.length - 1]?.id;
   const chosen = walls.find((w) => w.id === wall);
-  if (!chosen) throw new BenchUsageError(`--url ${text}: user "${options.user}" cannot post to wall ${wall} (walls: ${walls.map((w) => w.id).join(', ')})`);
+  if (!chosen)
+    throw new BenchUsageError(
+      `--url ${text}: user "${options.user}" cannot post to wall ${wall} (walls: ${walls.map((w) => w.id).join(', ')})`,
+    );
   return {
     stats,
     wallName: chosen.name,

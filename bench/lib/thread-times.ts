@@ -53,7 +53,6 @@ function threadDelta(label: string, pid: number, before: Map<string, ThreadTimes
   return rows.join('\n');
 }
 
-
 /** The bench client's threads and a server's, at one moment. */
 export interface Snapshot {
   server: Map<string, ThreadTimes>;

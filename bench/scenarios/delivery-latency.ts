@@ -23,7 +23,14 @@ const BUSY_EVERY_MS = 5;
 const WALL = 1;
 
 /** Keep one client receiving `wall` by `transport`; returns a stop function. */
-async function receive(server: BenchServer, session: string, after: number, transport: Transport, onMessages: (m: Message[]) => void, wall = WALL) {
+async function receive(
+  server: BenchServer,
+  session: string,
+  after: number,
+  transport: Transport,
+  onMessages: (m: Message[]) => void,
+  wall = WALL,
+) {
   if (transport === 'SSE') {
     const stream = await openEvents(server.agent, server.url, `/check?walls=${wall}&last_event_id=${after}`, session, onMessages);
     return async () => {
@@ -58,7 +65,12 @@ async function receive(server: BenchServer, session: string, after: number, tran
 }
 
 /** Per-message post-to-receipt latency, and each POST's own round trip (the floor under it). */
-async function deliveryRun(env: Record<string, string>, transport: Transport, messages: number, everyMs: number): Promise<{ latencies: number[]; postRtts: number[] }> {
+async function deliveryRun(
+  env: Record<string, string>,
+  transport: Transport,
+  messages: number,
+  everyMs: number,
+): Promise<{ latencies: number[]; postRtts: number[] }> {
   const server = await startServer({ MAX_THREADS: '4', MIN_THREADS: '4', ...env });
   try {
     return await deliverOn(server, 'demo', WALL, transport, messages, everyMs);
@@ -109,7 +121,13 @@ export async function deliverOn(
   );
   await new Promise((resolve) => setTimeout(resolve, everyMs));
   await postMessage(server.agent, server.url, session, wall, probe);
-  if (!(await within(ready.then(() => true), 10_000, false))) {
+  if (
+    !(await within(
+      ready.then(() => true),
+      10_000,
+      false,
+    ))
+  ) {
     await stop();
     throw new Error(`${transport}: the receiver did not get the probe post within 10 s`);
   }
@@ -142,7 +160,11 @@ async function cliRun(writes: number): Promise<number[]> {
     for (let i = 0; i < writes; i++) {
       const before = latencies.length;
       await new Promise<void>((resolve, reject) => {
-        const child = spawn(process.execPath, [join(ROOT, 'dist/cli/post.js'), '--db', server.dbPath, '--wall', String(WALL), '--user', 'demo', `cli ${i}`], { stdio: 'ignore' });
+        const child = spawn(
+          process.execPath,
+          [join(ROOT, 'dist/cli/post.js'), '--db', server.dbPath, '--wall', String(WALL), '--user', 'demo', `cli ${i}`],
+          { stdio: 'ignore' },
+        );
         child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`post.js exited ${code}`))));
       });
       const deadline = Date.now() + 5000;
@@ -170,13 +192,28 @@ const comparison: Comparison = {
         const runs: LatencySummary[] = [];
         const rtts: number[] = [];
         for (let run = 0; run < settings.runs; run++) {
-          const { latencies, postRtts } = await deliverOn(server, source.user, source.wall ?? WALL, transport, settings.messages, POST_EVERY_MS);
+          const { latencies, postRtts } = await deliverOn(
+            server,
+            source.user,
+            source.wall ?? WALL,
+            transport,
+            settings.messages,
+            POST_EVERY_MS,
+          );
           runs.push(summarize(latencies));
           rtts.push(summarize(postRtts).p50);
         }
         const p50 = median(runs.map((r) => r.p50));
         const p99 = median(runs.map((r) => r.p99));
-        rows.push([wake, transport, runs.reduce((sum, r) => sum + r.count, 0), fmt(p50), fmt(p99), fmt(median(runs.map((r) => r.max))), fmt(median(rtts))]);
+        rows.push([
+          wake,
+          transport,
+          runs.reduce((sum, r) => sum + r.count, 0),
+          fmt(p50),
+          fmt(p99),
+          fmt(median(runs.map((r) => r.max))),
+          fmt(median(rtts)),
+        ]);
         bars.push({ name: `${transport} p50`, value: p50 });
         log(`WAKE=${wake}, ${transport}: p50 ${fmt(p50)} ms, p99 ${fmt(p99)} ms`);
       }
@@ -184,7 +221,9 @@ const comparison: Comparison = {
         columns: ['WAKE', 'transport', 'messages', 'p50 ms', 'p99 ms', 'max ms', 'the POST alone, p50'],
         rows,
         bars,
-        notes: source.external ? ['CLI writes: they go straight into the database file, which a server started elsewhere does not share with the bench.'] : [],
+        notes: source.external
+          ? ['CLI writes: they go straight into the database file, which a server started elsewhere does not share with the bench.']
+          : [],
         data: rows,
       };
     } finally {
@@ -243,7 +282,9 @@ export const deliveryLatency: Scenario = {
         p99: median(runs.map((r) => r.p99)),
         max: median(runs.map((r) => r.max)),
       };
-      log(`WAKE=${variant.wake}, ${variant.transport}, a post every ${variant.everyMs} ms: p50 ${fmt(row.p50)} ms, p99 ${fmt(row.p99)} ms, max ${fmt(row.max)} ms`);
+      log(
+        `WAKE=${variant.wake}, ${variant.transport}, a post every ${variant.everyMs} ms: p50 ${fmt(row.p50)} ms, p99 ${fmt(row.p99)} ms, max ${fmt(row.max)} ms`,
+      );
       rows.push(row);
     }
     const cli = summarize(await cliRun(settings.quick ? 3 : 10));

@@ -47,18 +47,39 @@ export const emDeferComparison: Comparison = {
       await load(server.url, { method: 'POST', path: '/bienvendidos', durationS: 1 });
       const rows: Array<Array<string | number>> = [];
       const bars: Array<{ name: string; value: number }> = [];
-      for (const [name, jobs] of [['no jobs', 0], ['T jobs', threads], ['2T jobs', 2 * threads]] as const) {
+      for (const [name, jobs] of [
+        ['no jobs', 0],
+        ['T jobs', threads],
+        ['2T jobs', 2 * threads],
+      ] as const) {
         const stop = keepJobs(server, jobs, 600_000);
         try {
           let state: any;
           if (inline) await new Promise((resolve) => setTimeout(resolve, 200));
           else {
             const held = (s: any) =>
-              s.hello_lane.busy + s.hello_lane.queued - before.hello_lane.busy - before.hello_lane.queued + s.hello_lane.rejected - before.hello_lane.rejected;
+              s.hello_lane.busy +
+              s.hello_lane.queued -
+              before.hello_lane.busy -
+              before.hello_lane.queued +
+              s.hello_lane.rejected -
+              before.hello_lane.rejected;
             state = await until(server.stats, (s) => held(s) >= jobs, 30_000);
           }
-          const result = await loadMedian(server.url, { method: 'POST', path: '/bienvendidos', durationS: settings.durationS }, settings.runs);
-          rows.push([jobs, state ? state.hello_lane.busy : 'n/a', state ? state.hello_lane.queued : 'n/a', result.rps, result.p50, result.p99, result.errors + result.non2xx]);
+          const result = await loadMedian(
+            server.url,
+            { method: 'POST', path: '/bienvendidos', durationS: settings.durationS },
+            settings.runs,
+          );
+          rows.push([
+            jobs,
+            state ? state.hello_lane.busy : 'n/a',
+            state ? state.hello_lane.queued : 'n/a',
+            result.rps,
+            result.p50,
+            result.p99,
+            result.errors + result.non2xx,
+          ]);
           bars.push({ name, value: result.p99 });
           log(`${jobs} /hello jobs: /bienvendidos ${result.rps} req/s, p99 ${result.p99} ms`);
         } finally {

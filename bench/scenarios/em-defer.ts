@@ -69,7 +69,8 @@ export const emDefer: Scenario = {
   async run(settings: BenchSettings, log): Promise<ScenarioResult> {
     const threads = settings.quick ? 2 : 4;
     const jobMs = (settings.durationS + 3) * 1000;
-    const rows: Array<{ jobs: number; running: number; queued: number } & Pick<LoadResult, 'rps' | 'p50' | 'p99'> & { errors: number }> = [];
+    const rows: Array<{ jobs: number; running: number; queued: number } & Pick<LoadResult, 'rps' | 'p50' | 'p99'> & { errors: number }> =
+      [];
     for (const jobs of [0, threads, 2 * threads]) {
       const runs: Array<LoadResult & { running: number; queued: number }> = [];
       for (let run = 0; run < settings.runs; run++) {
@@ -78,7 +79,9 @@ export const emDefer: Scenario = {
           await load(server.url, { method: 'POST', path: '/bienvendidos', durationS: 1 });
           const controller = sharedAbort();
           const hello = Array.from({ length: jobs }, () =>
-            send(server.agent, server.url, 'GET', `/hello?ms=${jobMs}`, { timeoutMs: jobMs + 5000, signal: controller.signal }).catch(() => null),
+            send(server.agent, server.url, 'GET', `/hello?ms=${jobMs}`, { timeoutMs: jobMs + 5000, signal: controller.signal }).catch(
+              () => null,
+            ),
           );
           const state = await until(
             server.stats,

@@ -58,10 +58,12 @@ const comparison: Comparison = {
     const server = await source.open({ MAX_QUEUE: '10000', POLL_TIMEOUT_MS: '60000' });
     try {
       const before = await server.stats();
-      if (before.mode === 'inline') return { columns: [], rows: [], bars: [], notes: ['inline mode: one poll waits at a time'], data: null };
+      if (before.mode === 'inline')
+        return { columns: [], rows: [], bars: [], notes: ['inline mode: one poll waits at a time'], data: null };
       const pool = before.pool;
       const room = Math.min(MOST_POLLS, pool.capacity + pool.max_queue - before.waiting_polls);
-      const wanted = before.mode === 'multiplex' ? [Math.min(pool.capacity, settings.quick ? 200 : 2000)] : [pool.max_threads, 4 * pool.max_threads];
+      const wanted =
+        before.mode === 'multiplex' ? [Math.min(pool.capacity, settings.quick ? 200 : 2000)] : [pool.max_threads, 4 * pool.max_threads];
       const cases = [...new Set(wanted.map((n) => Math.max(1, Math.min(n, room))))];
       const { session, latest } = await login(server.agent, server.url, source.user);
       const wall = source.wall ?? WALL;
@@ -70,7 +72,8 @@ const comparison: Comparison = {
       for (const [index, polls] of cases.entries()) {
         const runs: Array<LatencySummary & { delivered: number }> = [];
         for (let run = 0; run < settings.runs; run++) {
-          const after = run === 0 && index === 0 ? latest.get(wall)! : (await login(server.agent, server.url, source.user)).latest.get(wall)!;
+          const after =
+            run === 0 && index === 0 ? latest.get(wall)! : (await login(server.agent, server.url, source.user)).latest.get(wall)!;
           const waiting: number = (await server.stats()).waiting_polls;
           const holders = await holdersFor(server, source.user, session, polls, before.wait_limits);
           const result = await fanOutOnce(server, session, after, polls, (s) => s.waiting_polls >= waiting + polls, wall, holders);
@@ -97,7 +100,10 @@ export const fanOut: Scenario = {
   compare: comparison,
   async run(settings: BenchSettings, log): Promise<ScenarioResult> {
     const cases = settings.quick
-      ? [{ threads: 4, polls: 4 }, { threads: 4, polls: 16 }]
+      ? [
+          { threads: 4, polls: 4 },
+          { threads: 4, polls: 16 },
+        ]
       : [
           { threads: 8, polls: 8 },
           { threads: 8, polls: 32 },

@@ -25,7 +25,9 @@ const count = (n: number): string => n.toLocaleString('en-US');
 
 /** The soft open-file limit of this process; the server inherits it. */
 function openFileLimit(): number {
-  const line = readFileSync('/proc/self/limits', 'utf8').split('\n').find((l) => l.startsWith('Max open files'));
+  const line = readFileSync('/proc/self/limits', 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith('Max open files'));
   const soft = line?.split(/\s{2,}/)[1];
   return soft === 'unlimited' ? Infinity : Number(soft);
 }
@@ -56,9 +58,21 @@ async function loadRounds(origin: string, options: LoadOptions, rounds: number):
   return { rps: median(results.map((r) => r.rps)), p99: median(results.map((r) => r.p99)) };
 }
 
-async function measureModel(model: string, env: Record<string, string>, polls: number, streams: number, settings: BenchSettings, log: (line: string) => void): Promise<ModelFigures> {
+async function measureModel(
+  model: string,
+  env: Record<string, string>,
+  polls: number,
+  streams: number,
+  settings: BenchSettings,
+  log: (line: string) => void,
+): Promise<ModelFigures> {
   const rounds = Math.max(3, settings.runs);
-  const server = await startServer({ ...env, POLL_TIMEOUT_MS: String(HOLD_MS), SSE_MAX_MS: String(HOLD_MS), MAX_QUEUE: String(polls + streams) });
+  const server = await startServer({
+    ...env,
+    POLL_TIMEOUT_MS: String(HOLD_MS),
+    SSE_MAX_MS: String(HOLD_MS),
+    MAX_QUEUE: String(polls + streams),
+  });
   const openStreams: OpenStream[] = [];
   const stop = sharedAbort();
   try {
@@ -85,7 +99,10 @@ async function measureModel(model: string, env: Record<string, string>, polls: n
             timeoutMs: HOLD_MS + 10_000,
             signal: stop.signal,
           }).then(
-            (reply) => (reply.json?.walls?.[POLL_WALL]?.posts?.some((p: { content: string }) => p.content === content) ? performance.now() - postedAt : NaN),
+            (reply) =>
+              reply.json?.walls?.[POLL_WALL]?.posts?.some((p: { content: string }) => p.content === content)
+                ? performance.now() - postedAt
+                : NaN,
             () => NaN,
           ),
         );
@@ -101,7 +118,9 @@ async function measureModel(model: string, env: Record<string, string>, polls: n
     }
     const held = await until(server.stats, (s) => s.waiting_polls === polls + streams && s.open_streams === streams, 60_000);
     const openMs = performance.now() - openedAt;
-    log(`${model}: holding ${polls} polls + ${streams} streams (${held.pool.busy} running, ${held.pool.queued} queued) after ${fmt(openMs / 1000, 1)} s, RSS ${fmt(held.memory.rss / 2 ** 20, 1)} MiB`);
+    log(
+      `${model}: holding ${polls} polls + ${streams} streams (${held.pool.busy} running, ${held.pool.queued} queued) after ${fmt(openMs / 1000, 1)} s, RSS ${fmt(held.memory.rss / 2 ** 20, 1)} MiB`,
+    );
 
     const loaded = await loadRounds(server.url, ping, rounds);
     const after = await server.stats();
@@ -113,7 +132,9 @@ async function measureModel(model: string, env: Record<string, string>, polls: n
     const times = await within(Promise.all(replies), 60_000, []);
     const delivered = times.filter(Number.isFinite);
     const fanOut = { delivered: delivered.length, ...summarize(delivered) };
-    log(`${model}: /ping ${loaded.rps} req/s (${fmt((loaded.rps / baseline.rps) * 100, 0)}% of idle), fan-out ${fanOut.delivered}/${polls} in max ${fmt(fanOut.max)} ms`);
+    log(
+      `${model}: /ping ${loaded.rps} req/s (${fmt((loaded.rps / baseline.rps) * 100, 0)}% of idle), fan-out ${fanOut.delivered}/${polls} in max ${fmt(fanOut.max)} ms`,
+    );
 
     const heldCount = polls + streams;
     return {
@@ -143,8 +164,10 @@ async function measureModel(model: string, env: Record<string, string>, polls: n
 export const heldPolls: Scenario = {
   id: 'held-polls',
   title: 'Capacity beyond the thread count: multiplex vs pool',
-  notPerConfiguration: 'compares its own two models (multiplex on 2 threads against a 256-thread pool), each sized to hold every connection',
-  notFromOutside: 'opens 11,000 connections and needs the server sized for them (TASKS_PER_THREAD, MAX_QUEUE, open files); it measures RSS growth of a fresh process',
+  notPerConfiguration:
+    'compares its own two models (multiplex on 2 threads against a 256-thread pool), each sized to hold every connection',
+  notFromOutside:
+    'opens 11,000 connections and needs the server sized for them (TASKS_PER_THREAD, MAX_QUEUE, open files); it measures RSS growth of a fresh process',
   draw: (rows: ModelFigures[]) => [
     {
       file: 'held-polls.svg',
@@ -168,12 +191,17 @@ export const heldPolls: Scenario = {
     const needed = polls + streams + 1000;
     const limit = openFileLimit();
     if (limit < needed) {
-      throw new Error(`held-polls needs ${needed} open files per process but the limit is ${limit}: run "ulimit -n ${needed * 2}" first (as root, or raise the hard limit)`);
+      throw new Error(
+        `held-polls needs ${needed} open files per process but the limit is ${limit}: run "ulimit -n ${needed * 2}" first (as root, or raise the hard limit)`,
+      );
     }
     const poolThreads = settings.quick ? 32 : 256;
     const perThread = Math.ceil((polls + streams) / 2);
     const models: Array<[string, Record<string, string>]> = [
-      [`multiplex, 2 threads × ${perThread}`, { POLL_MODE: 'multiplex', MIN_THREADS: '2', MAX_THREADS: '2', TASKS_PER_THREAD: String(perThread) }],
+      [
+        `multiplex, 2 threads × ${perThread}`,
+        { POLL_MODE: 'multiplex', MIN_THREADS: '2', MAX_THREADS: '2', TASKS_PER_THREAD: String(perThread) },
+      ],
       [`pool, ${poolThreads} threads`, { POLL_MODE: 'pool', MIN_THREADS: String(poolThreads), MAX_THREADS: String(poolThreads) }],
     ];
     const rows: ModelFigures[] = [];
@@ -188,7 +216,21 @@ export const heldPolls: Scenario = {
       tables: [
         {
           title: 'Held connections, /ping, memory and fan-out',
-          columns: ['model', 'running', 'queued', '/ping idle req/s', '/ping held req/s', 'ratio', '/ping p99 idle → held ms', 'RSS idle → held MiB', 'KB per held', 'fan-out delivered', 'fan-out p50 ms', 'p99 ms', 'max ms'],
+          columns: [
+            'model',
+            'running',
+            'queued',
+            '/ping idle req/s',
+            '/ping held req/s',
+            'ratio',
+            '/ping p99 idle → held ms',
+            'RSS idle → held MiB',
+            'KB per held',
+            'fan-out delivered',
+            'fan-out p50 ms',
+            'p99 ms',
+            'max ms',
+          ],
           rows: rows.map((r) => [
             r.model,
             r.running,

@@ -75,7 +75,10 @@ function pause(ms: number, signal?: AbortSignal): Promise<void> {
 async function login(server: BenchServer, from: string): Promise<{ session: string; latest: Map<number, number> }> {
   const { status, json } = await hit(server, 'POST', '/sessions', { from, body: { user: 'demo' }, timeoutMs: 5000 });
   if (status !== 201) throw new Error(`login failed: ${status}`);
-  return { session: json.session_id, latest: new Map(json.walls.map((w: { id: number; latest_message_id: number }) => [w.id, w.latest_message_id])) };
+  return {
+    session: json.session_id,
+    latest: new Map(json.walls.map((w: { id: number; latest_message_id: number }) => [w.id, w.latest_message_id])),
+  };
 }
 
 /** `count` messages of MESSAGE_BYTES on the backlog wall, `parallel` posts at a time. */
@@ -86,7 +89,12 @@ async function seedBacklog(server: BenchServer, session: string, count: number, 
     Array.from({ length: parallel }, async () => {
       while (next < count) {
         next++;
-        const { status } = await hit(server, 'POST', `/walls/${BACKLOG_WALL}/messages`, { from: ADDRESS.client, session, body, timeoutMs: 10_000 });
+        const { status } = await hit(server, 'POST', `/walls/${BACKLOG_WALL}/messages`, {
+          from: ADDRESS.client,
+          session,
+          body,
+          timeoutMs: 10_000,
+        });
         if (status !== 201) throw new Error(`seeding the backlog: ${status}`);
       }
     }),
@@ -102,7 +110,9 @@ function stalledReader(server: BenchServer, session: string, from: string): Sock
   const { hostname, port } = new URL(server.url);
   const socket = connect(Number(port), hostname);
   socket.pause();
-  socket.write(`GET /check?walls=${BACKLOG_WALL}&last_event_id=0 HTTP/1.1\r\nHost: ${hostname}\r\nAuthorization: Bearer ${session}\r\nX-Forwarded-For: ${from}\r\n\r\n`);
+  socket.write(
+    `GET /check?walls=${BACKLOG_WALL}&last_event_id=0 HTTP/1.1\r\nHost: ${hostname}\r\nAuthorization: Bearer ${session}\r\nX-Forwarded-For: ${from}\r\n\r\n`,
+  );
   socket.on('error', () => undefined);
   return socket;
 }
@@ -195,7 +205,12 @@ async function runMode(mode: string, settings: BenchSettings, log: (line: string
         const content = `well-behaved ${i}`;
         const postedIn = phase;
         sent.set(content, { at: started, phase: postedIn });
-        const { status } = await hit(server, 'POST', `/walls/${CLIENT_WALL}/messages`, { from: ADDRESS.client, session: client.session, body: { content }, timeoutMs: 10_000 });
+        const { status } = await hit(server, 'POST', `/walls/${CLIENT_WALL}/messages`, {
+          from: ADDRESS.client,
+          session: client.session,
+          body: { content },
+          timeoutMs: 10_000,
+        });
         if (status !== 201 && sent.delete(content)) refused[postedIn]++;
         await pause(Math.max(0, POST_EVERY_MS - (performance.now() - started)), posting.signal);
       }
@@ -230,7 +245,11 @@ async function runMode(mode: string, settings: BenchSettings, log: (line: string
     const flood = Array.from({ length: sizes.hello }, async () => {
       for (let i = 0; i < 1000 && !neighbours.signal.aborted; i++) {
         count(hello, 'waiting at the end');
-        const { status } = await hit(server, 'GET', `/hello?ms=${HELLO_MS}`, { from: ADDRESS.flood, timeoutMs: HELLO_MS + 60_000, signal: neighbours.signal });
+        const { status } = await hit(server, 'GET', `/hello?ms=${HELLO_MS}`, {
+          from: ADDRESS.flood,
+          timeoutMs: HELLO_MS + 60_000,
+          signal: neighbours.signal,
+        });
         if (neighbours.signal.aborted) break;
         count(hello, 'waiting at the end', -1);
         count(hello, String(status || 'no answer'));
@@ -273,7 +292,9 @@ async function runMode(mode: string, settings: BenchSettings, log: (line: string
 
     const figures: ModeFigures = {
       mode,
-      delivery: Object.fromEntries(PHASES.map((p) => [p, { ...summarize(delivered[p]), undelivered: undelivered[p], refused: refused[p] }])) as ModeFigures['delivery'],
+      delivery: Object.fromEntries(
+        PHASES.map((p) => [p, { ...summarize(delivered[p]), undelivered: undelivered[p], refused: refused[p] }]),
+      ) as ModeFigures['delivery'],
       ping: Object.fromEntries(PHASES.map((p) => [p, summarize(pings[p])])) as ModeFigures['ping'],
       stalled: sizes.stalled,
       rssBeforeMb: rssBefore / 2 ** 20,
@@ -286,9 +307,13 @@ async function runMode(mode: string, settings: BenchSettings, log: (line: string
     };
     for (const p of PHASES) {
       const d = figures.delivery[p];
-      log(`${mode}, ${p}: delivery p50 ${fmt(d.p50)} ms, p99 ${fmt(d.p99)} ms (${d.count} delivered, ${d.undelivered} not); /ping p99 ${fmt(figures.ping[p].p99)} ms, max ${fmt(figures.ping[p].max)} ms`);
+      log(
+        `${mode}, ${p}: delivery p50 ${fmt(d.p50)} ms, p99 ${fmt(d.p99)} ms (${d.count} delivered, ${d.undelivered} not); /ping p99 ${fmt(figures.ping[p].p99)} ms, max ${fmt(figures.ping[p].max)} ms`,
+      );
     }
-    log(`${mode}: RSS ${fmt(figures.rssBeforeMb, 0)} → ${fmt(figures.rssPeakStalledMb, 0)} MiB with ${sizes.stalled} stalled streams (${fmt(figures.rssPerStreamMb, 1)} MiB each), ${fmt(figures.rssPeakAllMb, 0)} MiB with every neighbour; /hello ${JSON.stringify(hello)}; greedy polls ${JSON.stringify(greedy)}`);
+    log(
+      `${mode}: RSS ${fmt(figures.rssBeforeMb, 0)} → ${fmt(figures.rssPeakStalledMb, 0)} MiB with ${sizes.stalled} stalled streams (${fmt(figures.rssPerStreamMb, 1)} MiB each), ${fmt(figures.rssPeakAllMb, 0)} MiB with every neighbour; /hello ${JSON.stringify(hello)}; greedy polls ${JSON.stringify(greedy)}`,
+    );
     return figures;
   } finally {
     stop.abort();
@@ -301,7 +326,8 @@ export const hostileNeighbours: Scenario = {
   id: 'hostile-neighbours',
   title: 'Hostile neighbours: a well-behaved client next to stalled readers, a /hello flood and a greedy session',
   notPerConfiguration: 'compares its own phases on one default server per POLL_MODE, with a backlog it seeds first',
-  notFromOutside: 'writes thousands of 2 KB messages, floods /hello and opens stalled streams: on your server that would hurt your users, and its RSS figures need a fresh process',
+  notFromOutside:
+    'writes thousands of 2 KB messages, floods /hello and opens stalled streams: on your server that would hurt your users, and its RSS figures need a fresh process',
   async run(settings: BenchSettings, log): Promise<ScenarioResult> {
     const modes = ['pool', 'multiplex'];
     const rows: ModeFigures[] = [];
@@ -315,14 +341,48 @@ export const hostileNeighbours: Scenario = {
       tables: [
         {
           title: 'The well-behaved client, by phase (ms)',
-          columns: ['mode', 'phase', 'delivered', 'undelivered', 'posts refused', 'delivery p50', 'delivery p99', 'delivery max', '/ping p50', '/ping p99', '/ping max'],
+          columns: [
+            'mode',
+            'phase',
+            'delivered',
+            'undelivered',
+            'posts refused',
+            'delivery p50',
+            'delivery p99',
+            'delivery max',
+            '/ping p50',
+            '/ping p99',
+            '/ping max',
+          ],
           rows: rows.flatMap((r) =>
-            PHASES.map((p) => [r.mode, p, r.delivery[p].count, r.delivery[p].undelivered, r.delivery[p].refused, fmt(r.delivery[p].p50), fmt(r.delivery[p].p99), fmt(r.delivery[p].max), fmt(r.ping[p].p50), fmt(r.ping[p].p99), fmt(r.ping[p].max)]),
+            PHASES.map((p) => [
+              r.mode,
+              p,
+              r.delivery[p].count,
+              r.delivery[p].undelivered,
+              r.delivery[p].refused,
+              fmt(r.delivery[p].p50),
+              fmt(r.delivery[p].p99),
+              fmt(r.delivery[p].max),
+              fmt(r.ping[p].p50),
+              fmt(r.ping[p].p99),
+              fmt(r.ping[p].max),
+            ]),
           ),
         },
         {
           title: 'The neighbours',
-          columns: ['mode', 'stalled streams', 'RSS before, MiB', 'peak with stalled readers, MiB', 'per stalled stream, MiB', 'peak with every neighbour, MiB', 'streams still open at the end', '/hello answers', 'greedy poll answers'],
+          columns: [
+            'mode',
+            'stalled streams',
+            'RSS before, MiB',
+            'peak with stalled readers, MiB',
+            'per stalled stream, MiB',
+            'peak with every neighbour, MiB',
+            'streams still open at the end',
+            '/hello answers',
+            'greedy poll answers',
+          ],
           rows: rows.map((r) => [
             r.mode,
             r.stalled,
@@ -331,16 +391,30 @@ export const hostileNeighbours: Scenario = {
             fmt(r.rssPerStreamMb, 1),
             fmt(r.rssPeakAllMb, 0),
             r.streamsStillOpen,
-            Object.entries(r.hello).map(([s, n]) => `${s}: ${n}`).join(', ') || 'none',
-            Object.entries(r.greedy).map(([s, n]) => `${s}: ${n}`).join(', ') || 'none',
+            Object.entries(r.hello)
+              .map(([s, n]) => `${s}: ${n}`)
+              .join(', ') || 'none',
+            Object.entries(r.greedy)
+              .map(([s, n]) => `${s}: ${n}`)
+              .join(', ') || 'none',
           ]),
         },
       ],
       targets: [
         {
           goal: 'With every neighbour: delivery p99 ≤ 50 ms, every post accepted and delivered',
-          measured: rows.map((r) => `${r.mode} ${fmt(r.delivery['all neighbours'].p99)} ms (quiet ${fmt(r.delivery.quiet.p99)} ms), ${r.delivery['all neighbours'].undelivered} undelivered, ${r.delivery['all neighbours'].refused} refused`).join('; '),
-          met: rows.every((r) => r.delivery['all neighbours'].p99 <= 50 && r.delivery['all neighbours'].undelivered === 0 && r.delivery['all neighbours'].refused === 0),
+          measured: rows
+            .map(
+              (r) =>
+                `${r.mode} ${fmt(r.delivery['all neighbours'].p99)} ms (quiet ${fmt(r.delivery.quiet.p99)} ms), ${r.delivery['all neighbours'].undelivered} undelivered, ${r.delivery['all neighbours'].refused} refused`,
+            )
+            .join('; '),
+          met: rows.every(
+            (r) =>
+              r.delivery['all neighbours'].p99 <= 50 &&
+              r.delivery['all neighbours'].undelivered === 0 &&
+              r.delivery['all neighbours'].refused === 0,
+          ),
           kind: 'absolute',
         },
         {

@@ -119,8 +119,18 @@ export const hostsNetns: Scenario = {
     try {
       cluster = await startPgCluster({ wrap: ['ip', 'netns', 'exec', pgNs], host: `${net.subnet}.1`, trustNetwork: `${net.subnet}.0/24` });
       const databaseUrl = await cluster.createDatabase();
-      const env = { DATABASE_URL: databaseUrl, MAX_THREADS: '4', MIN_THREADS: '4', POLL_MODE: 'multiplex', TASKS_PER_THREAD: '1000', MAX_QUEUE: '10000' };
-      for (const [name, ns, index] of [['A', aNs, 2], ['B', bNs, 3]] as const) {
+      const env = {
+        DATABASE_URL: databaseUrl,
+        MAX_THREADS: '4',
+        MIN_THREADS: '4',
+        POLL_MODE: 'multiplex',
+        TASKS_PER_THREAD: '1000',
+        MAX_QUEUE: '10000',
+      };
+      for (const [name, ns, index] of [
+        ['A', aNs, 2],
+        ['B', bNs, 3],
+      ] as const) {
         const host = new HostProcess(name, `${net.subnet}.${index}`, 3000, env, ['ip', 'netns', 'exec', ns]);
         await host.start();
         hosts.push(host);
@@ -139,7 +149,13 @@ export const hostsNetns: Scenario = {
           {
             title: 'Delivery to a waiting long poll across namespaces, ms',
             columns: ['path', 'delivered', 'p50', 'p99', 'max'],
-            rows: rows.map((r) => [r.path, `${r.summary.count}/${settings.messages}`, fmt(r.summary.p50), fmt(r.summary.p99), fmt(r.summary.max)]),
+            rows: rows.map((r) => [
+              r.path,
+              `${r.summary.count}/${settings.messages}`,
+              fmt(r.summary.p50),
+              fmt(r.summary.p99),
+              fmt(r.summary.max),
+            ]),
           },
           {
             title: 'Fan-out across namespaces, ms',

@@ -90,7 +90,8 @@ async function fanOut(a: HostClient, b: HostClient, session: string, after: numb
       body: { last_post_id: { [WALL]: after }, timeout_ms: 30_000 },
       timeoutMs: 40_000,
     }).then(
-      (reply) => (reply.json?.walls?.[WALL]?.posts?.some((p: { content: string }) => p.content === content) ? performance.now() - postedAt : NaN),
+      (reply) =>
+        reply.json?.walls?.[WALL]?.posts?.some((p: { content: string }) => p.content === content) ? performance.now() - postedAt : NaN,
       () => NaN,
     );
   });
@@ -110,7 +111,14 @@ export interface Row {
 }
 
 /** Delivery on one host, across hosts and from another program's INSERT, then a fan-out over both. */
-export async function measurePair(label: string, a: HostClient, b: HostClient, insert: Writer, settings: BenchSettings, log: (line: string) => void) {
+export async function measurePair(
+  label: string,
+  a: HostClient,
+  b: HostClient,
+  insert: Writer,
+  settings: BenchSettings,
+  log: (line: string) => void,
+) {
   const rows: Row[] = [];
   const { session } = await login(a.agent, a.url);
   const latest = async () => (await login(a.agent, a.url)).latest.get(WALL)!;
@@ -203,7 +211,14 @@ export const hosts: Scenario = {
         {
           title: 'Delivery to a waiting long poll, ms',
           columns: ['backend', 'path', 'delivered', 'p50', 'p99', 'max'],
-          rows: rows.map((r) => [r.backend, r.path, `${r.summary.count}/${settings.messages}`, fmt(r.summary.p50), fmt(r.summary.p99), fmt(r.summary.max)]),
+          rows: rows.map((r) => [
+            r.backend,
+            r.path,
+            `${r.summary.count}/${settings.messages}`,
+            fmt(r.summary.p50),
+            fmt(r.summary.p99),
+            fmt(r.summary.max),
+          ]),
         },
         {
           title: 'Fan-out: one post to polls on two hosts, ms',
@@ -211,33 +226,34 @@ export const hosts: Scenario = {
           rows: fans.map((f) => [f.backend, f.polls, `${f.delivered}/${f.polls}`, fmt(f.p50), fmt(f.p99), fmt(f.max)]),
         },
       ],
-      targets: cluster || !skipped
-        ? [
-            {
-              goal: 'PostgreSQL, post on A → poll on B: p50 ≤ 5 ms, p99 ≤ 20 ms',
-              measured: across ? `p50 ${fmt(across.p50)} ms, p99 ${fmt(across.p99)} ms` : 'not measured',
-              met: Boolean(across && across.count === settings.messages && across.p50 <= 5 && across.p99 <= 20),
-              kind: 'absolute' as const,
-            },
-            {
-              goal: 'PostgreSQL, INSERT by another program → waiting poll: p50 ≤ 10 ms',
-              measured: external ? `p50 ${fmt(external.p50)} ms` : 'not measured',
-              met: Boolean(external && external.count === settings.messages && external.p50 <= 10),
-              kind: 'absolute' as const,
-            },
-            // Judged on the full run's 1,000 polls only (--quick holds 200).
-            ...(pgFan?.polls === 1000
-              ? [
-                  {
-                    goal: 'PostgreSQL, one post to 1,000 polls on 2 hosts: all delivered, max ≤ 250 ms',
-                    measured: `${pgFan.delivered}/${pgFan.polls}, max ${fmt(pgFan.max)} ms`,
-                    met: pgFan.delivered === 1000 && pgFan.max <= 250,
-                    kind: 'absolute' as const,
-                  },
-                ]
-              : []),
-          ]
-        : [],
+      targets:
+        cluster || !skipped
+          ? [
+              {
+                goal: 'PostgreSQL, post on A → poll on B: p50 ≤ 5 ms, p99 ≤ 20 ms',
+                measured: across ? `p50 ${fmt(across.p50)} ms, p99 ${fmt(across.p99)} ms` : 'not measured',
+                met: Boolean(across && across.count === settings.messages && across.p50 <= 5 && across.p99 <= 20),
+                kind: 'absolute' as const,
+              },
+              {
+                goal: 'PostgreSQL, INSERT by another program → waiting poll: p50 ≤ 10 ms',
+                measured: external ? `p50 ${fmt(external.p50)} ms` : 'not measured',
+                met: Boolean(external && external.count === settings.messages && external.p50 <= 10),
+                kind: 'absolute' as const,
+              },
+              // Judged on the full run's 1,000 polls only (--quick holds 200).
+              ...(pgFan?.polls === 1000
+                ? [
+                    {
+                      goal: 'PostgreSQL, one post to 1,000 polls on 2 hosts: all delivered, max ≤ 250 ms',
+                      measured: `${pgFan.delivered}/${pgFan.polls}, max ${fmt(pgFan.max)} ms`,
+                      met: pgFan.delivered === 1000 && pgFan.max <= 250,
+                      kind: 'absolute' as const,
+                    },
+                  ]
+                : []),
+            ]
+          : [],
       charts: [],
       data: { rows, fans, skipped: skipped || null },
     };

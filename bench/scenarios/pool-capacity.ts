@@ -47,7 +47,12 @@ export function mibPerStep(rows: CapacityRow[]): number {
 }
 
 /** Open one poll, drop its client, and time until /stats shows the thread free again. */
-async function timeCancellations(server: Awaited<ReturnType<typeof startServer>>, session: string, after: number, count: number): Promise<number[]> {
+async function timeCancellations(
+  server: Awaited<ReturnType<typeof startServer>>,
+  session: string,
+  after: number,
+  count: number,
+): Promise<number[]> {
   const times: number[] = [];
   for (let i = 0; i < count; i++) {
     const controller = new AbortController();
@@ -79,7 +84,8 @@ export const poolCapacity: Scenario = {
   id: 'pool-capacity',
   title: 'Pool capacity and memory per thread',
   notPerConfiguration: 'sweeps MAX_THREADS itself (with MAX_QUEUE = MAX_THREADS) to find the cost of a thread; use --threads',
-  notFromOutside: 'fills the queue until the server answers 503 and restarts it at each pool size: on your server that would turn your users away',
+  notFromOutside:
+    'fills the queue until the server answers 503 and restarts it at each pool size: on your server that would turn your users away',
   draw: ({ rows }: { rows: CapacityRow[] }) => [
     {
       file: 'pool-capacity.svg',
@@ -109,7 +115,11 @@ export const poolCapacity: Scenario = {
         // One more than running + MAX_QUEUE, each: all must be refused at once.
         const extra = await Promise.all(
           Array.from({ length: threads }, () =>
-            send(server.agent, server.url, 'POST', '/poll', { session, body: { last_post_id: { [WALL]: latest.get(WALL)! }, timeout_ms: 60_000 }, timeoutMs: 5000 }),
+            send(server.agent, server.url, 'POST', '/poll', {
+              session,
+              body: { last_post_id: { [WALL]: latest.get(WALL)! }, timeout_ms: 60_000 },
+              timeoutMs: 5000,
+            }),
           ),
         );
         const rejected = extra.filter((r) => r.status === 503).length;
@@ -148,8 +158,26 @@ export const poolCapacity: Scenario = {
       tables: [
         {
           title: `Polls offered, served, queued and refused; RSS (≈ ${fmt(perThread, 1)} MiB per thread)`,
-          columns: ['MAX_THREADS', 'threads (poll + /hello lane)', 'offered', 'running', 'queued', 'refused 503', 'RSS idle MiB', 'RSS with polls MiB'],
-          rows: rows.map((r) => [r.threads, `${r.poolThreads} + ${r.laneThreads}`, r.offered, r.running, r.queued, `${r.rejected}/${r.threads}`, fmt(r.rssIdleMiB, 1), fmt(r.rssHeldMiB, 1)]),
+          columns: [
+            'MAX_THREADS',
+            'threads (poll + /hello lane)',
+            'offered',
+            'running',
+            'queued',
+            'refused 503',
+            'RSS idle MiB',
+            'RSS with polls MiB',
+          ],
+          rows: rows.map((r) => [
+            r.threads,
+            `${r.poolThreads} + ${r.laneThreads}`,
+            r.offered,
+            r.running,
+            r.queued,
+            `${r.rejected}/${r.threads}`,
+            fmt(r.rssIdleMiB, 1),
+            fmt(r.rssHeldMiB, 1),
+          ]),
         },
       ],
       targets: [

@@ -14,7 +14,14 @@ type Style = 'short poll (1 s)' | 'long poll' | 'SSE';
 const WALL = 3;
 const POST_EVERY_MS = 200;
 
-async function client(server: BenchServer, session: string, after: number, style: Style, stop: AbortSignal, onPosts: (posts: Array<{ content: string }>) => void): Promise<number> {
+async function client(
+  server: BenchServer,
+  session: string,
+  after: number,
+  style: Style,
+  stop: AbortSignal,
+  onPosts: (posts: Array<{ content: string }>) => void,
+): Promise<number> {
   let requests = 0;
   if (style === 'SSE') {
     requests++;
@@ -79,7 +86,14 @@ export const shortVsLong: Scenario = {
         stop.abort();
         const requests = (await Promise.all(running)).reduce((a, b) => a + b, 0);
         const summary = summarize(latencies);
-        rows.push({ style, requests, deliveries: latencies.length, perDelivery: requests / Math.max(1, latencies.length), p50: summary.p50, p99: summary.p99 });
+        rows.push({
+          style,
+          requests,
+          deliveries: latencies.length,
+          perDelivery: requests / Math.max(1, latencies.length),
+          p50: summary.p50,
+          p99: summary.p99,
+        });
         log(`${style}: ${requests} requests for ${latencies.length}/${clients * messages} deliveries, p50 ${summary.p50} ms`);
       } finally {
         await server.stop();

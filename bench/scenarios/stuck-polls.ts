@@ -139,7 +139,10 @@ const comparison: Comparison = {
       ];
       const rows = [row('none (baseline)', before, 0, basePing, basePost)];
       const bars: Array<{ name: string; value: number }> = [];
-      for (const [name, held] of [['T polls held', threads], ['2T polls held', 2 * threads]] as const) {
+      for (const [name, held] of [
+        ['T polls held', threads],
+        ['2T polls held', 2 * threads],
+      ] as const) {
         const heldAt = Date.now();
         const holders = await holdersFor(server, source.user, session, held, before.wait_limits);
         const polls = keepPolls(server, holders, wall, after, held, { pollTimeoutMs: inline ? 1000 : HOLD_MS, maxMs: 600_000 });
@@ -156,12 +159,19 @@ const comparison: Comparison = {
           await new Promise((resolve) => setTimeout(resolve, Math.max(0, VISIBLE_MS - (Date.now() - heldAt))));
           rows.push(row(`${held} (${name.split(' ')[0]})`, state, polls.rejected, loadedPing, loadedPost));
           bars.push({ name, value: Math.round((loadedPing.rps / basePing.rps) * 100) });
-          log(`${held} polls held (${state ? `${state.pool.busy} running, ${state.pool.queued} queued` : 'inline'}): /ping ${loadedPing.rps} req/s (${pct(loadedPing.rps, basePing.rps)} of baseline), p99 ${loadedPing.p99} ms`);
+          log(
+            `${held} polls held (${state ? `${state.pool.busy} running, ${state.pool.queued} queued` : 'inline'}): /ping ${loadedPing.rps} req/s (${pct(loadedPing.rps, basePing.rps)} of baseline), p99 ${loadedPing.p99} ms`,
+          );
         } finally {
           await polls.release();
         }
         // Let the server drop them before the next level; someone else's polls may stay.
-        if (!inline) await within(until(server.stats, (s) => s.waiting_polls <= before.waiting_polls, 10_000).catch(() => null), 11_000, null);
+        if (!inline)
+          await within(
+            until(server.stats, (s) => s.waiting_polls <= before.waiting_polls, 10_000).catch(() => null),
+            11_000,
+            null,
+          );
       }
       return {
         columns: [
@@ -220,13 +230,17 @@ export const stuckPolls: Scenario = {
         runs.push(await measure({ MAX_THREADS: String(threads), MIN_THREADS: String(threads) }, 2 * threads, settings, false));
       }
       const figures = summarize(runs);
-      log(`pool MAX_THREADS=${threads}, ${2 * threads} stuck polls: /ping ${figures.pingRps} req/s (${fmt(figures.pingRpsRatio * 100, 0)}% of baseline), p99 ${figures.pingP99} ms`);
+      log(
+        `pool MAX_THREADS=${threads}, ${2 * threads} stuck polls: /ping ${figures.pingRps} req/s (${fmt(figures.pingRpsRatio * 100, 0)}% of baseline), p99 ${figures.pingP99} ms`,
+      );
       rows.push({ label: `pool ${threads}`, threads, held: 2 * threads, ...figures });
     }
     const inlineRuns: RunFigures[] = [];
     for (let run = 0; run < settings.runs; run++) inlineRuns.push(await measure({ POLL_MODE: 'inline' }, 1, settings, true));
     const inline = summarize(inlineRuns);
-    log(`inline, 1 poll at a time: /ping ${inline.pingRps} req/s (${fmt(inline.pingRpsRatio * 100, 0)}% of baseline), p99 ${inline.pingP99} ms`);
+    log(
+      `inline, 1 poll at a time: /ping ${inline.pingRps} req/s (${fmt(inline.pingRpsRatio * 100, 0)}% of baseline), p99 ${inline.pingP99} ms`,
+    );
     rows.push({ label: 'inline', threads: 0, held: 1, ...inline });
 
     const pooled = rows.filter((r) => r.threads > 0);
@@ -239,7 +253,19 @@ export const stuckPolls: Scenario = {
       tables: [
         {
           title: 'Throughput and latency with every thread stuck (ratios against the no-poll baseline of the same run)',
-          columns: ['mode', 'held polls', '/ping req/s', 'vs baseline', '/ping p50 ms', '/ping p99 ms', 'p99 vs baseline', 'POST req/s', 'vs baseline', 'POST p99 ms', 'errors + non-2xx'],
+          columns: [
+            'mode',
+            'held polls',
+            '/ping req/s',
+            'vs baseline',
+            '/ping p50 ms',
+            '/ping p99 ms',
+            'p99 vs baseline',
+            'POST req/s',
+            'vs baseline',
+            'POST p99 ms',
+            'errors + non-2xx',
+          ],
           rows: rows.map((r) => [
             r.label,
             r.held,

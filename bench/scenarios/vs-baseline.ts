@@ -51,7 +51,11 @@ function start(contender: Contender, env: Record<string, string>, databaseUrl?: 
  * N long polls or SSE streams on one wall, opened in batches; one post; each
  * one's time until it has the post, and RSS per held connection.
  */
-async function fanOut(server: BenchServer, count: number, kind: 'poll' | 'stream'): Promise<{ p50: number; max: number; delivered: number; kbPerHeld: number }> {
+async function fanOut(
+  server: BenchServer,
+  count: number,
+  kind: 'poll' | 'stream',
+): Promise<{ p50: number; max: number; delivered: number; kbPerHeld: number }> {
   const { session, latest } = await login(server.agent, server.url);
   await new Promise((resolve) => setTimeout(resolve, 300));
   const idle = await server.stats();
@@ -60,7 +64,13 @@ async function fanOut(server: BenchServer, count: number, kind: 'poll' | 'stream
       ? pollRequest(server.url, session, { last_post_id: { [WALL]: latest.get(WALL)! }, timeout_ms: 60_000 })
       : streamRequest(server.url, session, [WALL]);
   // Both servers count a held stream among waiting_polls.
-  const raw = await openRawPolls(server.url, request, count, (sent) => until(server.stats, (s) => s.waiting_polls >= idle.waiting_polls + sent, 60_000), BATCH);
+  const raw = await openRawPolls(
+    server.url,
+    request,
+    count,
+    (sent) => until(server.stats, (s) => s.waiting_polls >= idle.waiting_polls + sent, 60_000),
+    BATCH,
+  );
   try {
     const held = await server.stats();
     const content = `fan-out ${Math.random()}`;
@@ -82,23 +92,38 @@ async function fanOut(server: BenchServer, count: number, kind: 'poll' | 'stream
 }
 
 /** The same fan-out on Nchan: bare sockets on a channel of their own, RSS of the nginx process. */
-async function nchanFanOut(server: NchanServer, count: number, kind: 'poll' | 'stream'): Promise<{ p50: number; max: number; delivered: number; kbPerHeld: number }> {
+async function nchanFanOut(
+  server: NchanServer,
+  count: number,
+  kind: 'poll' | 'stream',
+): Promise<{ p50: number; max: number; delivered: number; kbPerHeld: number }> {
   const channel = `fan-${kind}-${Math.random().toString(36).slice(2, 8)}`;
   const idle = server.rss();
-  const raw = await openRawPolls(server.url, server.subscribeRequest(channel, kind), count, async (sent) => {
-    const deadline = Date.now() + 60_000;
-    while ((await server.subscribers(channel)) < sent) {
-      if (Date.now() > deadline) throw new Error(`Nchan: ${sent} subscribers not held within 60 s`);
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
-  }, BATCH);
+  const raw = await openRawPolls(
+    server.url,
+    server.subscribeRequest(channel, kind),
+    count,
+    async (sent) => {
+      const deadline = Date.now() + 60_000;
+      while ((await server.subscribers(channel)) < sent) {
+        if (Date.now() > deadline) throw new Error(`Nchan: ${sent} subscribers not held within 60 s`);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    },
+    BATCH,
+  );
   try {
     const held = server.rss();
     const content = `fan-out ${Math.random()}`;
     raw.markPosted(content);
     await server.publish(channel, content);
     const times = (await raw.results(60_000)).filter(Number.isFinite);
-    return { p50: round(percentile(times, 50)), max: round(times.length ? Math.max(...times) : NaN), delivered: times.length, kbPerHeld: (held - idle) / count / 1024 };
+    return {
+      p50: round(percentile(times, 50)),
+      max: round(times.length ? Math.max(...times) : NaN),
+      delivered: times.length,
+      kbPerHeld: (held - idle) / count / 1024,
+    };
   } finally {
     raw.close();
   }
@@ -199,17 +224,47 @@ function measures(polls: number): Measure[] {
   return [
     { name: 'one post → one waiting poll, p50 (default config)', short: '1 poll, p50', key: 'deliveryP50', unit: 'ms', target: 1.3 },
     { name: 'one post → one waiting poll, p99 (default config)', short: '1 poll, p99', key: 'deliveryP99', unit: 'ms', target: 1.5 },
-    { name: `one post → ${count(polls)} waiting polls, p50 (multiplex, 2 threads)`, short: `${few} polls, p50`, key: 'fanOutP50', unit: 'ms', target: 1.2 },
-    { name: `one post → ${count(polls)} waiting polls, slowest`, short: `${few} polls, slowest`, key: 'fanOutMax', unit: 'ms', target: 1.25 },
-    { name: `one post → ${count(polls)} SSE streams, p50 (multiplex, 2 threads)`, short: `${few} streams, p50`, key: 'streamP50', unit: 'ms', target: 1.2 },
-    { name: `one post → ${count(polls)} SSE streams, slowest`, short: `${few} streams, slowest`, key: 'streamMax', unit: 'ms', target: 1.25 },
+    {
+      name: `one post → ${count(polls)} waiting polls, p50 (multiplex, 2 threads)`,
+      short: `${few} polls, p50`,
+      key: 'fanOutP50',
+      unit: 'ms',
+      target: 1.2,
+    },
+    {
+      name: `one post → ${count(polls)} waiting polls, slowest`,
+      short: `${few} polls, slowest`,
+      key: 'fanOutMax',
+      unit: 'ms',
+      target: 1.25,
+    },
+    {
+      name: `one post → ${count(polls)} SSE streams, p50 (multiplex, 2 threads)`,
+      short: `${few} streams, p50`,
+      key: 'streamP50',
+      unit: 'ms',
+      target: 1.2,
+    },
+    {
+      name: `one post → ${count(polls)} SSE streams, slowest`,
+      short: `${few} streams, slowest`,
+      key: 'streamMax',
+      unit: 'ms',
+      target: 1.25,
+    },
     { name: 'memory per held poll (RSS)', short: 'memory, per poll', key: 'kbPerHeld', unit: 'KB', target: 1.2 },
-    { name: `the ${count(polls)} polls again, warm (the same server's third fan-out), p50`, short: 'warm polls, p50', key: 'warmP50', unit: 'ms' },
+    {
+      name: `the ${count(polls)} polls again, warm (the same server's third fan-out), p50`,
+      short: 'warm polls, p50',
+      key: 'warmP50',
+      unit: 'ms',
+    },
     { name: `the ${count(polls)} polls again, warm, slowest`, short: 'warm polls, slowest', key: 'warmMax', unit: 'ms' },
   ];
 }
 
-const spread = (values: number[], digits = 2): string => `${fmt(median(values), digits)} (${fmt(Math.min(...values), digits)}–${fmt(Math.max(...values), digits)})`;
+const spread = (values: number[], digits = 2): string =>
+  `${fmt(median(values), digits)} (${fmt(Math.min(...values), digits)}–${fmt(Math.max(...values), digits)})`;
 
 interface VsBaselineData {
   runs: number;
@@ -223,14 +278,16 @@ interface VsBaselineData {
 export const vsBaseline: Scenario = {
   id: 'vs-baseline',
   title: 'Against the limit: Pollster ÷ a thread-free evented server',
-  notPerConfiguration: 'compares fixed configurations (the defaults; multiplex on 2 threads) with the evented baseline, fresh starts each run',
-  notFromOutside: 'starts Pollster and the baseline afresh for every run, side by side on this machine; a running server cannot be restarted',
+  notPerConfiguration:
+    'compares fixed configurations (the defaults; multiplex on 2 threads) with the evented baseline, fresh starts each run',
+  notFromOutside:
+    'starts Pollster and the baseline afresh for every run, side by side on this machine; a running server cannot be restarted',
   draw: ({ runs, polls, figures }: VsBaselineData) => {
     const rows = measures(polls).map((m) => ({ ...m, ratios: figures.pollster.map((f, i) => f[m.key] / figures.baseline[i]![m.key]) }));
     return [
       {
         file: 'vs-baseline.svg',
-        caption: 'Pollster ÷ the evented baseline (1 = as fast or as small as the thread-free server); dashed red: each measure\'s target',
+        caption: "Pollster ÷ the evented baseline (1 = as fast or as small as the thread-free server); dashed red: each measure's target",
         svg: barChart({
           title: `Pollster ÷ evented baseline (${runs} interleaved runs)`,
           categories: rows.map((r) => r.short),
@@ -260,7 +317,12 @@ export const vsBaseline: Scenario = {
       pgSkipped = (error as Error).message;
       log(`skipping Pollster on PostgreSQL: ${pgSkipped}`);
     }
-    const contenders: Contender[] = ['pollster', 'baseline', ...(cluster ? (['pollster-pg'] as const) : []), ...(nchanSkipped ? [] : (['nchan'] as const))];
+    const contenders: Contender[] = [
+      'pollster',
+      'baseline',
+      ...(cluster ? (['pollster-pg'] as const) : []),
+      ...(nchanSkipped ? [] : (['nchan'] as const)),
+    ];
     try {
       for (let run = 0; run < runs; run++) {
         const order = run % 2 === 0 ? contenders : [...contenders].reverse();
@@ -294,7 +356,13 @@ export const vsBaseline: Scenario = {
       figures,
       nchanSkipped,
       pgSkipped,
-      ratios: rows.map((r) => ({ measure: r.name, ratios: r.ratios, median: r.ratio, vsNchan: r.nchanRatios, postgresVsBaseline: r.pgRatios })),
+      ratios: rows.map((r) => ({
+        measure: r.name,
+        ratios: r.ratios,
+        median: r.ratio,
+        vsNchan: r.nchanRatios,
+        postgresVsBaseline: r.pgRatios,
+      })),
     };
     const all = [...figures.pollster, ...figures['pollster-pg'], ...figures.baseline, ...figures.nchan];
     const delivered = Math.min(...all.map((f) => Math.min(f.delivered, f.warmDelivered)));
@@ -302,12 +370,18 @@ export const vsBaseline: Scenario = {
     return {
       id: this.id,
       title: this.title,
-      method: `The evented baseline (bench/baseline/evented-server.ts) serves the same sessions, posts and long polls from memory, every wait a promise on its one thread. ${nchanSkipped ? `Nchan skipped: ${nchanSkipped}.` : 'Nchan (bench/lib/nchan.ts: an nginx config the bench writes, one process, master_process off, publisher /pub, long-poll /sub and EventSource /sse subscribers with nchan_subscriber_first_message newest) runs the same three measures in each run, its one-poll client following Nchan\'s Last-Modified/Etag protocol and its memory the nginx process\'s RSS.'} ${pgSkipped ? `Pollster on PostgreSQL skipped: ${pgSkipped}.` : 'Pollster on PostgreSQL (DATABASE_URL: a throwaway local cluster with fsync off, a fresh database each run, the same two configurations) runs the same measures in each run, beside the targets, which are for SQLite.'} ${runs} runs; in each, Pollster and the baseline run back to back in alternating order, each on a fresh process: first one long-poll client on wall ${WALL} receiving ${settings.messages} posts ${POST_EVERY_MS} ms apart (Pollster on its default configuration), then ${polls} long polls, each on its own bare TCP socket (a pre-built request; the answer only searched for the post, so the client's cost per answer stays far below the servers'), opened in batches of ${BATCH}, and one post to them (Pollster with POLL_MODE=multiplex, MIN_THREADS=MAX_THREADS=2, TASKS_PER_THREAD=${Math.ceil(polls / 2)}), RSS from /stats before and with the polls held; then, on the same server, as many SSE streams (GET /check) on bare sockets and one post to them; then the ${polls} polls once more (warm: the answer path has run, so V8 has optimised it). Figures are medians over the runs with min–max; the ratio is taken run by run (Pollster ÷ the baseline of the same run) and then its median. The targets are ratios to the baseline of the same run, so they carry from one machine to another where absolute figures do not.`,
+      method: `The evented baseline (bench/baseline/evented-server.ts) serves the same sessions, posts and long polls from memory, every wait a promise on its one thread. ${nchanSkipped ? `Nchan skipped: ${nchanSkipped}.` : "Nchan (bench/lib/nchan.ts: an nginx config the bench writes, one process, master_process off, publisher /pub, long-poll /sub and EventSource /sse subscribers with nchan_subscriber_first_message newest) runs the same three measures in each run, its one-poll client following Nchan's Last-Modified/Etag protocol and its memory the nginx process's RSS."} ${pgSkipped ? `Pollster on PostgreSQL skipped: ${pgSkipped}.` : 'Pollster on PostgreSQL (DATABASE_URL: a throwaway local cluster with fsync off, a fresh database each run, the same two configurations) runs the same measures in each run, beside the targets, which are for SQLite.'} ${runs} runs; in each, Pollster and the baseline run back to back in alternating order, each on a fresh process: first one long-poll client on wall ${WALL} receiving ${settings.messages} posts ${POST_EVERY_MS} ms apart (Pollster on its default configuration), then ${polls} long polls, each on its own bare TCP socket (a pre-built request; the answer only searched for the post, so the client's cost per answer stays far below the servers'), opened in batches of ${BATCH}, and one post to them (Pollster with POLL_MODE=multiplex, MIN_THREADS=MAX_THREADS=2, TASKS_PER_THREAD=${Math.ceil(polls / 2)}), RSS from /stats before and with the polls held; then, on the same server, as many SSE streams (GET /check) on bare sockets and one post to them; then the ${polls} polls once more (warm: the answer path has run, so V8 has optimised it). Figures are medians over the runs with min–max; the ratio is taken run by run (Pollster ÷ the baseline of the same run) and then its median. The targets are ratios to the baseline of the same run, so they carry from one machine to another where absolute figures do not.`,
       tables: [
         {
           title: `Pollster ÷ evented baseline, median of ${runs} interleaved runs (min–max)`,
           columns: ['measure', 'Pollster', 'baseline', 'Pollster ÷ baseline', 'target'],
-          rows: rows.map((r) => [r.name, `${spread(r.ours, r.unit === 'KB' ? 1 : 2)} ${r.unit}`, `${spread(r.theirs, r.unit === 'KB' ? 1 : 2)} ${r.unit}`, `${spread(r.ratios)}×`, r.target ? `≤ ${r.target}×` : '(none: shown for the cold/warm difference)']),
+          rows: rows.map((r) => [
+            r.name,
+            `${spread(r.ours, r.unit === 'KB' ? 1 : 2)} ${r.unit}`,
+            `${spread(r.theirs, r.unit === 'KB' ? 1 : 2)} ${r.unit}`,
+            `${spread(r.ratios)}×`,
+            r.target ? `≤ ${r.target}×` : '(none: shown for the cold/warm difference)',
+          ]),
         },
         pgSkipped
           ? { title: 'Pollster on PostgreSQL: skipped', columns: ['why'], rows: [[pgSkipped]] }

@@ -41,7 +41,8 @@ export function runPrimary(config: Config, logger: Logger, exit: (code: number) 
         (text) => from.isConnected() && from.send({ type: 'pollster:metrics-answer', requestId, text } satisfies MetricsAnswer),
         (error: unknown) => {
           logger.error({ err: error }, 'metrics aggregation failed');
-          if (from.isConnected()) from.send({ type: 'pollster:metrics-answer', requestId, error: 'aggregation failed' } satisfies MetricsAnswer);
+          if (from.isConnected())
+            from.send({ type: 'pollster:metrics-answer', requestId, error: 'aggregation failed' } satisfies MetricsAnswer);
         },
       );
     } else if (isPublished(message)) {

@@ -20,7 +20,10 @@ function bodyType(req: IncomingMessage): BodyType {
   const header = req.headers['content-type'];
   if (header === undefined || header.trim() === '') return 'json';
   const [mediaType = '', ...params] = header.split(';').map((part) => part.trim().toLowerCase());
-  const charset = params.find((param) => param.startsWith('charset='))?.slice('charset='.length).replace(/"/g, '');
+  const charset = params
+    .find((param) => param.startsWith('charset='))
+    ?.slice('charset='.length)
+    .replace(/"/g, '');
   const type = mediaType === 'application/json' ? 'json' : mediaType === 'application/x-www-form-urlencoded' ? 'form' : null;
   if (type === null || (charset !== undefined && charset !== 'utf-8')) throw unsupportedMediaType();
   return type;

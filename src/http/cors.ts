@@ -72,7 +72,11 @@ export class CorsResponse<Request extends IncomingMessage = IncomingMessage> ext
 
   override writeHead(statusCode: number, statusMessage?: string, headers?: Headers | OutgoingHttpHeader[]): this;
   override writeHead(statusCode: number, headers?: Headers | OutgoingHttpHeader[]): this;
-  override writeHead(statusCode: number, messageOrHeaders?: string | Headers | OutgoingHttpHeader[], maybeHeaders?: Headers | OutgoingHttpHeader[]): this {
+  override writeHead(
+    statusCode: number,
+    messageOrHeaders?: string | Headers | OutgoingHttpHeader[],
+    maybeHeaders?: Headers | OutgoingHttpHeader[],
+  ): this {
     const cors = this.cors;
     const message = typeof messageOrHeaders === 'string' ? messageOrHeaders : undefined;
     const headers = typeof messageOrHeaders === 'string' ? maybeHeaders : messageOrHeaders;

@@ -21,7 +21,12 @@ function jsonHead(payload: string | Buffer, headers: Record<string, string>): Ou
 }
 
 /** `payload` is JSON already: an answer serialised once and shared (see answer-bytes.ts). */
-export function sendJsonBytes(res: ServerResponse, status: number, payload: string | Buffer, headers: Record<string, string> = NO_HEADERS): void {
+export function sendJsonBytes(
+  res: ServerResponse,
+  status: number,
+  payload: string | Buffer,
+  headers: Record<string, string> = NO_HEADERS,
+): void {
   if (res.headersSent || res.destroyed) return;
   let head: OutgoingHttpHeaders | undefined;
   if (typeof payload !== 'string' && headers === NO_HEADERS) {

@@ -141,60 +141,64 @@ export class Metrics {
 /** The gauges and counters read from a `/stats` snapshot when Prometheus scrapes. */
 function registerSnapshotFigures(registry: Registry, stats: () => StatsSnapshot): void {
   const registers = [registry];
-    // One sample of /stats per scrape, shared by every figure below: the
-    // registry calls each collect() synchronously, one after another.
-    let sample: StatsSnapshot | undefined;
-    const current = (): StatsSnapshot => {
-      if (!sample) {
-        sample = stats();
-        queueMicrotask(() => (sample = undefined));
-      }
-      return sample;
-    };
-    const gauge = (name: string, help: string, read: (s: StatsSnapshot) => number): void => {
-      new Gauge({
-        name,
-        help,
-        registers,
-        collect() {
-          this.set(read(current()));
-        },
-      });
-    };
-    gauge('pollster_pool_threads', 'Worker threads in the pool now (0 in inline mode).', (s) => s.pool.threads);
-    gauge('pollster_pool_capacity', 'Tasks that may run at once: threads, times tasks per thread in multiplex mode.', (s) => s.pool.capacity);
-    gauge('pollster_pool_busy', 'Tasks running on the pool now (polls and stream batches; /hello jobs have their own lane).', (s) => s.pool.busy);
-    gauge('pollster_pool_queued', "Tasks waiting in Pollster's queue for a free slot.", (s) => s.pool.queued);
-    gauge('pollster_polls_held', 'Long polls and stream batches waiting for messages (queued or running).', (s) => s.waiting_polls);
-    gauge('pollster_streams_open', 'Open /check streams.', (s) => s.open_streams);
-    gauge('pollster_hello_running', '/hello jobs running in their own lane now.', (s) => s.hello_lane.busy);
-    gauge('pollster_hello_queued', '/hello jobs waiting for the lane.', (s) => s.hello_lane.queued);
-    const counter = (name: string, help: string, read: (s: StatsSnapshot) => number): void => {
-      new Counter({
-        name,
-        help,
-        registers,
-        collect() {
-          this.reset();
-          this.inc(read(current()));
-        },
-      });
-    };
-    counter('pollster_sse_stalled_total', 'Streams ended because their client read nothing for SSE_STALL_MS.', (s) => s.sse_stalled);
-    counter(
-      'pollster_waits_refused_total',
-      'Polls and streams refused 429: their session or address held MAX_WAITS_PER_SESSION / MAX_WAITS_PER_CLIENT waits.',
-      (s) => s.wait_limits.refused,
-    );
-    new Counter({
-      name: 'pollster_tasks_total',
-      help: 'Blocking tasks by outcome: completed, cancelled (client left or shutdown), rejected (queue full), failed.',
-      labelNames: ['outcome'],
+  // One sample of /stats per scrape, shared by every figure below: the
+  // registry calls each collect() synchronously, one after another.
+  let sample: StatsSnapshot | undefined;
+  const current = (): StatsSnapshot => {
+    if (!sample) {
+      sample = stats();
+      queueMicrotask(() => (sample = undefined));
+    }
+    return sample;
+  };
+  const gauge = (name: string, help: string, read: (s: StatsSnapshot) => number): void => {
+    new Gauge({
+      name,
+      help,
       registers,
       collect() {
-        const pool = current().pool;
-        this.reset();
-        for (const outcome of TASK_OUTCOMES) this.inc({ outcome }, pool[outcome]);
+        this.set(read(current()));
       },
     });
+  };
+  gauge('pollster_pool_threads', 'Worker threads in the pool now (0 in inline mode).', (s) => s.pool.threads);
+  gauge('pollster_pool_capacity', 'Tasks that may run at once: threads, times tasks per thread in multiplex mode.', (s) => s.pool.capacity);
+  gauge(
+    'pollster_pool_busy',
+    'Tasks running on the pool now (polls and stream batches; /hello jobs have their own lane).',
+    (s) => s.pool.busy,
+  );
+  gauge('pollster_pool_queued', "Tasks waiting in Pollster's queue for a free slot.", (s) => s.pool.queued);
+  gauge('pollster_polls_held', 'Long polls and stream batches waiting for messages (queued or running).', (s) => s.waiting_polls);
+  gauge('pollster_streams_open', 'Open /check streams.', (s) => s.open_streams);
+  gauge('pollster_hello_running', '/hello jobs running in their own lane now.', (s) => s.hello_lane.busy);
+  gauge('pollster_hello_queued', '/hello jobs waiting for the lane.', (s) => s.hello_lane.queued);
+  const counter = (name: string, help: string, read: (s: StatsSnapshot) => number): void => {
+    new Counter({
+      name,
+      help,
+      registers,
+      collect() {
+        this.reset();
+        this.inc(read(current()));
+      },
+    });
+  };
+  counter('pollster_sse_stalled_total', 'Streams ended because their client read nothing for SSE_STALL_MS.', (s) => s.sse_stalled);
+  counter(
+    'pollster_waits_refused_total',
+    'Polls and streams refused 429: their session or address held MAX_WAITS_PER_SESSION / MAX_WAITS_PER_CLIENT waits.',
+    (s) => s.wait_limits.refused,
+  );
+  new Counter({
+    name: 'pollster_tasks_total',
+    help: 'Blocking tasks by outcome: completed, cancelled (client left or shutdown), rejected (queue full), failed.',
+    labelNames: ['outcome'],
+    registers,
+    collect() {
+      const pool = current().pool;
+      this.reset();
+      for (const outcome of TASK_OUTCOMES) this.inc({ outcome }, pool[outcome]);
+    },
+  });
 }

@@ -51,7 +51,9 @@ export class JobLane {
   readonly #maxQueue: number;
 
   constructor(options: JobLaneOptions) {
-    this.#executor = options.inline ? new InlineJobExecutor() : new JobPoolExecutor(Math.min(options.minThreads, options.concurrency), options.concurrency, options.onError);
+    this.#executor = options.inline
+      ? new InlineJobExecutor()
+      : new JobPoolExecutor(Math.min(options.minThreads, options.concurrency), options.concurrency, options.onError);
     this.#concurrency = options.concurrency;
     this.#maxQueue = options.maxQueue;
     this.#runner = new TaskRunner({

@@ -108,7 +108,12 @@ function handOut(members: Member[], answer: (member: Member) => void, from: numb
 export function waitKey(task: PollTask): string {
   const walls = task.walls.map(([wallId, after]) => `${wallId}:${after}`).sort();
   // A board-only wait (PostgreSQL) also answers by its thresholds.
-  const seen = task.boardOnly ? `|b|${(task.seen ?? []).map(([wallId, newest]) => `${wallId}:${newest}`).sort().join(',')}` : '';
+  const seen = task.boardOnly
+    ? `|b|${(task.seen ?? [])
+        .map(([wallId, newest]) => `${wallId}:${newest}`)
+        .sort()
+        .join(',')}`
+    : '';
   return `${task.singleCursor ? 's' : 'w'}|${task.limit}|${task.wake}|${task.intervalMs}|${walls.join(',')}${seen}`;
 }
 

@@ -121,12 +121,7 @@ class PollWait {
   }
 }
 
-export function waitForMessagesSync(
-  task: PollTask,
-  board: Board,
-  reader: MessageSource,
-  options: WaitOptions = {},
-): PollOutcome {
+export function waitForMessagesSync(task: PollTask, board: Board, reader: MessageSource, options: WaitOptions = {}): PollOutcome {
   const wait = new PollWait(task, board, reader, options);
   for (;;) {
     const next = wait.step();

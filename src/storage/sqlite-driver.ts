@@ -37,7 +37,7 @@ const Database = load();
 export default Database;
 
 export type SqliteDatabase = BetterSqlite3.Database;
-export type SqliteStatement<
-  Params extends unknown[] | Record<string, unknown> = unknown[],
-  Row = unknown,
-> = BetterSqlite3.Statement<Params, Row>;
+export type SqliteStatement<Params extends unknown[] | Record<string, unknown> = unknown[], Row = unknown> = BetterSqlite3.Statement<
+  Params,
+  Row
+>;

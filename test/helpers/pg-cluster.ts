@@ -72,7 +72,9 @@ export async function startPgCluster(options: PgClusterOptions = {}): Promise<Pg
   const dir = mkdtempSync(join(tmpdir(), 'pollster-pg-'));
   if (asRoot) {
     const { stdout } = await run('id', ['-u', 'postgres']).catch(() => {
-      throw new Error('running as root, but there is no "postgres" OS user to run PostgreSQL as (the Debian package "postgresql" creates it)');
+      throw new Error(
+        'running as root, but there is no "postgres" OS user to run PostgreSQL as (the Debian package "postgresql" creates it)',
+      );
     });
     const uid = Number(stdout.trim());
     const gid = Number((await run('id', ['-g', 'postgres'])).stdout.trim());

@@ -74,13 +74,7 @@ export async function startTestServer(env: Record<string, string> = {}, logger?:
   return server;
 }
 
-export async function call(
-  dispatcher: Agent,
-  origin: string,
-  method: string,
-  path: string,
-  options: CallOptions = {},
-): Promise<Reply> {
+export async function call(dispatcher: Agent, origin: string, method: string, path: string, options: CallOptions = {}): Promise<Reply> {
   const headers: Record<string, string> = { ...options.headers };
   let body: string | Buffer | undefined = options.rawBody;
   if (options.body !== undefined) {

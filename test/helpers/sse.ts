@@ -33,11 +33,7 @@ function parseBlock(block: string): SseEvent {
   return event;
 }
 
-export async function openStream(
-  dispatcher: Agent,
-  url: string,
-  headers: Record<string, string> = {},
-): Promise<SseStream> {
+export async function openStream(dispatcher: Agent, url: string, headers: Record<string, string> = {}): Promise<SseStream> {
   const controller = new AbortController();
   const response = await request(url, { dispatcher, headers, signal: controller.signal });
   const events: SseEvent[] = [];
