@@ -13,7 +13,7 @@ import { NameTakenError, nameProblem, type WallChange } from '../../storage/admi
 import type { User } from '../../storage/model.js';
 import { bearerToken, matchesSecret } from '../bearer.js';
 import { readBody } from '../body.js';
-import type { RequestContext, Route, RouteHandler } from '../context.js';
+import type { Method, RequestContext, Route, RouteHandler } from '../context.js';
 import { Errors, HttpError } from '../http-error.js';
 import { sendJson } from '../respond.js';
 import type { RouteDeps } from '../route-deps.js';
@@ -57,106 +57,106 @@ function withKey(apiKey: string, handler: RouteHandler): RouteHandler {
 
 const noContent = (ctx: RequestContext): void => void ctx.res.writeHead(204).end();
 
+type ApiHandler = (deps: RouteDeps, ctx: RequestContext) => Promise<void>;
+
+async function userNamed({ store }: RouteDeps, name: string | undefined): Promise<User> {
+  const user = name === undefined ? undefined : await store.userByName(name);
+  if (!user) throw ApiErrors.userNotFound();
+  return user;
+}
+
+const createWall: ApiHandler = async ({ store }, ctx) => {
+  const body = fields(await readBody(ctx.req));
+  const wall = await store.admin.createWall(validName(body.name), optionalPublic(body.public) ?? false);
+  sendJson(ctx.res, 201, wall);
+};
+
+const updateWall: ApiHandler = async (deps, ctx) => {
+  const wallId = parseWallId(ctx.params.id);
+  const body = fields(await readBody(ctx.req));
+  const change: WallChange = {};
+  if (body.name !== undefined) change.name = validName(body.name);
+  const isPublic = optionalPublic(body.public);
+  if (isPublic !== undefined) change.public = isPublic;
+  if (change.name === undefined && change.public === undefined) throw ApiErrors.nothingToChange();
+  const wall = await deps.store.admin.updateWall(wallId, change);
+  if (!wall) throw Errors.wallNotFound();
+  deps.changed();
+  sendJson(ctx.res, 200, wall);
+};
+
+const deleteWall: ApiHandler = async (deps, ctx) => {
+  if (!(await deps.store.admin.deleteWall(parseWallId(ctx.params.id)))) throw Errors.wallNotFound();
+  deps.changed();
+  noContent(ctx);
+};
+
+const createUser: ApiHandler = async ({ store }, ctx) => {
+  const name = validName(fields(await readBody(ctx.req)).name);
+  try {
+    sendJson(ctx.res, 201, await store.admin.createUser(name));
+  } catch (error) {
+    throw error instanceof NameTakenError ? ApiErrors.userNameTaken() : error;
+  }
+};
+
+const deleteUser: ApiHandler = async (deps, ctx) => {
+  const user = await userNamed(deps, ctx.params.name);
+  if (!(await deps.store.admin.deleteUser(user.id))) throw ApiErrors.userNotFound();
+  deps.changed();
+  noContent(ctx);
+};
+
+const addMember: ApiHandler = async (deps, ctx) => {
+  const wallId = parseWallId(ctx.params.id);
+  const user = await userNamed(deps, ctx.params.name);
+  if (!(await deps.store.admin.addMember(wallId, user.id))) throw Errors.wallNotFound();
+  noContent(ctx);
+};
+
+const removeMember: ApiHandler = async (deps, ctx) => {
+  const wallId = parseWallId(ctx.params.id);
+  const user = await userNamed(deps, ctx.params.name);
+  if (!(await deps.store.wallExists(wallId))) throw Errors.wallNotFound();
+  // Idempotent: removing someone who is not a member is done already.
+  if (await deps.store.admin.removeMember(wallId, user.id)) deps.changed();
+  noContent(ctx);
+};
+
+const publish: ApiHandler = async (deps, ctx) => {
+  const wallId = parseWallId(ctx.params.id);
+  const body = fields(await readBody(ctx.req));
+  if (typeof body.user !== 'string') throw new HttpError(400, 'user must be a string');
+  const content = parseContent(body);
+  const user = await userNamed(deps, body.user);
+  if (!(await deps.store.wallExists(wallId))) throw Errors.wallNotFound();
+  // Any user, member or not: the application decided. Wakes polls and streams as a user's post does.
+  const message = await deps.store.postMessage(wallId, user, content);
+  deps.publish(wallId, message.id);
+  sendJson(ctx.res, 201, message);
+};
+
+const revokeSessions: ApiHandler = async (deps, ctx) => {
+  const user = await userNamed(deps, ctx.params.name);
+  if ((await deps.store.admin.revokeSessions(user.id)) > 0) deps.changed();
+  noContent(ctx);
+};
+
+const ROUTES: ReadonlyArray<[Method, string, ApiHandler]> = [
+  ['POST', '/api/walls', createWall],
+  ['PATCH', '/api/walls/:id', updateWall],
+  ['DELETE', '/api/walls/:id', deleteWall],
+  ['POST', '/api/users', createUser],
+  ['DELETE', '/api/users/:name', deleteUser],
+  ['PUT', '/api/walls/:id/members/:name', addMember],
+  ['DELETE', '/api/walls/:id/members/:name', removeMember],
+  ['POST', '/api/walls/:id/messages', publish],
+  ['DELETE', '/api/users/:name/sessions', revokeSessions],
+];
+
+/** The routes, or none while API_KEY is unset. Deps are read when a request comes: the docs test builds routes from a config alone. */
 export function apiRoutes(deps: RouteDeps): Route[] {
   const apiKey = deps.config?.apiKey;
   if (!apiKey) return [];
-  // Read when a request comes, not here: the docs test builds routes from a config alone.
-  const store = () => deps.store;
-
-  async function userNamed(name: string | undefined): Promise<User> {
-    const user = name === undefined ? undefined : await store().userByName(name);
-    if (!user) throw ApiErrors.userNotFound();
-    return user;
-  }
-
-  async function createWall(ctx: RequestContext): Promise<void> {
-    const body = fields(await readBody(ctx.req));
-    const wall = await store().admin.createWall(validName(body.name), optionalPublic(body.public) ?? false);
-    sendJson(ctx.res, 201, wall);
-  }
-
-  async function updateWall(ctx: RequestContext): Promise<void> {
-    const wallId = parseWallId(ctx.params.id);
-    const body = fields(await readBody(ctx.req));
-    const change: WallChange = {};
-    if (body.name !== undefined) change.name = validName(body.name);
-    const isPublic = optionalPublic(body.public);
-    if (isPublic !== undefined) change.public = isPublic;
-    if (change.name === undefined && change.public === undefined) throw ApiErrors.nothingToChange();
-    const wall = await store().admin.updateWall(wallId, change);
-    if (!wall) throw Errors.wallNotFound();
-    deps.changed();
-    sendJson(ctx.res, 200, wall);
-  }
-
-  async function deleteWall(ctx: RequestContext): Promise<void> {
-    if (!(await store().admin.deleteWall(parseWallId(ctx.params.id)))) throw Errors.wallNotFound();
-    deps.changed();
-    noContent(ctx);
-  }
-
-  async function createUser(ctx: RequestContext): Promise<void> {
-    const body = fields(await readBody(ctx.req));
-    const name = validName(body.name);
-    try {
-      sendJson(ctx.res, 201, await store().admin.createUser(name));
-    } catch (error) {
-      throw error instanceof NameTakenError ? ApiErrors.userNameTaken() : error;
-    }
-  }
-
-  async function deleteUser(ctx: RequestContext): Promise<void> {
-    const user = await userNamed(ctx.params.name);
-    if (!(await store().admin.deleteUser(user.id))) throw ApiErrors.userNotFound();
-    deps.changed();
-    noContent(ctx);
-  }
-
-  async function addMember(ctx: RequestContext): Promise<void> {
-    const wallId = parseWallId(ctx.params.id);
-    const user = await userNamed(ctx.params.name);
-    if (!(await store().admin.addMember(wallId, user.id))) throw Errors.wallNotFound();
-    noContent(ctx);
-  }
-
-  async function removeMember(ctx: RequestContext): Promise<void> {
-    const wallId = parseWallId(ctx.params.id);
-    const user = await userNamed(ctx.params.name);
-    if (!(await store().wallExists(wallId))) throw Errors.wallNotFound();
-    // Idempotent: removing someone who is not a member is done already.
-    if (await store().admin.removeMember(wallId, user.id)) deps.changed();
-    noContent(ctx);
-  }
-
-  async function publish(ctx: RequestContext): Promise<void> {
-    const wallId = parseWallId(ctx.params.id);
-    const body = fields(await readBody(ctx.req));
-    if (typeof body.user !== 'string') throw new HttpError(400, 'user must be a string');
-    const content = parseContent(body);
-    const user = await userNamed(body.user);
-    if (!(await store().wallExists(wallId))) throw Errors.wallNotFound();
-    // Any user, member or not: the application decided. Wakes polls and streams as a user's post does.
-    const message = await store().postMessage(wallId, user, content);
-    deps.publish(wallId, message.id);
-    sendJson(ctx.res, 201, message);
-  }
-
-  async function revokeSessions(ctx: RequestContext): Promise<void> {
-    const user = await userNamed(ctx.params.name);
-    if ((await store().admin.revokeSessions(user.id)) > 0) deps.changed();
-    noContent(ctx);
-  }
-
-  const routes: Route[] = [
-    ['POST', '/api/walls', createWall],
-    ['PATCH', '/api/walls/:id', updateWall],
-    ['DELETE', '/api/walls/:id', deleteWall],
-    ['POST', '/api/users', createUser],
-    ['DELETE', '/api/users/:name', deleteUser],
-    ['PUT', '/api/walls/:id/members/:name', addMember],
-    ['DELETE', '/api/walls/:id/members/:name', removeMember],
-    ['POST', '/api/walls/:id/messages', publish],
-    ['DELETE', '/api/users/:name/sessions', revokeSessions],
-  ];
-  return routes.map(([method, path, handler]): Route => [method, path, withKey(apiKey, handler)]);
+  return ROUTES.map(([method, path, handler]): Route => [method, path, withKey(apiKey, (ctx) => handler(deps, ctx))]);
 }
