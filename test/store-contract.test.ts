@@ -141,6 +141,21 @@ describe.each(backends)('store contract: $name', ({ open }) => {
     expect(await store.wallExists(5)).toBe(false);
   });
 
+  it('answers which of many walls a reader may read in one query: public, member, granted (when it exists); never a missing one', async () => {
+    const { store } = await open();
+    const bob = (await store.userByName('bob'))!;
+    const alice = (await store.userByName('alice'))!;
+    const sorted = async (ids: number[] | Promise<number[]>): Promise<number[]> => [...(await ids)].sort((a, b) => a - b);
+    const hundred = Array.from({ length: 100 }, (_, i) => i + 1);
+    expect(await sorted(store.readableAmong(null, hundred))).toEqual([1]);
+    expect(await sorted(store.readableAmong(bob.id, hundred))).toEqual([1, 2, 3]);
+    expect(await sorted(store.readableAmong(alice.id, [2, 1, 99]))).toEqual([1]);
+    // A grant reads a wall it names that exists, and nothing else; membership still counts.
+    expect(await sorted(store.readableAmong(bob.id, [4, 3, 99], [4, 99]))).toEqual([3, 4]);
+    expect(await sorted(store.readableAmong(alice.id, [2, 4], [4]))).toEqual([4]);
+    expect(await store.readableAmong(bob.id, [])).toEqual([]);
+  });
+
   it('slides a session expiry with use, ends it on logout, and prunes expired ones in bounded runs', async () => {
     const { store } = await open();
     const bob = (await store.userByName('bob'))!;

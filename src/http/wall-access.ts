@@ -14,6 +14,11 @@ export function canRead(store: Storage, viewer: SessionUser | null, wallId: numb
   return grants(viewer, wallId) ? store.wallExists(wallId) : store.canRead(viewer?.id ?? null, wallId);
 }
 
+/** Those of `wallIds` the viewer may read, asked in one query whatever their number. */
+export function readableAmong(store: Storage, viewer: SessionUser | null, wallIds: readonly number[]): MaybePromise<number[]> {
+  return store.readableAmong(viewer?.id ?? null, wallIds, viewer?.granted);
+}
+
 /** Members and grantees post, public wall or not. */
 export function canPost(store: Storage, viewer: SessionUser, wallId: number): MaybePromise<boolean> {
   return grants(viewer, wallId) ? store.wallExists(wallId) : store.canPost(viewer.id, wallId);

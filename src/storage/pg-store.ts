@@ -184,6 +184,11 @@ export class PgStore implements Storage {
     return this.#exists(SQL.canRead, [wallId, userId]);
   }
 
+  async readableAmong(userId: number | null, wallIds: readonly number[], granted: readonly number[] = []): Promise<number[]> {
+    if (wallIds.length === 0) return [];
+    return (await this.#query<{ id: number }>(SQL.readableAmong, [wallIds, granted, userId])).map((row) => row.id);
+  }
+
   canPost(userId: number, wallId: number): Promise<boolean> {
     return this.#exists(SQL.isMember, [userId, wallId]);
   }

@@ -51,6 +51,14 @@ export function queries({ param: $, wallIn }: Dialect) {
     wallExists: `SELECT 1 AS ok FROM walls WHERE id = ${$(1)}`,
     /** userId, wallId */
     isMember: `SELECT 1 AS ok FROM memberships WHERE user_id = ${$(1)} AND wall_id = ${$(2)}`,
+    /**
+     * wallIds (asked), wallIds (a token's granted walls), userId (or NULL).
+     * Those of the asked walls the user may read, in one statement whatever
+     * their number: a poll names up to 100 walls, and a check per wall let an
+     * anonymous client hold a connection per wall of every poll.
+     */
+    readableAmong: `SELECT w.id FROM walls w WHERE w.id ${wallIn(1)}
+      AND (w.public OR w.id ${wallIn(2)} OR ${isMemberOf('w.id', $(3))})`,
     /** wallId, userId */
     canRead: `SELECT 1 AS ok FROM walls w WHERE w.id = ${$(1)} AND (w.public OR ${isMemberOf('w.id', $(2))})`,
     /** id, userId, createdAt, expiresAt (epoch ms) */

@@ -49,6 +49,7 @@ export class SqliteStore implements MessageSource, Storage {
   readonly #wallExists: SqliteStatement<[number], Ok>;
   readonly #isMember: SqliteStatement<[number, number], Ok>;
   readonly #canRead: SqliteStatement<[number, number], Ok>;
+  readonly #readableAmong: SqliteStatement<[string, string, number], { id: number }>;
   readonly #insertSession: SqliteStatement<[string, number, number, number]>;
   readonly #insertTokenSession: SqliteStatement<[string, number, number, number, number, string]>;
   readonly #sessionUser: SqliteStatement<[string, number], SessionRow>;
@@ -86,6 +87,7 @@ export class SqliteStore implements MessageSource, Storage {
     this.#wallExists = db.prepare(SQL.wallExists);
     this.#isMember = db.prepare(SQL.isMember);
     this.#canRead = db.prepare(SQL.canRead);
+    this.#readableAmong = db.prepare(SQL.readableAmong);
     this.#insertSession = db.prepare(SQL.insertSession);
     this.#insertTokenSession = db.prepare(SQL.insertTokenSession);
     this.#sessionUser = db.prepare(SQL.sessionUser);
@@ -155,6 +157,11 @@ export class SqliteStore implements MessageSource, Storage {
 
   canRead(userId: number | null, wallId: number): boolean {
     return this.#canRead.get(wallId, userId ?? 0) !== undefined;
+  }
+
+  readableAmong(userId: number | null, wallIds: readonly number[], granted: readonly number[] = []): number[] {
+    if (wallIds.length === 0) return [];
+    return this.#readableAmong.all(JSON.stringify(wallIds), JSON.stringify(granted), userId ?? 0).map((row) => row.id);
   }
 
   canPost(userId: number, wallId: number): boolean {

@@ -28,6 +28,8 @@ export interface Storage {
   wallExists(wallId: number): MaybePromise<boolean>;
   /** Members read a wall; so does anyone, `null` (no session) included, if it is public. */
   canRead(userId: number | null, wallId: number): MaybePromise<boolean>;
+  /** Those of `wallIds` that `userId` (`null`: no session) may read, with `granted` (a token's) readable when they exist: one query. */
+  readableAmong(userId: number | null, wallIds: readonly number[], granted?: readonly number[]): MaybePromise<number[]>;
   /** Only members post, public wall or not. */
   canPost(userId: number, wallId: number): MaybePromise<boolean>;
   /**
