@@ -8,6 +8,7 @@ import { existsSync, unlinkSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { Logger } from 'pino';
 import { collectStats, type PollsterStats } from './app-stats.js';
+import { describeStart, notReadyBecause } from './app-status.js';
 import { TokenVerifier } from './auth/token-verifier.js';
 import { type Backend, openBackend } from './backend.js';
 import type { PublishRelay } from './cluster/relay.js';
@@ -31,7 +32,6 @@ import { WaitLimits } from './poll/wait-limits.js';
 import { Board } from './shared/board.js';
 import { checkLaneLoads, checkWorkersLoad, waitForPrespawnedThreads } from './startup-checks.js';
 import { type History, startHistory } from './storage/history-pruner.js';
-import { describeUrl } from './storage/pg-store.js';
 import { SessionPruner } from './storage/session-pruner.js';
 import type { Storage } from './storage/storage.js';
 
@@ -63,37 +63,11 @@ export async function startPollster(
   logger: Logger = createLogger(config.logLevel),
   relay?: PublishRelay,
 ): Promise<Pollster> {
-  const board = new Board();
-  const backend = await openBackend(config, board, logger);
-  let metrics: Metrics | undefined;
+  const core = await startCore(config, logger, relay);
+  const { board, backend, metrics, executor, runner, lane, waitLimits, coalescer, streams, stats, heldWaits, changed, history } = core;
+  const { store } = backend;
   /** Set as shutdown begins: /readyz turns load balancers away before the listener closes. */
   let draining = false;
-  const { executor, runner, lane } = await startScheduler(config, board, backend, logger, (ms) => metrics?.observeQueueWait(ms / 1000));
-  const waitLimits = new WaitLimits(config);
-  // Identical waits share one pool task; inline, the blocking control, keeps one per wait.
-  const coalescer = config.pollMode === 'inline' ? undefined : new WaitCoalescer(runner);
-  const streams = new StreamCounter();
-  const statsSources = { config, runner, executor, backend, board, streams, lane, waitLimits, coalescer, startedAt: Date.now() };
-  const stats = (): PollsterStats => collectStats(statsSources);
-  metrics = new Metrics(stats);
-
-  relay?.onRemote((wallId, messageId) => board.publish(wallId, messageId));
-  relay?.serveMetrics(() => metrics.registry.getMetricsAsJSON());
-  const { store } = backend;
-  // Changes of access (logout, revocation, walls, members) come from the
-  // database, whoever made them, in every process on every host.
-  const heldWaits = new HeldWaits(store.admin, (error) =>
-    logger.warn({ err: error }, 'checking held waits after a change of access failed'),
-  );
-  if (backend.kind === 'postgres') backend.listener.onChange((change) => heldWaits.apply(change));
-  else backend.watcher.onChange((change) => heldWaits.apply(change));
-  // SQLite: this process's own writes do not move its data_version.
-  const changed = (): void => backend.watcher?.readChanges();
-  const history = await startHistory(store, config, {
-    onPruned: (count) => metrics.countPrunedHistory(count),
-    onGaps: (count) => metrics.countHistoryGaps(count),
-    onError: (error) => logger.warn({ err: error }, 'history pruning failed'),
-  });
   const notReady = (): Promise<string | null> => (draining ? Promise.resolve('draining') : notReadyBecause(config, executor, backend));
   const routes = createRoutes({
     config,
@@ -160,6 +134,21 @@ export async function startPollster(
   };
 }
 
+/**
+ * Changes of access (logout, revocation, walls, members) come from the
+ * database, whoever made them, in every process on every host; `changed`
+ * reads them at once after this process's own writes (SQLite's data_version
+ * does not move for them).
+ */
+function followAccessChanges(backend: Backend, logger: Logger): { heldWaits: HeldWaits; changed: () => void } {
+  const heldWaits = new HeldWaits(backend.store.admin, (error) =>
+    logger.warn({ err: error }, 'checking held waits after a change of access failed'),
+  );
+  if (backend.kind === 'postgres') backend.listener.onChange((change) => heldWaits.apply(change));
+  else backend.watcher.onChange((change) => heldWaits.apply(change));
+  return { heldWaits, changed: () => backend.watcher?.readChanges() };
+}
+
 /** AUTH=jwt: the verifier, logging each refusal's reason (never the token). AUTH=demo beyond loopback: a warning. */
 function tokenVerifier(config: Config, logger: Logger): TokenVerifier | null {
   if (config.auth.mode === 'jwt') {
@@ -169,6 +158,45 @@ function tokenVerifier(config: Config, logger: Logger): TokenVerifier | null {
     logger.warn({ auth: 'demo' }, 'AUTH=demo while listening beyond loopback: anyone who reaches Pollster can log in as any user');
   }
   return null;
+}
+
+/** Everything but the HTTP server: storage, the scheduler, metrics, access changes and history. */
+async function startCore(config: Config, logger: Logger, relay: PublishRelay | undefined) {
+  const board = new Board();
+  const backend = await openBackend(config, board, logger);
+  let metrics: Metrics | undefined;
+  const { executor, runner, lane } = await startScheduler(config, board, backend, logger, (ms) => metrics?.observeQueueWait(ms / 1000));
+  const waitLimits = new WaitLimits(config);
+  // Identical waits share one pool task; inline, the blocking control, keeps one per wait.
+  const coalescer = config.pollMode === 'inline' ? undefined : new WaitCoalescer(runner);
+  const streams = new StreamCounter();
+  const statsSources = { config, runner, executor, backend, board, streams, lane, waitLimits, coalescer, startedAt: Date.now() };
+  const stats = (): PollsterStats => collectStats(statsSources);
+  const registered = new Metrics(stats);
+  metrics = registered;
+  relay?.onRemote((wallId, messageId) => board.publish(wallId, messageId));
+  relay?.serveMetrics(() => registered.registry.getMetricsAsJSON());
+  const { heldWaits, changed } = followAccessChanges(backend, logger);
+  const history = await startHistory(backend.store, config, {
+    onPruned: (count) => registered.countPrunedHistory(count),
+    onGaps: (count) => registered.countHistoryGaps(count),
+    onError: (error) => logger.warn({ err: error }, 'history pruning failed'),
+  });
+  return {
+    board,
+    backend,
+    metrics: registered,
+    executor,
+    runner,
+    lane,
+    waitLimits,
+    coalescer,
+    streams,
+    stats,
+    heldWaits,
+    changed,
+    history,
+  };
 }
 
 /** The executor for POLL_MODE, the task runner in front of it, and the `/hello` lane, each checked to start. */
@@ -220,37 +248,6 @@ async function shutDown(
   await backend.close();
   // Under cluster the socket belongs to the primary, which removes it.
   if (config.socket && cluster.isPrimary && existsSync(config.socket)) unlinkSync(config.socket);
-}
-
-/** Why this process cannot serve now, or null: `/readyz`. */
-async function notReadyBecause(config: Config, executor: Executor, backend: Backend): Promise<string | null> {
-  if (config.pollMode !== 'inline' && config.minThreads > 0 && executor.threads().length === 0) return 'no worker threads';
-  // Without LISTEN, posts from other processes and hosts would not wake anyone here.
-  if (backend.kind === 'postgres' && !backend.listener.stats().listening) return 'database unavailable';
-  try {
-    await backend.store.ping();
-  } catch {
-    return 'database unavailable';
-  }
-  return null;
-}
-
-/** What the start-up line says: where the data is, and the threads this mode really runs. */
-function describeStart(config: Config, backend: Backend) {
-  const pooled = config.pollMode !== 'inline';
-  return {
-    backend: backend.kind,
-    // Host, port and database only: never the password.
-    database: backend.kind === 'sqlite' ? config.dbPath : describeUrl(config.databaseUrl ?? ''),
-    seeded_demo_data: backend.store.seeded,
-    mode: config.pollMode,
-    wake: config.wake,
-    pool_threads: pooled ? { min: config.minThreads, max: config.maxThreads } : 0,
-    ...(config.pollMode === 'multiplex' ? { tasks_per_thread: config.tasksPerThread } : {}),
-    // The /hello lane's own threads; inline mode, the blocking control, runs /hello on the main thread.
-    hello_threads: pooled ? { min: Math.min(config.minThreads, config.helloConcurrency), max: config.helloConcurrency } : 0,
-    auth: config.auth.mode,
-  };
 }
 
 function createExecutor(config: Config, board: Board, backend: Backend, logger: Logger): Executor {
