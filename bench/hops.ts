@@ -1,6 +1,6 @@
 /**
  * `npx tsx bench/hops.ts [--rounds 300] [--idle 3]`: the delivery path of one post to
- * one waiting poll, hop by hop (issue 15), in one process with Pollster's
+ * one waiting poll, hop by hop, in one process with Pollster's
  * own parts — the store, the board, a Piscina pool of one thread, the task
  * runner — and no HTTP client in the way. Each round puts a poll on the
  * thread, waits until it sleeps on the board, then times: parse (the poll's

@@ -16,7 +16,7 @@ describe('bad input', () => {
     const server = await startTestServer({ REQUEST_TIMEOUT_MS: '600', HEADERS_TIMEOUT_MS: '300', POLL_TIMEOUT_MS: '300' });
     const session = await server.login();
     const json = (body: unknown) => ({ session, body });
-    // Hostile form bodies (issue 10): bounded parsing, 400 or 413, never a slow server.
+    // Hostile form bodies: bounded parsing, 400 or 413, never a slow server.
     const form = (rawBody: string) => ({ rawBody, headers: { 'content-type': 'application/x-www-form-urlencoded' } });
     const sid = `session_id=${session}`;
     const cases: Array<{ name: string; send: () => Promise<{ status: number; error?: string }> }> = [

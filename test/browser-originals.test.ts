@@ -1,5 +1,5 @@
 /**
- * Issue 10 in a real browser: pages written the way the originals' clients
+ * The originals, in a real browser: pages written the way the originals' clients
  * were — the real jQuery from npm doing `$.get('/')` and a form-encoded
  * `$.post('/')` long-poll loop; the Rails page's bare `new EventSource('/check')`
  * — run in Debian's Chromium against Pollster, unchanged.

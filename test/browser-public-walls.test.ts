@@ -2,7 +2,7 @@
  * Before anyone logs in, the page shows the public walls — their history, and
  * new posts live by whichever transport is chosen — since GET /walls,
  * GET /walls/:id/messages, POST /poll and GET /check all serve public walls
- * without a session (docs/api.md, issue 10). Private walls stay out of sight.
+ * without a session (docs/api.md). Private walls stay out of sight.
  */
 import { expect, it } from 'vitest';
 import { launchChromium } from './helpers/chromium.js';

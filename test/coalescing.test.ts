@@ -1,5 +1,5 @@
 /**
- * Issue 15: identical waits (same walls, same cursors) share one pool task.
+ * Identical waits (same walls, same cursors) share one pool task.
  * Every request must still get exactly what a task of its own would give it:
  * its own batch, its own timeout, and its wait freed when its client leaves.
  */

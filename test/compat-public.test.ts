@@ -1,5 +1,5 @@
 /**
- * Public walls (issue 10) and HEAD (issue 14, point 8) in every POLL_MODE:
+ * Public walls and HEAD in every POLL_MODE:
  * a client without a session reads the public walls by every route and
  * never sees a private wall's message; HEAD answers at once and never opens
  * a stream or takes a thread.

@@ -1,5 +1,5 @@
 /**
- * Issue 14, points 7, 9 and 10: text is well-formed Unicode counted in code
+ * Text is well-formed Unicode counted in code
  * points; numbers are canonical decimals up to 2^53−1; a wall the client may
  * not read answers exactly like a wall that does not exist. These checks run
  * on the main thread before any wait, so one mode is enough.
@@ -10,7 +10,7 @@ import { startTestServer, type TestServer } from './helpers/server.js';
 const FORM = { 'content-type': 'application/x-www-form-urlencoded' };
 const MAX_SAFE = '9007199254740991';
 const TOO_BIG = '9007199254740992';
-/** Every spelling issue 14 names, plus a few more. Query values are percent-encoded where needed. */
+/** Every spelling of a hostile value we know of, plus a few more. Query values are percent-encoded where needed. */
 const NOT_CANONICAL = ['01', '007', '1e3', '0x10', '-1', '%205', '5%20', '+5', '1.0', TOO_BIG, '%EF%BC%95' /* fullwidth 5 */];
 
 async function expectError(reply: Promise<{ status: number; json: unknown }>, status: number, error: string, what: string) {

@@ -16,7 +16,7 @@ describe('stuck polls and everyone else', () => {
         .call('POST', '/poll', { session, body: { last_post_id: { 4: last }, timeout_ms: 20_000 }, timeoutMs: 25_000 })
         .finally(() => settled++),
     );
-    // Identical waits share one task (issue 15): count the polls, not the tasks.
+    // Identical waits share one task: count the polls, not the tasks.
     await eventually(() => server.pollster.stats().waiting_polls === 2);
 
     const ping = await server.call('GET', '/ping', { timeoutMs: 2000 });
@@ -82,7 +82,7 @@ describe.each<{ name: string; env: Record<string, string> }>([
     const body = { last_post_id: { 1: last }, timeout_ms: 5000 };
     const running = server.call('POST', '/poll', { session, body });
     const queued = server.call('POST', '/poll', { session, body });
-    // The second shares the first's task but counts as the queued one would (issue 15).
+    // The second shares the first's task but counts as the queued one would.
     await eventually(() => server.pollster.stats().waiting_polls === 2);
     const rejected = await server.call('POST', '/poll', { session, body });
     expect(rejected.status).toBe(503);

@@ -1,5 +1,5 @@
 /**
- * Issue 14, points 4 and 5: a request target that does not parse gets 400;
+ * A request target that does not parse gets 400;
  * an exception while a handler sets headers or writes becomes a logged 500
  * (or a cut connection once headers are out), never a crashed process; no
  * response carries a stack trace. Plus CORS with a list of origins.

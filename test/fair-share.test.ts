@@ -1,5 +1,5 @@
 /**
- * Issue 14, point 3: fair shares. Concurrent waits (polls that really wait,
+ * Fair shares. Concurrent waits (polls that really wait,
  * plus streams) are capped per session and per client address; past a cap
  * the answer is 429 with Retry-After. The address comes from X-Forwarded-For
  * / X-Real-IP only when the peer is in TRUST_PROXY.

@@ -54,7 +54,7 @@ describe('client departures', () => {
     const running = server.call('POST', '/poll', { session, body: { last_post_id: { 1: last } } });
     await eventually(() => server.pollster.stats().pool.busy === 1);
     const controller = new AbortController();
-    // Another cursor: the same one would share the running poll's task (issue 15; see coalescing.test.ts).
+    // Another cursor: the same one would share the running poll's task (see coalescing.test.ts).
     const queued = server.call('POST', '/poll', { session, body: { last_post_id: { 1: last + 1 } }, signal: controller.signal });
     await eventually(() => server.pollster.stats().pool.queued === 1);
     controller.abort();

@@ -1,5 +1,5 @@
 /**
- * Issue 14's fuzz test: fast-check generates hostile HTTP requests — odd
+ * The fuzz test: fast-check generates hostile HTTP requests — odd
  * targets and methods, contradictory framing, floods of headers, deep JSON,
  * Rack-style form keys, text that is not well-formed Unicode, bodies cut off
  * half-way — and fires them in concurrent batches at a real Pollster process

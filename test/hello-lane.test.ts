@@ -1,5 +1,5 @@
 /**
- * Issue 11's bug and issue 14's slow-job lane: a blocking /hello job must
+ * The slow-job lane: a blocking /hello job must
  * never hold up a poll or take a place the polls need. Jobs run in their own
  * lane (HELLO_CONCURRENCY, HELLO_QUEUE) in every POLL_MODE; inline stays the
  * blocking control.

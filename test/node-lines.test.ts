@@ -1,5 +1,5 @@
 /**
- * Issue 11: the supported Node.js lines. `engines`, the lines `.ci/run`
+ * The supported Node.js lines. `engines`, the lines `.ci/run`
  * tests and the README agree, and each line loads the better-sqlite3 build
  * that runs on it (src/storage/sqlite-driver.ts).
  */

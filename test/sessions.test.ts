@@ -1,5 +1,5 @@
 /**
- * Session lifetime (issue 11): `SESSION_TTL_S` with sliding expiry refreshed
+ * Session lifetime: `SESSION_TTL_S` with sliding expiry refreshed
  * at most once per step, `DELETE /sessions` ending the session everywhere —
  * its open streams and held polls included — bounded pruning of expired
  * rows, and schema step 3 on a database made before it.

@@ -1,5 +1,5 @@
 /**
- * Issue 14, point 1: replays respect the reader. A stream sends its next
+ * Replays respect the reader. A stream sends its next
  * batch only once the last one flushed, a client that stops reading costs
  * about one batch and is ended after SSE_STALL_MS, a reading client still
  * gets every message once and in order, and poll answers are bounded in bytes.

@@ -247,7 +247,7 @@ describe('GET /stats in multiplex mode', () => {
     const polls = Array.from({ length: 10 }, () =>
       server.call('POST', '/poll', { session, body: { last_post_id: { 1: last }, timeout_ms: 10_000 } }),
     );
-    // Ten identical polls share one task (issue 15); each still counts as a waiting poll.
+    // Ten identical polls share one task; each still counts as a waiting poll.
     await eventually(() => server.pollster.stats().waiting_polls === 10);
     expect(server.pollster.stats()).toMatchObject({
       mode: 'multiplex',
