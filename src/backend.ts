@@ -28,7 +28,7 @@ export async function openBackend(config: Config, board: Board, logger: Logger):
     watcher.refresh();
     return { kind: 'sqlite', store, watcher, close: () => store.close() };
   }
-  const listener = new PgListener(config.databaseUrl!, board, logger);
+  const listener = new PgListener(config.databaseUrl!, board, logger, (change) => store.forget(change));
   try {
     await listener.start();
   } catch (error) {

@@ -156,6 +156,19 @@ describe.each(backends)('store contract: $name', ({ open }) => {
     expect(await store.readableAmong(bob.id, [])).toEqual([]);
   });
 
+  it('posts where the author may, in one step: a member, or a granted wall that exists; nothing elsewhere', async () => {
+    const { store } = await open();
+    const bob = (await store.userByName('bob'))!;
+    const mine = await store.postIfAllowed(2, bob, 'a member', false);
+    expect(mine).toMatchObject({ wall_id: 2, user: 'bob', content: 'a member' });
+    expect((await store.messagesAfter(2, mine!.id - 1, 10)).map((m) => m.content)).toEqual(['a member']);
+    expect(await store.postIfAllowed(1, bob, 'not a member', false)).toBeUndefined();
+    expect(await store.postIfAllowed(99, bob, 'no wall', false)).toBeUndefined();
+    expect(await store.postIfAllowed(4, bob, 'granted', true)).toMatchObject({ wall_id: 4, content: 'granted' });
+    expect(await store.postIfAllowed(99, bob, 'granted, no wall', true)).toBeUndefined();
+    expect((await store.messagesAfter(1, mine!.id, 10)).length).toBe(0);
+  });
+
   it('slides a session expiry with use, ends it on logout, and prunes expired ones in bounded runs', async () => {
     const { store } = await open();
     const bob = (await store.userByName('bob'))!;

@@ -4,7 +4,7 @@
  * claim, kept with a session made from it). A granted wall that does not
  * exist stays as missing as any other: no route learns more from a grant.
  */
-import type { SessionUser, WallSummary } from '../storage/model.js';
+import type { Message, SessionUser, WallSummary } from '../storage/model.js';
 import type { MaybePromise, Storage } from '../storage/storage.js';
 
 const grants = (viewer: SessionUser | null, wallId: number): boolean => viewer?.granted?.includes(wallId) ?? false;
@@ -22,6 +22,11 @@ export function readableAmong(store: Storage, viewer: SessionUser | null, wallId
 /** Members and grantees post, public wall or not. */
 export function canPost(store: Storage, viewer: SessionUser, wallId: number): MaybePromise<boolean> {
   return grants(viewer, wallId) ? store.wallExists(wallId) : store.canPost(viewer.id, wallId);
+}
+
+/** Post as `viewer` where it may (a member or grantee): the check and the write in one statement on PostgreSQL; undefined where it may not. */
+export function postIfAllowed(store: Storage, viewer: SessionUser, wallId: number, content: string): MaybePromise<Message | undefined> {
+  return store.postIfAllowed(wallId, viewer, content, grants(viewer, wallId));
 }
 
 /** The viewer's own walls: memberships and grants (`GET /walls`, a stream's default). */

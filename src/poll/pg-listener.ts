@@ -45,11 +45,14 @@ export class PgListener {
   #reconnects = 0;
   #notifications = 0;
   #onChange: (change: AccessChange) => void = () => {};
+  readonly #forget: (change: AccessChange) => void;
 
-  constructor(url: string, board: Board, logger: Logger) {
+  /** `forget`: told of every change before the held waits, so that no cached answer outlives it (`storage/pg-access-cache.ts`). */
+  constructor(url: string, board: Board, logger: Logger, forget: (change: AccessChange) => void = () => {}) {
     this.#url = url;
     this.#board = board;
     this.#logger = logger;
+    this.#forget = forget;
   }
 
   /** The first connection: a failure here fails start-up. */
@@ -141,6 +144,7 @@ export class PgListener {
     const change = parseChange(payload);
     if (!change) return;
     this.#notifications++;
+    this.#forget(change);
     this.#onChange(change);
   }
 
@@ -148,6 +152,8 @@ export class PgListener {
     if (client !== this.#client || !this.#listening || this.#stopped) return;
     this.#client = null;
     this.#listening = false;
+    // Announcements are lost until it is back: nothing cached may rely on them.
+    this.#forget({ kind: 'all' });
     client.removeAllListeners('end');
     // A late 'error' from this client must not go unhandled.
     client.on('error', () => {});
@@ -167,6 +173,7 @@ export class PgListener {
         () => {
           this.#logger.info({ reconnects: this.#reconnects }, 'PostgreSQL LISTEN connection is back');
           // Changes notified while it was away are lost: every held wait is checked again.
+          this.#forget({ kind: 'all' });
           this.#onChange({ kind: 'all' });
         },
         (error: unknown) => {

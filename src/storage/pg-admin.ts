@@ -26,11 +26,26 @@ export class PgAdmin implements AdminStorage {
   readonly #query: PgQuery;
   /** The store's mapping of a failure: DatabaseUnavailableError for the connection classes, else the error itself. */
   readonly #mapError: (error: unknown) => unknown;
+  /**
+   * Called once a change that takes access away has committed: this process
+   * forgets what it cached at once, before its own announcement comes back
+   * (`pg-access-cache.ts`), so its next request already sees the change.
+   */
+  readonly #revoked: () => void;
 
-  constructor(pool: pg.Pool, query: PgQuery, mapError: (error: unknown) => unknown) {
+  constructor(pool: pg.Pool, query: PgQuery, mapError: (error: unknown) => unknown, revoked: () => void = () => {}) {
     this.#pool = pool;
     this.#query = query;
     this.#mapError = mapError;
+    this.#revoked = revoked;
+  }
+
+  async #revoking<T>(change: Promise<T>): Promise<T> {
+    try {
+      return await change;
+    } finally {
+      this.#revoked();
+    }
   }
 
   async #transaction<T>(work: (run: Run) => Promise<T>): Promise<T> {
@@ -65,15 +80,18 @@ export class PgAdmin implements AdminStorage {
   }
 
   async updateWall(wallId: number, change: WallChange): Promise<Wall | undefined> {
-    return (await this.#query<Wall>(SQL.updateWall, [change.name ?? null, change.public ?? null, wallId]))[0];
+    const query = this.#query<Wall>(SQL.updateWall, [change.name ?? null, change.public ?? null, wallId]);
+    return (await this.#revoking(query))[0];
   }
 
   deleteWall(wallId: number): Promise<boolean> {
-    return this.#transaction(async (run) => {
-      await run(SQL.deleteWallMessages, [wallId]);
-      await run(SQL.deleteWallMemberships, [wallId]);
-      return (await run(SQL.deleteWall, [wallId])).length > 0;
-    });
+    return this.#revoking(
+      this.#transaction(async (run) => {
+        await run(SQL.deleteWallMessages, [wallId]);
+        await run(SQL.deleteWallMemberships, [wallId]);
+        return (await run(SQL.deleteWall, [wallId])).length > 0;
+      }),
+    );
   }
 
   listUsers(): Promise<User[]> {
@@ -90,12 +108,14 @@ export class PgAdmin implements AdminStorage {
   }
 
   deleteUser(userId: number): Promise<boolean> {
-    return this.#transaction(async (run) => {
-      await run(SQL.deleteUserSessions, [userId]);
-      await run(SQL.deleteUserMemberships, [userId]);
-      await run(SQL.deleteUserMessages, [userId]);
-      return (await run(SQL.deleteUser, [userId])).length > 0;
-    });
+    return this.#revoking(
+      this.#transaction(async (run) => {
+        await run(SQL.deleteUserSessions, [userId]);
+        await run(SQL.deleteUserMemberships, [userId]);
+        await run(SQL.deleteUserMessages, [userId]);
+        return (await run(SQL.deleteUser, [userId])).length > 0;
+      }),
+    );
   }
 
   async addMember(wallId: number, userId: number): Promise<boolean> {
@@ -104,11 +124,11 @@ export class PgAdmin implements AdminStorage {
   }
 
   async removeMember(wallId: number, userId: number): Promise<boolean> {
-    return (await this.#query(SQL.removeMember, [wallId, userId])).length > 0;
+    return (await this.#revoking(this.#query(SQL.removeMember, [wallId, userId]))).length > 0;
   }
 
   async revokeSessions(userId: number): Promise<number> {
-    return (await this.#query(SQL.deleteUserSessions, [userId])).length;
+    return (await this.#revoking(this.#query(SQL.deleteUserSessions, [userId]))).length;
   }
 
   async wallReaders(wallId: number, userIds: readonly number[]): Promise<WallReaders> {

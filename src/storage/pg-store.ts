@@ -6,9 +6,11 @@
  * numbers (exact up to 2^53−1). The schema and its triggers: `pg-schema.ts`.
  */
 import pg from 'pg';
+import type { AccessChange } from './changes.js';
 import { PgHistory } from './history-pg.js';
 import type { HistoryFloor, HistoryPolicy, WallHistory } from './history-sql.js';
 import type { Message, SessionUser, TokenGrant, User, WallSummary } from './model.js';
+import { PgAccessCache } from './pg-access-cache.js';
 import { PgAdmin } from './pg-admin.js';
 import { migrate } from './pg-schema.js';
 import { newSessionId, type SessionRow, sessionUserOf, slidExpiry } from './sessions.js';
@@ -82,6 +84,7 @@ export class PgStore implements Storage {
   readonly #pool: pg.Pool;
   readonly #sessionTtlMs: number;
   readonly #history = new PgHistory((text, values) => this.#query(text, values));
+  readonly #access = new PgAccessCache();
   #closed = false;
 
   private constructor(pool: pg.Pool, sessionTtlMs: number, seeded: boolean) {
@@ -94,6 +97,7 @@ export class PgStore implements Storage {
       pool,
       <R extends pg.QueryResultRow>(text: string, values?: unknown[]) => this.#query<R>(text, values),
       unavailable,
+      () => this.#access.forget({ kind: 'all' }),
     );
   }
 
@@ -180,13 +184,32 @@ export class PgStore implements Storage {
     return this.#exists(SQL.wallExists, [wallId]);
   }
 
-  canRead(userId: number | null, wallId: number): Promise<boolean> {
-    return this.#exists(SQL.canRead, [wallId, userId]);
+  async canRead(userId: number | null, wallId: number): Promise<boolean> {
+    if (this.#access.mayRead(userId, wallId)) return true;
+    const generation = this.#access.generation;
+    const ok = await this.#exists(SQL.canRead, [wallId, userId]);
+    if (ok) this.#access.keepReadable(userId, [wallId], generation);
+    return ok;
   }
 
   async readableAmong(userId: number | null, wallIds: readonly number[], granted: readonly number[] = []): Promise<number[]> {
-    if (wallIds.length === 0) return [];
-    return (await this.#query<{ id: number }>(SQL.readableAmong, [wallIds, granted, userId])).map((row) => row.id);
+    // A granted wall is readable while it exists: not kept, since a deleted wall is announced only to its readers' waits.
+    const known = wallIds.filter((wallId) => !granted.includes(wallId) && this.#access.mayRead(userId, wallId));
+    if (known.length === wallIds.length) return known;
+    const asked = known.length === 0 ? wallIds : wallIds.filter((wallId) => !known.includes(wallId));
+    const generation = this.#access.generation;
+    const found = (await this.#query<{ id: number }>(SQL.readableAmong, [asked, granted, userId])).map((row) => row.id);
+    this.#access.keepReadable(
+      userId,
+      found.filter((wallId) => !granted.includes(wallId)),
+      generation,
+    );
+    return known.length === 0 ? found : [...known, ...found];
+  }
+
+  /** A change of access the database announced: what this store remembers of it is forgotten. */
+  forget(change: AccessChange): void {
+    this.#access.forget(change);
   }
 
   canPost(userId: number, wallId: number): Promise<boolean> {
@@ -206,15 +229,24 @@ export class PgStore implements Storage {
 
   async sessionUser(sessionId: string, now = Date.now()): Promise<SessionUser | undefined> {
     if (hasNul(sessionId)) return undefined;
+    // Its expiry slides by a step of a minute (or 1% of the TTL): a second's skip of the slide is nothing.
+    const known = this.#access.session(sessionId, now);
+    // Unless its slide is due: then the row is read and written as always.
+    if (known && slidExpiry(known.expiresAt, now, this.#sessionTtlMs, known.hardExpiresAt) === null) return known.user;
+    const generation = this.#access.generation;
     const row = (await this.#query<SessionRow>(SQL.sessionUser, [sessionId, now]))[0];
     if (!row) return undefined;
     const renewed = slidExpiry(row.expires_at, now, this.#sessionTtlMs, row.hard_expires_at);
     if (renewed !== null) await this.#query(SQL.extendSession, [renewed, sessionId]);
-    return sessionUserOf(row);
+    const user = sessionUserOf(row);
+    this.#access.keepSession(sessionId, user, renewed ?? row.expires_at, row.hard_expires_at, generation);
+    return user;
   }
 
   deleteSession(sessionId: string): Promise<boolean> {
     if (hasNul(sessionId)) return Promise.resolve(false);
+    // Gone here at once; other processes and hosts drop it when the announcement arrives.
+    this.#access.dropSession(sessionId);
     return this.#exists(SQL.deleteSession, [sessionId]);
   }
 
@@ -228,6 +260,20 @@ export class PgStore implements Storage {
 
   async messagesAfterOnWalls(wallIds: readonly number[], after: number, limit: number): Promise<Message[]> {
     return (await this.#query<MessageRow>(SQL.messagesAfterOnWalls, [wallIds, after, limit])).map(toMessage);
+  }
+
+  async postIfAllowed(wallId: number, author: User, content: string, granted: boolean): Promise<Message | undefined> {
+    // The check and the insert in one statement: a round trip fewer per post. No row: not allowed.
+    const rows = await this.#query<Omit<MessageRow, 'user'>>(
+      `INSERT INTO messages (wall_id, user_id, content)
+       SELECT w.id, $2::bigint, $3::text FROM walls w
+       WHERE w.id = $1::bigint AND ($4::boolean OR EXISTS (SELECT 1 FROM memberships WHERE wall_id = w.id AND user_id = $2::bigint))
+       RETURNING id, wall_id, content, created_at`,
+      [wallId, author.id, content, granted],
+    );
+    const row = rows[0];
+    if (!row) return undefined;
+    return toMessage({ id: row.id, wall_id: row.wall_id, user: author.name, content: row.content, created_at: row.created_at });
   }
 
   async postMessage(wallId: number, author: User, content: string): Promise<Message> {

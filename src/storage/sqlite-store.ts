@@ -204,6 +204,11 @@ export class SqliteStore implements MessageSource, Storage {
   }
 
   /** The message is built from what was stored, not read back: a read fewer on every post's path before its publish. */
+  postIfAllowed(wallId: number, author: User, content: string, granted: boolean): Message | undefined {
+    const allowed = granted ? this.wallExists(wallId) : this.canPost(author.id, wallId);
+    return allowed ? this.postMessage(wallId, author, content) : undefined;
+  }
+
   postMessage(wallId: number, author: User, content: string): Message {
     const createdAt = Date.now();
     const { lastInsertRowid } = this.#insertMessage.run(wallId, author.id, content, createdAt);

@@ -49,6 +49,11 @@ export interface Storage {
   messagesAfterOnWalls(wallIds: readonly number[], after: number, limit: number): MaybePromise<Message[]>;
   /** Store a message by `author` (a member of the wall: the caller checked) and resolve with it as stored. */
   postMessage(wallId: number, author: User, content: string): MaybePromise<Message>;
+  /**
+   * Store a message by `author` if it may post there — a member, or `granted` (a token's wall) and the wall exists —
+   * and resolve with it as stored; undefined when it may not. One statement on PostgreSQL.
+   */
+  postIfAllowed(wallId: number, author: User, content: string, granted: boolean): MaybePromise<Message | undefined>;
   /** Walls with a history floor (HISTORY_MAX_PER_WALL, HISTORY_MAX_AGE_S): their messages up to it may be gone. */
   historyFloors(): MaybePromise<HistoryFloor[]>;
   /** Every wall's floor, newest and oldest ids, and the age of its oldest message above the floor: what the pruner decides on. */

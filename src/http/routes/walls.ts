@@ -8,7 +8,7 @@ import type { Identity } from '../identity.js';
 import { sendJson } from '../respond.js';
 import type { RouteDeps } from '../route-deps.js';
 import { parseContent, parsePage, parseWallId } from '../validate.js';
-import { canPost, canRead, wallsOf } from '../wall-access.js';
+import { canPost, canRead, postIfAllowed, wallsOf } from '../wall-access.js';
 
 /** A wall the viewer may not read answers exactly like a missing one: no existence oracle. */
 async function readableWall(store: Storage, user: SessionUser | null, rawId: string | undefined): Promise<number> {
@@ -49,13 +49,20 @@ export function wallRoutes({ store, history, publish }: RouteDeps, identity: Ide
         const body = await readBody(ctx.req);
         const user = await identity.requireUser(ctx, body);
         const wallId = parseWallId(ctx.params.id);
-        // Members read and post, so a member's post needs one check, not two:
-        // a database round trip fewer on PostgreSQL.
-        if (!(await canPost(store, user, wallId))) {
-          // Not a member: 403 on a wall it may read, else the 404 of a missing wall (no existence oracle).
-          throw (await canRead(store, user, wallId)) ? Errors.wallNotWritable() : Errors.wallNotFound();
+        // Not a member: 403 on a wall it may read, else the 404 of a missing wall (no existence oracle).
+        const refused = async () => ((await canRead(store, user, wallId)) ? Errors.wallNotWritable() : Errors.wallNotFound());
+        let content: string;
+        try {
+          content = parseContent(body);
+        } catch (error) {
+          // Permission is answered before content, as it always was.
+          if (!(await canPost(store, user, wallId))) throw await refused();
+          throw error;
         }
-        const message = await store.postMessage(wallId, user, parseContent(body));
+        // A member's post is one statement: the membership check and the insert
+        // together, a database round trip fewer on PostgreSQL.
+        const message = await postIfAllowed(store, user, wallId, content);
+        if (!message) throw await refused();
         publish(wallId, message.id);
         sendJson(ctx.res, 201, message);
       },
