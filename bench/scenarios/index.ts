@@ -13,6 +13,7 @@ import { poolCapacity } from './pool-capacity.js';
 import { shortVsLong } from './short-vs-long.js';
 import { stuckPolls } from './stuck-polls.js';
 import { sustained } from './sustained.js';
+import { tokenAuth } from './token-auth.js';
 import { vsBaseline } from './vs-baseline.js';
 
 /** Every scenario, in the order they run. A new one goes here and nowhere else. */
@@ -30,4 +31,5 @@ export const scenarios: Scenario[] = [
   hostileNeighbours,
   sustained,
   historyPruning,
+  tokenAuth,
 ];
