@@ -12,24 +12,18 @@ import type { HistoryFloor, HistoryPolicy, WallHistory } from './history-sql.js'
 import type { Message, SessionUser, TokenGrant, User, WallSummary } from './model.js';
 import { PgAccessCache } from './pg-access-cache.js';
 import { PgAdmin } from './pg-admin.js';
+import { CONNECT_TIMEOUT_MS, describeUrl, isUnavailable, pgTypes } from './pg-connection.js';
 import { migrate } from './pg-schema.js';
 import { newSessionId, type SessionRow, sessionUserOf, slidExpiry } from './sessions.js';
 import { POSTGRES, queries } from './sql.js';
 import { DatabaseUnavailableError, type Storage } from './storage.js';
 
-/** Waiting longer than this for a free or new connection counts as "unavailable". */
-export const CONNECT_TIMEOUT_MS = 2000;
 const QUERY_TIMEOUT_MS = 5000;
 
 const SQL = queries(POSTGRES);
 
-/** `bigint` (and `count(*)`) as JS numbers rather than strings. */
-export const pgTypes = {
-  getTypeParser(oid: number, format?: 'text' | 'binary') {
-    if (oid === pg.types.builtins.INT8) return (value: string) => Number(value);
-    return pg.types.getTypeParser(oid, format);
-  },
-} as pg.CustomTypesConfig;
+// They lived here once: the listener and the start-up line import them from this file.
+export { CONNECT_TIMEOUT_MS, describeUrl, isUnavailable, newestPerWall, pgTypes } from './pg-connection.js';
 
 export interface PgStoreOptions {
   url: string;
@@ -50,27 +44,6 @@ interface MessageRow {
 
 function toMessage(row: MessageRow): Message {
   return { ...row, created_at: row.created_at.toISOString() };
-}
-
-/** `host:port/database` of a URL, without credentials, for error messages and the start-up line. */
-export function describeUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    return `${parsed.hostname || 'localhost'}:${parsed.port || 5432}${parsed.pathname}`;
-  } catch {
-    return 'DATABASE_URL';
-  }
-}
-
-/**
- * A PostgreSQL error with a SQLSTATE outside the connection classes is a
- * real error (a bug, a constraint); everything else — refused, reset, timed
- * out, terminated by a restart (57P01..57P03), class 08 — means "try later".
- */
-export function isUnavailable(error: unknown): boolean {
-  const code = (error as { code?: unknown } | null)?.code;
-  if (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)) return code.startsWith('08') || code.startsWith('57P');
-  return true;
 }
 
 /** text cannot hold U+0000, so no row has it (and PostgreSQL would refuse the parameter). */
@@ -321,13 +294,4 @@ export class PgStore implements Storage {
     this.#closed = true;
     await this.#pool.end();
   }
-}
-
-/** The newest message id of every wall, read on `client` (the listener's own connection). */
-export async function newestPerWall(client: pg.ClientBase): Promise<Array<{ wall_id: number; newest: number }>> {
-  // One index probe per wall, however long the messages table grows.
-  const { rows } = await client.query<{ wall_id: number; newest: number | null }>(
-    'SELECT w.id AS wall_id, (SELECT max(id) FROM messages WHERE wall_id = w.id) AS newest FROM walls w',
-  );
-  return rows.filter((row): row is { wall_id: number; newest: number } => row.newest !== null);
 }
