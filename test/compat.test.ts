@@ -1,5 +1,5 @@
 /**
- * Issue 10: the originals' wire contract next to today's API — `GET /`
+ * The originals' wire contract next to today's API — `GET /`
  * negotiates, `POST /` is the long poll, form bodies as jQuery sends them,
  * 415 for anything else, `PUMA_WORKERS`, and the schema step that adds
  * public walls to an existing database.
@@ -105,7 +105,10 @@ describe('POST / is the long poll, with JSON or form bodies', () => {
     const session = await server.login('demo');
     for (const type of ['text/plain', 'multipart/form-data; boundary=x', 'application/xml', 'application/json; charset=latin1']) {
       for (const path of ['/', '/poll', '/sessions', '/walls/1/messages']) {
-        const reply = await server.call('POST', path, { rawBody: 'x=1', headers: { 'content-type': type, authorization: `Bearer ${session}` } });
+        const reply = await server.call('POST', path, {
+          rawBody: 'x=1',
+          headers: { 'content-type': type, authorization: `Bearer ${session}` },
+        });
         expect(reply.status, `${type} on ${path}`).toBe(415);
         expect(reply.json).toEqual({
           errors: ['Content-Type must be application/json or application/x-www-form-urlencoded (UTF-8)'],
@@ -178,10 +181,10 @@ describe('schema step 2', () => {
     db.exec('ALTER TABLE walls DROP COLUMN public');
     // Step 3 (session expiry) came later still.
     db.exec('DROP INDEX sessions_expires_at; ALTER TABLE sessions DROP COLUMN expires_at');
-    // So did bounded history's floor.
-    db.exec('ALTER TABLE walls DROP COLUMN history_floor');
     // And a token session's grant and hard end (AUTH=jwt).
     db.exec('ALTER TABLE sessions DROP COLUMN hard_expires_at; ALTER TABLE sessions DROP COLUMN granted_walls');
+    // So did bounded history's floor.
+    db.exec('ALTER TABLE walls DROP COLUMN history_floor');
     db.prepare("INSERT INTO messages (wall_id, user_id, content, created_at) VALUES (2, 1, 'kept', 0)").run();
     db.pragma('user_version = 1');
     db.close();
