@@ -2,10 +2,11 @@
  * The docs state behaviour; these tests keep the parts that drift easiest
  * true: every variable the config reads is in the README's configuration
  * table (and nothing else is), every API route is in docs/api.md, the
- * README's benchmark figures are the report's, and its client examples
- * retry.
+ * README's benchmark figures are the report's, its client examples
+ * retry, and docs/testing.md names every test file and the ones CI runs on
+ * every Node line.
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, test } from 'vitest';
 import { loadConfig } from '../src/config.js';
 import { createRoutes, type RouteDeps } from '../src/http/routes.js';
@@ -138,5 +139,23 @@ describe('README client examples', () => {
     const inAMinute = new Date(Date.now() + 60_000).toUTCString();
     expect(retryDelay(inAMinute, 1)).toBeGreaterThan(55_000);
     expect(retryDelay('garbage', 1)).toBeLessThanOrEqual(1000);
+  });
+});
+
+describe('docs/testing.md', () => {
+  const testing = read('docs/testing.md');
+  const listed = (name: string): RegExpMatchArray | null =>
+    testing.match(new RegExp(`\`${name.replace('.', '\\.')}\`( \\(\\*lines\\*\\))?`));
+
+  test('names every test file', () => {
+    const files = readdirSync(new URL('../test/', import.meta.url)).filter((name) => name.endsWith('.test.ts'));
+    expect(files.filter((name) => !listed(name))).toEqual([]);
+  });
+
+  test('marks exactly the files npm run test:lines runs on the other Node lines', () => {
+    const script: string = JSON.parse(read('package.json')).scripts['test:lines'];
+    const run = [...script.matchAll(/test\/([\w-]+\.test\.ts)/g)].map((match) => match[1]!).sort();
+    const marked = [...testing.matchAll(/`([\w-]+\.test\.ts)` \(\*lines\*\)/g)].map((match) => match[1]!).sort();
+    expect(marked).toEqual(run);
   });
 });
