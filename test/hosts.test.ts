@@ -5,38 +5,19 @@
  * reconnect through nginx with its cursor and end up with every stored
  * message exactly once, in order.
  */
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import pg from 'pg';
 import { Agent } from 'undici';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import type { Message } from '../src/shared/types.js';
-import { intoDir, startNginx } from './helpers/nginx.js';
+import { hostsConfig, startNginx } from './helpers/nginx.js';
 import { freePort } from './helpers/pg-cluster.js';
 import { usePostgres } from './helpers/postgres.js';
-import { ROOT, spawnServer, type ServerProcess } from './helpers/process.js';
+import { spawnServer, type ServerProcess } from './helpers/process.js';
 import { call, eventually, tempDir } from './helpers/server.js';
 import { openStream } from './helpers/sse.js';
 
 const postgres = usePostgres();
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** deploy/nginx-hosts.conf with its paths in `dir`, its upstreams at `hosts`, listening on `port`. */
-function hostsConfig(dir: string, hosts: string[], port: number): string {
-  const conf = readFileSync(join(ROOT, 'deploy', 'nginx-hosts.conf'), 'utf8');
-  const upstreams = [...conf.matchAll(/^ *server 127\.0\.0\.1:\d+ (.*);$/gm)];
-  expect(upstreams).toHaveLength(2);
-  const options = upstreams[0]![1];
-  const rewritten = intoDir(conf, dir)
-    .replace(/^ *server 127\.0\.0\.1:\d+ .*;\n/gm, '')
-    .replace(
-      /(upstream pollster_hosts \{\n(?:.*\n)*? *least_conn;\n)/,
-      (head) => head + hosts.map((host) => `    server ${host} ${options};\n`).join(''),
-    )
-    .replace(/listen 127\.0\.0\.1:8080;/, `listen 127.0.0.1:${port};`);
-  expect(rewritten.match(/server 127\.0\.0\.1:\d+ max_fails/g)).toHaveLength(hosts.length);
-  return rewritten;
-}
 
 interface Client {
   kind: 'poll' | 'stream';

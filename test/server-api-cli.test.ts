@@ -4,32 +4,17 @@
  * database announces them — and it answers with documented exit codes and
  * errors that end with a newline. `token` mints a development token.
  */
-import { spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import type { CliResult } from './helpers/cli.js';
+import { type CliResult, runCli } from './helpers/cli.js';
 import { SECRET } from './helpers/jwt.js';
 import { backends, usePostgres } from './helpers/postgres.js';
-import { ROOT } from './helpers/process.js';
 import { stream, within } from './helpers/revocation.js';
 import { eventually, startTestServer } from './helpers/server.js';
 
 const postgres = usePostgres();
 
 function admin(database: string, args: string[], env: Record<string, string> = {}): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/admin.ts', ...args, '--db', database], {
-      cwd: ROOT,
-      env: { ...process.env, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-      timeout: 20_000,
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk) => (stdout += chunk));
-    child.stderr.on('data', (chunk) => (stderr += chunk));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
+  return runCli('src/cli/admin.ts', [...args, '--db', database], env);
 }
 
 describe('npm run admin', () => {

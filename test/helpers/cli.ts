@@ -9,12 +9,12 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Run `npm run post`'s script in its own process, as a user at a console would. */
-/** `database`: a SQLite file or a postgres:// URL. */
-export function postFromCli(database: string, args: string[]): Promise<CliResult> {
+/** Run one of the project's CLI scripts (`src/cli/…`) in its own process, as a user at a console would. */
+export function runCli(script: string, args: string[], env: Record<string, string> = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/post.ts', '--db', database, ...args], {
+    const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], {
       cwd: root,
+      env: { ...process.env, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
       timeout: 20_000,
     });
@@ -25,4 +25,9 @@ export function postFromCli(database: string, args: string[]): Promise<CliResult
     child.on('error', reject);
     child.on('close', (code) => resolve({ code, stdout, stderr }));
   });
+}
+
+/** `npm run post`'s script; `database`: a SQLite file or a postgres:// URL. */
+export function postFromCli(database: string, args: string[]): Promise<CliResult> {
+  return runCli('src/cli/post.ts', ['--db', database, ...args]);
 }
