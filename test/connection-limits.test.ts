@@ -100,6 +100,9 @@ describe('a connection that pipelines and never reads', () => {
     // Each flooding connection got at most MAX_PIPELINED requests answered before it was cut.
     const pings = log.lines().filter((line) => line.msg === 'request' && line.route === '/ping').length;
     expect(pings).toBeLessThanOrEqual(50 * (MAX_PIPELINED + 1) + 20);
-    expect(process.memoryUsage().rss - rssBefore).toBeLessThan(200 * 1024 * 1024);
+    // A loose bound: this process also holds the flooding clients' buffers, and
+    // Node 24 keeps about 210 MiB of it where Node 20 keeps under 200. Uncut,
+    // the flood queued 466,610 answers and grew the server alone by 550 MiB.
+    expect(process.memoryUsage().rss - rssBefore).toBeLessThan(400 * 1024 * 1024);
   });
 });
