@@ -20,7 +20,7 @@ import { nginxUnavailable, startNginxFront, type NginxFront } from '../lib/nginx
 import { fmt, type BenchSettings, type Chart, type Scenario, type ScenarioResult, type Target } from '../lib/scenario.js';
 import { startServer, type BenchServer } from '../lib/server.js';
 import { median } from '../lib/stats.js';
-import { checkDeliveries, type Follower } from '../lib/sustained-check.js';
+import { checkDeliveries, type DeliveryCheck, type Follower } from '../lib/sustained-check.js';
 import { cpuMsOf, machineTicks, mainThreadMs } from '../lib/sustained-cpu.js';
 import {
   endpointOf,
@@ -83,7 +83,9 @@ const CONTENDERS: Array<{ id: ContenderId; label: string; short: string }> = [
   { id: 'nchan', label: 'Nchan (nginx module, one process)', short: 'Nchan' },
 ];
 
-export interface StepRecord {
+/** One step: the delivery check's figures (each field as `DeliveryCheck` documents it) and the step's own. */
+export interface StepRecord
+  extends Pick<DeliveryCheck, 'expected' | 'delivered' | 'missing' | 'duplicates' | 'outOfOrder' | 'foreign' | 'p50' | 'p99' | 'max'> {
   offered: number;
   /** Posts accepted per second (2xx), over the time the posters took. */
   accepted: number;
@@ -92,15 +94,6 @@ export interface StepRecord {
   unsent: number;
   postP50: number;
   postP99: number;
-  expected: number;
-  delivered: number;
-  missing: number;
-  duplicates: number;
-  outOfOrder: number;
-  foreign: number;
-  p50: number;
-  p99: number;
-  max: number;
   /** Posts per second that reached every follower of their wall within the promise's bound. */
   onTimeRate: number;
   holds: boolean;
