@@ -1,8 +1,8 @@
 /**
  * deploy/nginx-hosts.conf in front of the bench's own hosts: the shipped file
  * with only its paths (into a temporary prefix), its upstream addresses and
- * its listen port rewritten — as test/helpers/nginx.ts does for the tests,
- * without the test runner — run in the foreground as one process.
+ * its listen port rewritten (test/helpers/nginx.ts uses the same rewriting)
+ * — run in the foreground as one process.
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -19,21 +19,28 @@ export function nginxUnavailable(): string | null {
   return NGINX ? null : 'nginx is not installed (apt-get install nginx)';
 }
 
+/** Moves a deploy/ config's pid, log and temp paths into `dir`. */
+export function intoDir(conf: string, dir: string): string {
+  return (
+    conf
+      .replace(/^pid .*;$/m, `pid ${dir}/nginx.pid;`)
+      .replace(/^error_log .*;$/m, `error_log ${dir}/error.log warn;`)
+      .replace(/client_body_temp_path .*;/, `client_body_temp_path ${dir}/body;`)
+      // fastcgi, uwsgi and scgi temp paths are unused, but nginx creates them.
+      .replace(
+        /proxy_temp_path .*;/,
+        `fastcgi_temp_path ${dir}/fastcgi; uwsgi_temp_path ${dir}/uwsgi; scgi_temp_path ${dir}/scgi;\n  proxy_temp_path ${dir}/proxy;`,
+      )
+  );
+}
+
 /** The shipped config with its paths in `dir`, its upstream servers at `hosts` (`host:port`), listening on `port`. */
 export function hostsConfig(dir: string, hosts: readonly string[], port: number): string {
   const conf = readFileSync(join(ROOT, 'deploy', 'nginx-hosts.conf'), 'utf8');
   const upstreams = [...conf.matchAll(/^ *server 127\.0\.0\.1:\d+ (.*);$/gm)];
   if (upstreams.length === 0) throw new Error('deploy/nginx-hosts.conf: no "server 127.0.0.1:PORT …;" upstream lines to rewrite');
   const options = upstreams[0]![1];
-  const rewritten = conf
-    .replace(/^pid .*;$/m, `pid ${dir}/nginx.pid;`)
-    .replace(/^error_log .*;$/m, `error_log ${dir}/error.log warn;`)
-    .replace(/client_body_temp_path .*;/, `client_body_temp_path ${dir}/body;`)
-    // fastcgi, uwsgi and scgi temp paths are unused, but nginx creates them.
-    .replace(
-      /proxy_temp_path .*;/,
-      `fastcgi_temp_path ${dir}/fastcgi; uwsgi_temp_path ${dir}/uwsgi; scgi_temp_path ${dir}/scgi;\n  proxy_temp_path ${dir}/proxy;`,
-    )
+  const rewritten = intoDir(conf, dir)
     .replace(/^ *server 127\.0\.0\.1:\d+ .*;\n/gm, '')
     .replace(
       /(upstream pollster_hosts \{\n(?:.*\n)*? *least_conn;\n)/,

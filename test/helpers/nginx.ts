@@ -4,24 +4,13 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Agent } from 'undici';
 import { expect, onTestFinished } from 'vitest';
+import { hostsConfig as rewriteHostsConfig, intoDir } from '../../bench/lib/nginx-hosts.js';
 import { ROOT } from './process.js';
 import { call, eventually } from './server.js';
 
 export const NGINX = ['/usr/sbin/nginx', '/usr/bin/nginx'].find((path) => existsSync(path));
 
-/** Moves a deploy/ config's pid, log and temp paths into `dir`. */
-export function intoDir(conf: string, dir: string): string {
-  const rewritten = conf
-    .replace(/^pid .*;$/m, `pid ${dir}/nginx.pid;`)
-    .replace(/^error_log .*;$/m, `error_log ${dir}/error.log warn;`)
-    .replace(/client_body_temp_path .*;/, `client_body_temp_path ${dir}/body;`)
-    .replace(
-      /proxy_temp_path .*;/,
-      // fastcgi, uwsgi and scgi temp paths are unused, but nginx creates them.
-      `fastcgi_temp_path ${dir}/fastcgi; uwsgi_temp_path ${dir}/uwsgi; scgi_temp_path ${dir}/scgi;\n  proxy_temp_path ${dir}/proxy;`,
-    );
-  return rewritten;
-}
+export { intoDir } from '../../bench/lib/nginx-hosts.js';
 
 /** deploy/nginx.conf with its paths moved into `dir`, its upstream on `socket` and its listen port changed. */
 export function nginxConfig(dir: string, socket: string, port: number): string {
@@ -37,16 +26,8 @@ export function nginxConfig(dir: string, socket: string, port: number): string {
 /** deploy/nginx-hosts.conf with its paths in `dir`, its upstreams at `hosts` (`host:port`), listening on `port`. */
 export function hostsConfig(dir: string, hosts: string[], port: number): string {
   const conf = readFileSync(join(ROOT, 'deploy', 'nginx-hosts.conf'), 'utf8');
-  const upstreams = [...conf.matchAll(/^ *server 127\.0\.0\.1:\d+ (.*);$/gm)];
-  expect(upstreams).toHaveLength(2);
-  const options = upstreams[0]![1];
-  const rewritten = intoDir(conf, dir)
-    .replace(/^ *server 127\.0\.0\.1:\d+ .*;\n/gm, '')
-    .replace(
-      /(upstream pollster_hosts \{\n(?:.*\n)*? *least_conn;\n)/,
-      (head) => head + hosts.map((host) => `    server ${host} ${options};\n`).join(''),
-    )
-    .replace(/listen 127\.0\.0\.1:8080;/, `listen 127.0.0.1:${port};`);
+  expect([...conf.matchAll(/^ *server 127\.0\.0\.1:\d+ (.*);$/gm)]).toHaveLength(2);
+  const rewritten = rewriteHostsConfig(dir, hosts, port);
   expect(rewritten.match(/server 127\.0\.0\.1:\d+ max_fails/g)).toHaveLength(hosts.length);
   return rewritten;
 }
