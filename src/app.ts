@@ -23,6 +23,7 @@ import { Metrics } from './observability/metrics.js';
 import { WaitMeter } from './observability/wait-meter.js';
 import { createBoardMessageWaiter } from './poll/board-waiter.js';
 import { CoalescedReads } from './poll/coalesced-reads.js';
+import { NotifiedFirstReads } from './poll/notified-messages.js';
 import { type Executor, InlineExecutor, PoolExecutor } from './poll/executors.js';
 import { JobLane } from './poll/job-lane.js';
 import { createMessageWaiter, type MessageWaiter } from './poll/message-waiter.js';
@@ -32,6 +33,7 @@ import { WaitLimits } from './poll/wait-limits.js';
 import { Board } from './shared/board.js';
 import { checkLaneLoads, checkWorkersLoad, waitForPrespawnedThreads } from './startup-checks.js';
 import { type History, startHistory } from './storage/history-pruner.js';
+import type { HistoryFloors } from './storage/history-floors.js';
 import { SessionPruner } from './storage/session-pruner.js';
 import type { Storage } from './storage/storage.js';
 
@@ -75,6 +77,8 @@ export async function startPollster(
     history: history.floors,
     tokens: tokenVerifier(config, logger),
     publish(wallId, messageId) {
+      // On PostgreSQL the notification does it, after keeping the message for the polls it wakes.
+      if (backend.kind === 'postgres' && backend.listener.stats().listening) return;
       board.publish(wallId, messageId);
       relay?.announce(wallId, messageId);
     },
@@ -82,7 +86,7 @@ export async function startPollster(
     lane,
     waitLimits,
     clientOf: createAddressResolver(config.trustProxy),
-    waitForMessages: createWaiter(config, board, backend, runner, coalescer),
+    waitForMessages: createWaiter(config, board, backend, runner, coalescer, history.floors),
     waitMeter: new WaitMeter(metrics),
     streams,
     stats,
@@ -273,8 +277,11 @@ function createWaiter(
   backend: Backend,
   runner: TaskRunner,
   coalescer: WaitCoalescer | undefined,
+  floors: HistoryFloors,
 ): MessageWaiter {
-  return backend.kind === 'sqlite'
-    ? createMessageWaiter(config, board, backend.store, runner, coalescer)
-    : createBoardMessageWaiter(config, board, new CoalescedReads(backend.store, board), runner, coalescer);
+  if (backend.kind === 'sqlite') return createMessageWaiter(config, board, backend.store, runner, coalescer);
+  const reads = new NotifiedFirstReads(backend.listener.messages, new CoalescedReads(backend.store, board), (wallId) =>
+    floors.floorOf(wallId),
+  );
+  return createBoardMessageWaiter(config, board, reads, runner, coalescer);
 }

@@ -2,6 +2,8 @@
  * PostgreSQL's wake-ups: one dedicated connection per process LISTENs on
  * `pollster_messages` and raises the board for every notification, whoever
  * wrote the row — this process, another host, `psql`, another application.
+ * A notification that carries the message puts it in `NotifiedMessages`
+ * first, so the polls it wakes are answered without a read.
  *
  * A notification is a hint, never the source of truth: one sent while this
  * connection was down is lost. So after every (re)connect the listener
@@ -19,8 +21,10 @@ import pg from 'pg';
 import type { Logger } from 'pino';
 import type { Board } from '../shared/board.js';
 import { type AccessChange, CHANGES_CHANNEL, parseChange } from '../storage/changes.js';
+import { parseMessageNotice } from '../storage/message-notices.js';
 import { NOTIFY_CHANNEL } from '../storage/pg-schema.js';
 import { CONNECT_TIMEOUT_MS, newestPerWall, pgTypes } from '../storage/pg-store.js';
+import { NotifiedMessages } from './notified-messages.js';
 
 const FIRST_RETRY_MS = 100;
 const MAX_RETRY_MS = 5000;
@@ -46,6 +50,8 @@ export class PgListener {
   #notifications = 0;
   #onChange: (change: AccessChange) => void = () => {};
   readonly #forget: (change: AccessChange) => void;
+  /** The messages notifications carried, for the board waiter's reads. */
+  readonly messages = new NotifiedMessages();
 
   /** `forget`: told of every change before the held waits, so that no cached answer outlives it (`storage/pg-access-cache.ts`). */
   constructor(url: string, board: Board, logger: Logger, forget: (change: AccessChange) => void = () => {}) {
@@ -65,8 +71,14 @@ export class PgListener {
     this.#onChange = handler;
   }
 
-  stats(): { listening: boolean; reconnects: number; notifications: number } {
-    return { listening: this.#listening, reconnects: this.#reconnects, notifications: this.#notifications };
+  stats() {
+    return {
+      listening: this.#listening,
+      reconnects: this.#reconnects,
+      notifications: this.#notifications,
+      /** Messages held from notifications, and how many reads they answered or left to the database. */
+      notified_messages: this.messages.stats(),
+    };
   }
 
   async stop(): Promise<void> {
@@ -105,12 +117,15 @@ export class PgListener {
       await client.query(`LISTEN ${CHANGES_CHANNEL}`);
       // After LISTEN: anything committed from here on is notified; anything
       // before is in this read.
+      const newest = await newestPerWall(client);
+      this.messages.base(newest);
       let raised = false;
-      for (const { wall_id, newest } of await newestPerWall(client)) {
-        if (this.#board.raise(wall_id, newest)) raised = true;
+      for (const { wall_id, newest: id } of newest) {
+        if (this.#board.raise(wall_id, id)) raised = true;
       }
       if (raised) this.#board.notifyChange();
     } catch (error) {
+      this.messages.suspend();
       this.#client = null;
       client.removeAllListeners('end');
       client.on('error', () => {});
@@ -134,16 +149,25 @@ export class PgListener {
   }
 
   #notified(payload: string | undefined): void {
-    const match = /^(\d+):(\d+)$/.exec(payload ?? '');
-    if (!match) return;
+    const notice = parseMessageNotice(payload);
+    if (!notice) return;
     this.#notifications++;
-    this.#board.publish(Number(match[1]), Number(match[2]));
+    // Kept before the board moves: the polls it wakes find it here.
+    if (notice.kind === 'message') {
+      this.messages.add(notice.message);
+      this.#board.publish(notice.message.wall_id, notice.message.id);
+    } else {
+      this.messages.skipTo(notice.wallId, notice.newest);
+      this.#board.publish(notice.wallId, notice.newest);
+    }
   }
 
   #changed(payload: string | undefined): void {
     const change = parseChange(payload);
     if (!change) return;
     this.#notifications++;
+    // A deleted user's or wall's messages are deleted too: none may be answered from memory.
+    if (change.kind === 'user' || change.kind === 'wall' || change.kind === 'all') this.messages.dropContent();
     this.#forget(change);
     this.#onChange(change);
   }
@@ -153,6 +177,7 @@ export class PgListener {
     this.#client = null;
     this.#listening = false;
     // Announcements are lost until it is back: nothing cached may rely on them.
+    this.messages.suspend();
     this.#forget({ kind: 'all' });
     client.removeAllListeners('end');
     // A late 'error' from this client must not go unhandled.

@@ -7,11 +7,14 @@
  *   plain sequence defaults, two concurrent inserts can commit 11 before 10,
  *   and a reader whose cursor passed 11 would never see 10.
  * - `messages_notify` (AFTER INSERT, per statement) `pg_notify`s
- *   `pollster_messages` with `wall_id:newest_id` for each wall written; every
- *   Pollster process LISTENs (`poll/pg-listener.ts`) and raises its board.
+ *   `pollster_messages` with each message, or the newest id of its wall when
+ *   it does not fit (`message-notices.ts`); every Pollster process LISTENs
+ *   (`poll/pg-listener.ts`), keeps the messages (`poll/notified-messages.ts`)
+ *   and raises its board.
  */
 import type pg from 'pg';
 import { PG_CHANGES_SCHEMA } from './change-schema.js';
+import { NOTICE_ROWS_MAX } from './message-notices.js';
 import { assertKnownVersion, type MigrationStep } from './migrations.js';
 import { SEED_MEMBERSHIPS, SEED_MESSAGES, SEED_USERS, SEED_WALLS } from './seed.js';
 
@@ -45,6 +48,11 @@ export const PG_MIGRATIONS: ReadonlyArray<MigrationStep<pg.ClientBase, Promise<b
   // made them (storage/change-schema.ts).
   async (client) => {
     await client.query(PG_CHANGES_SCHEMA);
+    return false;
+  },
+  // 5: the notification carries the message, so no process reads it back.
+  async (client) => {
+    await client.query(NOTIFY_MESSAGES_2);
     return false;
   },
 ];
@@ -136,6 +144,40 @@ const SCHEMA_1 = `
   DROP TRIGGER IF EXISTS messages_notify ON messages;
   CREATE TRIGGER messages_notify AFTER INSERT ON messages
     REFERENCING NEW TABLE AS inserted FOR EACH STATEMENT EXECUTE FUNCTION pollster_notify_messages();
+`;
+
+/**
+ * Each message as JSON in id order, or `wall_id:id` when it would not fit in
+ * NOTIFY's 8,000 bytes; a statement of more than NOTICE_ROWS_MAX rows sends
+ * each wall's newest id only. `created_at` is formatted as the JS
+ * `toISOString()` of the column as node-postgres reads it (milliseconds,
+ * truncated), so a notified message and a read one are the same bytes.
+ */
+const NOTIFY_MESSAGES_2 = `
+  CREATE OR REPLACE FUNCTION pollster_notify_messages() RETURNS trigger LANGUAGE plpgsql AS $$
+  DECLARE
+    message record;
+    payload text;
+  BEGIN
+    IF (SELECT count(*) FROM inserted) > ${NOTICE_ROWS_MAX} THEN
+      FOR message IN SELECT wall_id, max(id) AS newest FROM inserted GROUP BY wall_id ORDER BY newest LOOP
+        PERFORM pg_notify('${NOTIFY_CHANNEL}', message.wall_id || ':' || message.newest);
+      END LOOP;
+      RETURN NULL;
+    END IF;
+    FOR message IN
+      SELECT i.id, i.wall_id, u.name, i.content, i.created_at FROM inserted i JOIN users u ON u.id = i.user_id ORDER BY i.id
+    LOOP
+      payload := json_build_object(
+        'id', message.id, 'wall_id', message.wall_id, 'user', message.name, 'content', message.content,
+        'created_at', to_char(message.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))::text;
+      IF octet_length(payload) >= 8000 THEN
+        payload := message.wall_id || ':' || message.id;
+      END IF;
+      PERFORM pg_notify('${NOTIFY_CHANNEL}', payload);
+    END LOOP;
+    RETURN NULL;
+  END $$;
 `;
 
 /** Writes the demo data into an empty database; resolves false if walls already exist. */

@@ -1,0 +1,138 @@
+/**
+ * On PostgreSQL the notification carries the message (`storage/message-notices.ts`):
+ * polls and streams it wakes are answered without reading it back, a message
+ * too big for NOTIFY (or a bulk INSERT) is read, and either way every client
+ * gets every message once, in order, as stored.
+ */
+import pg from 'pg';
+import { describe, expect, it, onTestFinished } from 'vitest';
+import type { Message } from '../src/shared/types.js';
+import { usePostgres } from './helpers/postgres.js';
+import { eventually, newestOn, startTestServer, type TestServer } from './helpers/server.js';
+import { openStream, type SseEvent, type SseStream } from './helpers/sse.js';
+
+const postgres = usePostgres();
+const isRefresh = (event: SseEvent): boolean => event.event === 'refresh';
+
+interface NotifiedStats {
+  held: number;
+  answered: number;
+  read: number;
+}
+const notifiedOf = (server: TestServer): NotifiedStats => (server.pollster.stats() as any).database.notified_messages;
+
+/** Long polls one after another from `cursor` until `count` messages came. */
+async function pollFor(server: TestServer, session: string, wallId: number, cursor: number, count: number): Promise<Message[]> {
+  const received: Message[] = [];
+  while (received.length < count) {
+    const reply = await server.call('POST', '/poll', { session, body: { last_post_id: { [wallId]: cursor }, timeout_ms: 10_000 } });
+    expect(reply.status).toBe(200);
+    const posts: Message[] = reply.json.walls[wallId]?.posts ?? [];
+    received.push(...posts);
+    if (posts.length > 0) cursor = posts.at(-1)!.id;
+  }
+  return received;
+}
+
+/** Every message a stream sends until it has `count`. */
+async function collect(stream: SseStream, count: number): Promise<Message[]> {
+  const received: Message[] = [];
+  let from = 0;
+  while (received.length < count) {
+    const event = await stream.next(isRefresh, from, 10_000);
+    from = stream.events.indexOf(event) + 1;
+    received.push(...(JSON.parse(event.data!).messages as Message[]));
+  }
+  return received;
+}
+
+const stored = async (server: TestServer, session: string, wallId: number, after: number): Promise<Message[]> =>
+  (await server.call('GET', `/walls/${wallId}/messages?after=${after}&limit=100`, { session })).json.messages;
+
+describe.each([{ POLL_MODE: 'pool' }, { POLL_MODE: 'multiplex' }])('messages carried by NOTIFY ($POLL_MODE)', (mode) => {
+  it('delivers small and oversized messages, posted at once, to polls and a stream once and in order, as stored', async () => {
+    const server = await startTestServer({ ...mode, DATABASE_URL: await postgres.freshDatabase() });
+    const session = await server.login();
+    const cursor = await newestOn(server, session, 1);
+    const stream = await openStream(server.agent, `${server.url}/check?session_id=${session}&walls=1,2`);
+    onTestFinished(stream.close);
+    const polled = pollFor(server, session, 1, cursor, 30);
+    const streamed = collect(stream, 40);
+    await eventually(() => server.pollster.stats().waiting_polls === 2);
+
+    // Every third one is 2,000 four-byte characters: over NOTIFY's 8,000 bytes, so announced by id and read.
+    const contents = Array.from({ length: 40 }, (_, i) => (i % 3 === 0 ? `${i % 10}${'😀'.repeat(1999)}` : `small ${i}`));
+    const posted: Message[] = [];
+    for (let i = 0; i < contents.length; i += 4) {
+      const replies = await Promise.all(
+        contents.slice(i, i + 4).map((content, j) =>
+          server.call('POST', `/walls/${(i + j) % 4 === 3 ? 2 : 1}/messages`, { session, body: { content } }),
+        ),
+      );
+      for (const reply of replies) {
+        expect(reply.status).toBe(201);
+        posted.push(reply.json);
+      }
+    }
+    posted.sort((a, b) => a.id - b.id);
+    const onWall1 = posted.filter((m) => m.wall_id === 1);
+    expect(onWall1).toHaveLength(30);
+    expect(await polled).toEqual(onWall1);
+    expect(await streamed).toEqual(posted);
+    expect(await stored(server, session, 1, cursor)).toEqual(onWall1);
+    const { answered, read } = notifiedOf(server);
+    expect(answered).toBeGreaterThan(0);
+    // The oversized ones.
+    expect(read).toBeGreaterThan(0);
+  });
+});
+
+describe('messages carried by NOTIFY', () => {
+  it('answers a woken poll from the notification alone, with the stored row’s bytes', async () => {
+    const server = await startTestServer({ DATABASE_URL: await postgres.freshDatabase() });
+    const session = await server.login();
+    const cursor = await newestOn(server, session, 1);
+    const poll = server.call('POST', '/poll', { session, body: { last_post_id: { 1: cursor }, timeout_ms: 10_000 } });
+    await eventually(() => server.pollster.stats().waiting_polls === 1);
+    const before = notifiedOf(server);
+    const posted = (await server.call('POST', '/walls/1/messages', { session, body: { content: 'ünïcødé "quoted" \\ \t ☃' } })).json;
+    const answer = (await poll).json.walls['1'].posts;
+    expect(notifiedOf(server)).toMatchObject({ answered: before.answered + 1, read: before.read });
+    expect(answer).toEqual([posted]);
+    // Byte for byte what a read returns, created_at included.
+    expect(JSON.stringify(answer)).toBe(JSON.stringify(await stored(server, session, 1, cursor)));
+  });
+
+  it('delivers a bulk INSERT of another writer, announced by id only, whole and in order', async () => {
+    const url = await postgres.freshDatabase();
+    const server = await startTestServer({ DATABASE_URL: url });
+    const session = await server.login();
+    const stream = await openStream(server.agent, `${server.url}/check?session_id=${session}&walls=3,4`);
+    onTestFinished(stream.close);
+    const streamed = collect(stream, 150);
+    await eventually(() => server.pollster.stats().waiting_polls === 1);
+    const other = new pg.Client({ connectionString: url });
+    await other.connect();
+    onTestFinished(() => other.end());
+    const { rows } = await other.query<{ id: string }>(
+      "INSERT INTO messages (wall_id, user_id, content) SELECT 3 + n % 2, 1, 'bulk ' || n FROM generate_series(1, 150) n RETURNING id",
+    );
+    const received = await streamed;
+    expect(received.map((m) => m.id)).toEqual(rows.map((row) => Number(row.id)).sort((a, b) => a - b));
+    expect(received.map((m) => m.content)).toEqual(Array.from({ length: 150 }, (_, i) => `bulk ${i + 1}`));
+  });
+
+  it('drops what it holds when a user is deleted, so their deleted messages are not answered', async () => {
+    const server = await startTestServer({ DATABASE_URL: await postgres.freshDatabase(), API_KEY: 'k'.repeat(32) });
+    const session = await server.login();
+    const cursor = await newestOn(server, session, 2);
+    const bob = await server.login('bob');
+    await server.call('POST', '/walls/2/messages', { session: bob, body: { content: 'from bob' } });
+    await eventually(() => notifiedOf(server).held > 0);
+    const deleted = await server.call('DELETE', '/api/users/bob', { headers: { authorization: `Bearer ${'k'.repeat(32)}` } });
+    expect(deleted.status).toBeLessThan(300);
+    await eventually(() => notifiedOf(server).held === 0);
+    const reply = await server.call('POST', '/poll', { session, body: { last_post_id: { 2: cursor }, timeout_ms: 0 } });
+    expect(reply.json.walls['2']?.posts ?? []).toEqual([]);
+  });
+});
