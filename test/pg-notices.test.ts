@@ -65,9 +65,9 @@ describe.each([{ POLL_MODE: 'pool' }, { POLL_MODE: 'multiplex' }])('messages car
     const posted: Message[] = [];
     for (let i = 0; i < contents.length; i += 4) {
       const replies = await Promise.all(
-        contents.slice(i, i + 4).map((content, j) =>
-          server.call('POST', `/walls/${(i + j) % 4 === 3 ? 2 : 1}/messages`, { session, body: { content } }),
-        ),
+        contents
+          .slice(i, i + 4)
+          .map((content, j) => server.call('POST', `/walls/${(i + j) % 4 === 3 ? 2 : 1}/messages`, { session, body: { content } })),
       );
       for (const reply of replies) {
         expect(reply.status).toBe(201);
