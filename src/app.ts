@@ -280,8 +280,8 @@ function createWaiter(
   floors: HistoryFloors,
 ): MessageWaiter {
   if (backend.kind === 'sqlite') return createMessageWaiter(config, board, backend.store, runner, coalescer);
-  const reads = new NotifiedFirstReads(backend.listener.messages, new CoalescedReads(backend.store, board), (wallId) =>
-    floors.floorOf(wallId),
-  );
-  return createBoardMessageWaiter(config, board, reads, runner, coalescer);
+  const notified = backend.listener.messages;
+  const reads = new NotifiedFirstReads(notified, backend.store, (wallId) => floors.floorOf(wallId));
+  // Shared above both sources: polls woken together get one array, serialised once.
+  return createBoardMessageWaiter(config, board, new CoalescedReads(reads, board, () => notified.generation), runner, coalescer);
 }

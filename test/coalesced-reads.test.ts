@@ -52,4 +52,18 @@ describe('CoalescedReads', () => {
     await expect(flaky.messagesAfter(1, 4, 100)).rejects.toBeInstanceOf(DatabaseUnavailableError);
     expect(failing.calls).toBe(2);
   });
+
+  it('asks again when the generation changes, though the board has not moved (content dropped)', async () => {
+    const board = new Board();
+    board.publish(1, 5);
+    const reader = countingReader();
+    let generation = 0;
+    const reads = new CoalescedReads(reader, board, () => generation);
+    await reads.messagesAfter(1, 4, 100);
+    await reads.messagesAfter(1, 4, 100);
+    expect(reader.calls).toBe(1);
+    generation++;
+    await reads.messagesAfter(1, 4, 100);
+    expect(reader.calls).toBe(2);
+  });
 });

@@ -129,9 +129,16 @@ async function readMoved(
       BATCH_LIMIT,
     );
     if (posts.length === 0) return null;
-    const byWall: Record<string, { posts: Message[] }> = {};
-    for (const post of posts) (byWall[post.wall_id] ??= { posts: [] }).posts.push(post);
-    return byWall;
+    return sharedAnswer(posts, () => {
+      const byWall: Record<string, { posts: Message[] }> = {};
+      for (const post of posts) (byWall[post.wall_id] ??= { posts: [] }).posts.push(post);
+      return byWall;
+    });
+  }
+  if (moved.length === 1) {
+    const [wallId] = moved[0]!;
+    const posts = await reader.messagesAfter(wallId, walls.find(([id]) => id === wallId)![1], BATCH_LIMIT);
+    return posts.length === 0 ? null : sharedAnswer(posts, () => ({ [wallId]: { posts } }));
   }
   const cursorOf = (wallId: number): number => walls.find(([id]) => id === wallId)![1];
   const reads = await Promise.all(moved.map(([wallId]) => reader.messagesAfter(wallId, cursorOf(wallId), BATCH_LIMIT)));
@@ -140,6 +147,19 @@ async function readMoved(
     if (posts.length > 0) (found ??= {})[moved[index]![0]] = { posts };
   });
   return found;
+}
+
+/**
+ * Polls woken together get the same array from the shared reads
+ * (`coalesced-reads.ts`); built once per array, their answer is one object,
+ * whose bytes the HTTP layer makes once (`http/answer-bytes.ts`).
+ */
+const answersByPosts = new WeakMap<Message[], Record<string, { posts: Message[] }>>();
+
+function sharedAnswer(posts: Message[], build: () => Record<string, { posts: Message[] }>): Record<string, { posts: Message[] }> {
+  let answer = answersByPosts.get(posts);
+  if (!answer) answersByPosts.set(posts, (answer = build()));
+  return answer;
 }
 
 /** Resolves true after `ms`, or false as soon as `signal` aborts. */

@@ -54,9 +54,11 @@ export class NotifiedMessages {
   #pending: Array<Message | { wallId: number; newest: number }> = [];
   #answered = 0;
   #missed = 0;
+  #generation = 0;
 
   /** The LISTEN connection is down: nothing is known until the next `base`. */
   suspend(): void {
+    this.#generation++;
     this.#based = false;
     this.#pending = [];
     this.#clear();
@@ -68,6 +70,7 @@ export class NotifiedMessages {
    * before the read's result) are applied after it.
    */
   base(newest: Iterable<{ wall_id: number; newest: number }>): void {
+    this.#generation++;
     this.#clear();
     for (const { wall_id, newest: id } of newest) this.#walls.set(wall_id, { coveredFrom: id, entries: [] });
     this.#based = true;
@@ -102,11 +105,13 @@ export class NotifiedMessages {
     }
     const wall = this.#wall(wallId);
     if (newest <= newestOf(wall)) return;
+    this.#generation++;
     this.#drop(wall, newest);
   }
 
   /** Messages may have been deleted (their author or wall): keep the marks, drop the content. */
   dropContent(): void {
+    this.#generation++;
     for (const wall of this.#walls.values()) this.#drop(wall, newestOf(wall));
     this.#queue = [];
     this.#head = 0;
@@ -134,6 +139,15 @@ export class NotifiedMessages {
     if (found.length === 0) return this.#miss();
     if (wallIds.length > 1) found.sort((a, b) => a.id - b.id);
     return this.#hit(found.length > limit ? found.slice(0, limit) : found);
+  }
+
+  /**
+   * Bumped whenever an answer given from here may no longer hold without the
+   * board moving (content dropped, the connection lost or back): answers
+   * shared by board ids (`coalesced-reads.ts`) are keyed by it too.
+   */
+  get generation(): number {
+    return this.#generation;
   }
 
   stats(): { held: number; bytes: number; answered: number; read: number } {
