@@ -32,7 +32,8 @@ export interface FinishedRequest {
   clientLeft: boolean;
 }
 
-export function recordFinished(logger: Logger, metrics: Metrics | undefined, accessLog: boolean, done: FinishedRequest): void {
+/** `accessLog` is null with ACCESS_LOG off. */
+export function recordFinished(accessLog: Logger | null, metrics: Metrics | undefined, done: FinishedRequest): void {
   const { req, record } = done;
   const status = done.status ?? CLIENT_LEFT_STATUS;
   const now = performance.now();
@@ -40,7 +41,7 @@ export function recordFinished(logger: Logger, metrics: Metrics | undefined, acc
   metrics?.observeRequest(req.method ?? '', record.route, status, ms / 1000);
   if (!accessLog) return;
   const waited = waitedMs(record, now);
-  logger.info(
+  accessLog.info(
     {
       method: req.method,
       route: record.route,
