@@ -183,8 +183,8 @@ describe("the sustained scenario's charts", () => {
 });
 
 describe('the sustained charts in Chromium', () => {
-  it('every label apart with seven steps, four servers and steps not run', { timeout: 60_000 }, async () => {
-    const steps = [50, 100, 200, 400, 800, 1600, 3200];
+  it('every label apart with eleven steps, four servers and steps not run', { timeout: 60_000 }, async () => {
+    const steps = [50, 100, 200, 300, 400, 600, 800, 1200, 1600, 2400, 3200];
     const run = (upTo: number, p99: number) =>
       steps.filter((r) => r <= upTo).map((offered) => ({ offered, p99: p99 * (offered / 50), onTimeRate: offered, holds: true }) as never);
     const data: SustainedData = {

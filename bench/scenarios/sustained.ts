@@ -59,7 +59,7 @@ export interface Sizes {
 export function sizesFor(settings: BenchSettings): Sizes {
   return settings.quick
     ? { polls: 200, streams: 200, walls: 20, steps: [100, 400, 1600], stepS: 2, drainS: 1 }
-    : { polls: 1000, streams: 1000, walls: 100, steps: [50, 100, 200, 400, 800, 1600, 3200], stepS: 5, drainS: 4 };
+    : { polls: 1000, streams: 1000, walls: 100, steps: [50, 100, 200, 300, 400, 600, 800, 1200, 1600, 2400, 3200], stepS: 5, drainS: 4 };
 }
 
 /** Pollster's settings in every variant: multiplex (thousands of waits on two threads), and streams that outlive the run. */
