@@ -106,23 +106,42 @@ describe('messages carried by NOTIFY', () => {
     expect(JSON.stringify(answers[0]!.json.walls['1'].posts)).toBe(JSON.stringify(await stored(server, session, 1, cursor)));
   });
 
-  it('delivers a bulk INSERT of another writer, announced by id only, whole and in order', async () => {
+  it('delivers a bulk INSERT and a transaction of many INSERTs by another writer, past the first 100 announced by id, whole and in order', async () => {
     const url = await postgres.freshDatabase();
     const server = await startTestServer({ DATABASE_URL: url });
     const session = await server.login();
     const stream = await openStream(server.agent, `${server.url}/check?session_id=${session}&walls=3,4`);
     onTestFinished(stream.close);
-    const streamed = collect(stream, 150);
+    const streamed = collect(stream, 270);
     await eventually(() => server.pollster.stats().waiting_polls === 1);
     const other = new pg.Client({ connectionString: url });
     await other.connect();
     onTestFinished(() => other.end());
-    const { rows } = await other.query<{ id: string }>(
+    const bulk = await other.query<{ id: string }>(
       "INSERT INTO messages (wall_id, user_id, content) SELECT 3 + n % 2, 1, 'bulk ' || n FROM generate_series(1, 150) n RETURNING id",
     );
+    const ids = bulk.rows.map((row) => Number(row.id));
+    await other.query('BEGIN');
+    for (let n = 1; n <= 120; n++) {
+      const { rows } = await other.query<{ id: string }>(
+        'INSERT INTO messages (wall_id, user_id, content) VALUES ($1, 1, $2) RETURNING id',
+        [3 + (n % 2), `one by one ${n}`],
+      );
+      ids.push(Number(rows[0]!.id));
+    }
+    await other.query('COMMIT');
     const received = await streamed;
-    expect(received.map((m) => m.id)).toEqual(rows.map((row) => Number(row.id)).sort((a, b) => a - b));
-    expect(received.map((m) => m.content)).toEqual(Array.from({ length: 150 }, (_, i) => `bulk ${i + 1}`));
+    expect(received.map((m) => m.id)).toEqual(ids.sort((a, b) => a - b));
+    expect(received.map((m) => m.content)).toEqual([
+      ...Array.from({ length: 150 }, (_, i) => `bulk ${i + 1}`),
+      ...Array.from({ length: 120 }, (_, i) => `one by one ${i + 1}`),
+    ]);
+    // The cap is per transaction: the next post is carried whole again.
+    const before = notifiedOf(server);
+    const next = stream.next(isRefresh, stream.events.length, 10_000);
+    await other.query("INSERT INTO messages (wall_id, user_id, content) VALUES (3, 1, 'after the bulk')");
+    expect(JSON.parse((await next).data!).messages.map((m: Message) => m.content)).toEqual(['after the bulk']);
+    expect(notifiedOf(server).answered).toBe(before.answered + 1);
   });
 
   it('drops what it holds when a user is deleted, so their deleted messages are not answered', async () => {

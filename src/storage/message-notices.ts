@@ -1,18 +1,19 @@
 /**
  * What PostgreSQL's `pollster_messages` channel carries for each new message
- * (the `messages_notify` trigger, `pg-schema.ts`), in commit order, which is
- * id order:
+ * (the `messages_notify_row` and `messages_notify_overflow` triggers,
+ * `pg-schema.ts`), in commit order, which is id order:
  *
  * - the message itself, as JSON (`{"id":…,"wall_id":…,"user":…,"content":…,
- *   "created_at":…}`) whenever it fits in NOTIFY's 8,000 bytes and its
- *   statement wrote at most NOTICE_ROWS_MAX rows; every process can then
+ *   "created_at":…}`), for each of a transaction's first NOTICE_ROWS_MAX
+ *   messages that fits in NOTIFY's 8,000 bytes; every process can then
  *   answer its polls without reading the row back;
- * - otherwise `wall_id:id`, the newest id only (a message of 2,000 four-byte
- *   characters, a bulk INSERT from `psql`): the row is read from the table.
+ * - otherwise `wall_id:id`: a message of 2,000 four-byte characters by its
+ *   own id, the rest of a bulk INSERT by each wall's newest id. Those rows
+ *   are read from the table.
  */
 import type { Message } from './model.js';
 
-/** A statement that writes more rows than this announces each wall's newest id only. */
+/** Past this many messages in one transaction, each wall's newest id is announced instead. */
 export const NOTICE_ROWS_MAX = 100;
 
 export type MessageNotice =

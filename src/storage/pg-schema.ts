@@ -6,9 +6,11 @@
  *   transaction-scoped advisory lock, so ids become visible in id order. With
  *   plain sequence defaults, two concurrent inserts can commit 11 before 10,
  *   and a reader whose cursor passed 11 would never see 10.
- * - `messages_notify` (AFTER INSERT, per statement) `pg_notify`s
- *   `pollster_messages` with each message, or the newest id of its wall when
- *   it does not fit (`message-notices.ts`); every Pollster process LISTENs
+ * - `messages_notify_row` (AFTER INSERT, per row; `messages_notify`, per
+ *   statement, before step 5) `pg_notify`s `pollster_messages` with each
+ *   message, or its id when it does not fit (`message-notices.ts`), and
+ *   `messages_notify_overflow` each wall's newest id past a transaction's
+ *   first 100 rows; every Pollster process LISTENs
  *   (`poll/pg-listener.ts`), keeps the messages (`poll/notified-messages.ts`)
  *   and raises its board.
  */
@@ -147,37 +149,63 @@ const SCHEMA_1 = `
 `;
 
 /**
- * Each message as JSON in id order, or `wall_id:id` when it would not fit in
- * NOTIFY's 8,000 bytes; a statement of more than NOTICE_ROWS_MAX rows sends
- * each wall's newest id only. `created_at` is formatted as the JS
- * `toISOString()` of the column as node-postgres reads it (milliseconds,
- * truncated), so a notified message and a read one are the same bytes.
+ * Each message as JSON, or `wall_id:id` when it would not fit in NOTIFY's
+ * 8,000 bytes, from a row trigger: a statement trigger with a transition
+ * table cost the post's INSERT 0.13 ms more at p50 (0.54 against 0.41 ms;
+ * bench/pg-statements.ts). A transaction's first NOTICE_ROWS_MAX rows are
+ * announced one by one; past them the row trigger only notes where the rest
+ * begin, and the statement trigger announces each wall's newest id among
+ * them (a bulk INSERT). Only this transaction can have inserted ids from
+ * there on: the numbering lock is held until commit. `created_at` is
+ * formatted as the JS `toISOString()` of the column as node-postgres reads
+ * it (milliseconds, truncated), so a notified message and a read one are
+ * the same bytes. Transaction-local settings `pollster.notices` and
+ * `pollster.overflow_from` carry the count and the mark.
  */
 const NOTIFY_MESSAGES_2 = `
-  CREATE OR REPLACE FUNCTION pollster_notify_messages() RETURNS trigger LANGUAGE plpgsql AS $$
+  DROP TRIGGER IF EXISTS messages_notify ON messages;
+  DROP FUNCTION IF EXISTS pollster_notify_messages();
+
+  CREATE OR REPLACE FUNCTION pollster_notify_message() RETURNS trigger LANGUAGE plpgsql AS $$
   DECLARE
-    message record;
+    sent integer := coalesce(nullif(current_setting('pollster.notices', true), ''), '0')::integer;
     payload text;
   BEGIN
-    IF (SELECT count(*) FROM inserted) > ${NOTICE_ROWS_MAX} THEN
-      FOR message IN SELECT wall_id, max(id) AS newest FROM inserted GROUP BY wall_id ORDER BY newest LOOP
-        PERFORM pg_notify('${NOTIFY_CHANNEL}', message.wall_id || ':' || message.newest);
-      END LOOP;
+    IF sent >= ${NOTICE_ROWS_MAX} THEN
+      IF coalesce(current_setting('pollster.overflow_from', true), '') = '' THEN
+        PERFORM set_config('pollster.overflow_from', NEW.id::text, true);
+      END IF;
       RETURN NULL;
     END IF;
-    FOR message IN
-      SELECT i.id, i.wall_id, u.name, i.content, i.created_at FROM inserted i JOIN users u ON u.id = i.user_id ORDER BY i.id
-    LOOP
-      payload := json_build_object(
-        'id', message.id, 'wall_id', message.wall_id, 'user', message.name, 'content', message.content,
-        'created_at', to_char(message.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))::text;
-      IF octet_length(payload) >= 8000 THEN
-        payload := message.wall_id || ':' || message.id;
-      END IF;
-      PERFORM pg_notify('${NOTIFY_CHANNEL}', payload);
-    END LOOP;
+    PERFORM set_config('pollster.notices', (sent + 1)::text, true);
+    payload := json_build_object(
+      'id', NEW.id, 'wall_id', NEW.wall_id, 'user', (SELECT name FROM users WHERE id = NEW.user_id), 'content', NEW.content,
+      'created_at', to_char(NEW.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))::text;
+    IF octet_length(payload) >= 8000 THEN
+      payload := NEW.wall_id || ':' || NEW.id;
+    END IF;
+    PERFORM pg_notify('${NOTIFY_CHANNEL}', payload);
     RETURN NULL;
   END $$;
+  CREATE TRIGGER messages_notify_row AFTER INSERT ON messages
+    FOR EACH ROW EXECUTE FUNCTION pollster_notify_message();
+
+  CREATE OR REPLACE FUNCTION pollster_notify_overflow() RETURNS trigger LANGUAGE plpgsql AS $$
+  DECLARE
+    first_id text := coalesce(current_setting('pollster.overflow_from', true), '');
+    wall record;
+  BEGIN
+    IF first_id = '' THEN
+      RETURN NULL;
+    END IF;
+    FOR wall IN SELECT wall_id, max(id) AS newest FROM messages WHERE id >= first_id::bigint GROUP BY wall_id ORDER BY newest LOOP
+      PERFORM pg_notify('${NOTIFY_CHANNEL}', wall.wall_id || ':' || wall.newest);
+    END LOOP;
+    PERFORM set_config('pollster.overflow_from', '', true);
+    RETURN NULL;
+  END $$;
+  CREATE TRIGGER messages_notify_overflow AFTER INSERT ON messages
+    FOR EACH STATEMENT EXECUTE FUNCTION pollster_notify_overflow();
 `;
 
 /** Writes the demo data into an empty database; resolves false if walls already exist. */
