@@ -3,10 +3,11 @@
  * answer from them instead of the database: only above each wall's mark,
  * never an empty answer, never across a gap it cannot vouch for.
  */
+import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { MAX_MESSAGES, NotifiedFirstReads, NotifiedMessages } from '../src/poll/notified-messages.js';
 import type { Message } from '../src/shared/types.js';
-import { parseMessageNotice } from '../src/storage/message-notices.js';
+import { parseMessageNotice, signNotice } from '../src/storage/message-notices.js';
 
 const message = (id: number, wallId = 1, content = `m${id}`): Message => ({
   id,
@@ -18,15 +19,41 @@ const message = (id: number, wallId = 1, content = `m${id}`): Message => ({
 const ids = (found: Message[] | null): number[] | null => found?.map((m) => m.id) ?? null;
 const noFloor = (): number => 0;
 
+const KEY = 'k'.repeat(64);
+/** Signed by hand, as the trigger does: sha256(key ‖ sha256(key ‖ body)) in hex, then the body. */
+const signed = (body: string, key = KEY): string => {
+  const inner = createHash('sha256')
+    .update(key + body, 'utf8')
+    .digest();
+  return (
+    createHash('sha256')
+      .update(Buffer.concat([Buffer.from(key, 'utf8'), inner]))
+      .digest('hex') + body
+  );
+};
+
 describe('parseMessageNotice', () => {
-  it('reads a whole message and a newest-id notice', () => {
+  it('reads a signed whole message and a signed newest-id notice', () => {
     const text = JSON.stringify(message(7, 3, 'a "quoted" \u0001 ☃'));
-    expect(parseMessageNotice(text)).toEqual({ kind: 'message', message: message(7, 3, 'a "quoted" \u0001 ☃') });
-    expect(parseMessageNotice('3:9007199254740991')).toEqual({ kind: 'newest', wallId: 3, newest: 9007199254740991 });
+    expect(parseMessageNotice(signed(text), KEY)).toEqual({ kind: 'message', message: message(7, 3, 'a "quoted" \u0001 ☃') });
+    expect(parseMessageNotice(signed('3:9007199254740991'), KEY)).toEqual({ kind: 'newest', wallId: 3, newest: 9007199254740991 });
+    expect(signNotice(KEY, text)).toBe(signed(text));
+  });
+
+  it('refuses what is not signed with the key: unsigned, another key, a changed body or digest', () => {
+    const text = JSON.stringify(message(7, 3));
+    expect(parseMessageNotice(text, KEY)).toBeUndefined();
+    expect(parseMessageNotice('3:4', KEY)).toBeUndefined();
+    expect(parseMessageNotice(signed(text, 'x'.repeat(64)), KEY)).toBeUndefined();
+    expect(parseMessageNotice(signed(text).replace('m7', 'm8'), KEY)).toBeUndefined();
+    const digest = signed(text).slice(0, 64);
+    const flipped = (digest[0] === 'a' ? 'b' : 'a') + digest.slice(1);
+    expect(parseMessageNotice(flipped + text, KEY)).toBeUndefined();
+    expect(parseMessageNotice(digest, KEY)).toBeUndefined();
+    expect(parseMessageNotice(undefined, KEY)).toBeUndefined();
   });
 
   it.each([
-    undefined,
     '',
     '3:',
     '3:4:5',
@@ -37,8 +64,8 @@ describe('parseMessageNotice', () => {
     '{"id":"7","wall_id":3,"user":"a","content":"b","created_at":"c"}',
     '{"id":7,"wall_id":3,"user":"a","created_at":"c"}',
     '{"id":1.5,"wall_id":3,"user":"a","content":"b","created_at":"c"}',
-  ])('ignores %j', (payload) => {
-    expect(parseMessageNotice(payload)).toBeUndefined();
+  ])('ignores %j, even signed', (body) => {
+    expect(parseMessageNotice(signed(body), KEY)).toBeUndefined();
   });
 });
 

@@ -157,4 +157,53 @@ describe('messages carried by NOTIFY', () => {
     const reply = await server.call('POST', '/poll', { session, body: { last_post_id: { 2: cursor }, timeout_ms: 0 } });
     expect(reply.json.walls['2']?.posts ?? []).toEqual([]);
   });
+
+  it('ignores notices not signed with the key, sent by any role that can connect; a writer of another role is still heard', async () => {
+    const url = await postgres.freshDatabase();
+    const server = await startTestServer({ DATABASE_URL: url });
+    const session = await server.login();
+    const admin = new pg.Client({ connectionString: url });
+    await admin.connect();
+    onTestFinished(() => admin.end());
+    const suffix = Math.random().toString(36).slice(2, 8);
+    const [forger, writer] = [`forger_${suffix}`, `writer_${suffix}`];
+    await admin.query(`CREATE ROLE ${forger} LOGIN PASSWORD 'forger'`);
+    await admin.query(`CREATE ROLE ${writer} LOGIN PASSWORD 'writer'`);
+    await admin.query(`GRANT SELECT, INSERT ON messages, users TO ${writer}; GRANT USAGE ON SEQUENCE messages_id_seq TO ${writer}`);
+    onTestFinished(async () => {
+      await admin.query(`DROP OWNED BY ${writer}; DROP ROLE ${writer}; DROP ROLE ${forger}`).catch(() => {});
+    });
+    const as = async (role: string): Promise<pg.Client> => {
+      const address = new URL(url);
+      address.username = role;
+      address.password = role;
+      const client = new pg.Client({ connectionString: address.href });
+      await client.connect();
+      onTestFinished(() => client.end());
+      return client;
+    };
+    const forging = await as(forger);
+    await expect(forging.query('SELECT key FROM pollster_notice_key')).rejects.toThrow(/permission denied/);
+
+    const cursor = await newestOn(server, session, 1);
+    const poll = server.call('POST', '/poll', { session, body: { last_post_id: { 1: cursor }, timeout_ms: 10_000 } });
+    await eventually(() => server.pollster.stats().waiting_polls === 1);
+    const fake = JSON.stringify({
+      id: cursor + 1000,
+      wall_id: 1,
+      user: 'alice',
+      content: 'forged',
+      created_at: '2026-12-05T00:00:00.000Z',
+    });
+    for (const payload of [fake, `${'0'.repeat(64)}${fake}`, '1:9007199254740991', `${'a'.repeat(64)}1:9007199254740991`]) {
+      await forging.query('SELECT pg_notify($1, $2)', ['pollster_messages', payload]);
+    }
+    await eventually(() => (server.pollster.stats() as any).database.notices_refused === 4);
+    // The wall is not frozen at a forged id: a real message from another role's INSERT still arrives, from its notice.
+    const writing = await as(writer);
+    await writing.query("INSERT INTO messages (wall_id, user_id, content) VALUES (1, 2, 'real')");
+    const reply = await poll;
+    expect(reply.json.walls['1'].posts.map((m: Message) => m.content)).toEqual(['real']);
+    expect(notifiedOf(server).answered).toBeGreaterThan(0);
+  });
 });

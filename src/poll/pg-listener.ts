@@ -48,6 +48,9 @@ export class PgListener {
   #listening = false;
   #reconnects = 0;
   #notifications = 0;
+  /** Notices on the messages channel not signed with the key: forged, or of another shape. */
+  #refused = 0;
+  #noticeKey = '';
   #onChange: (change: AccessChange) => void = () => {};
   readonly #forget: (change: AccessChange) => void;
   /** The messages notifications carried, for the board waiter's reads. */
@@ -76,6 +79,7 @@ export class PgListener {
       listening: this.#listening,
       reconnects: this.#reconnects,
       notifications: this.#notifications,
+      notices_refused: this.#refused,
       /** Messages held from notifications, and how many reads they answered or left to the database. */
       notified_messages: this.messages.stats(),
     };
@@ -113,6 +117,7 @@ export class PgListener {
     this.#client = client;
     try {
       await client.connect();
+      this.#noticeKey = await readNoticeKey(client);
       await client.query(`LISTEN ${NOTIFY_CHANNEL}`);
       await client.query(`LISTEN ${CHANGES_CHANNEL}`);
       // After LISTEN: anything committed from here on is notified; anything
@@ -149,8 +154,11 @@ export class PgListener {
   }
 
   #notified(payload: string | undefined): void {
-    const notice = parseMessageNotice(payload);
-    if (!notice) return;
+    const notice = parseMessageNotice(payload, this.#noticeKey);
+    if (!notice) {
+      this.#refused++;
+      return;
+    }
     this.#notifications++;
     // Kept before the board moves: the polls it wakes find it here.
     if (notice.kind === 'message') {
@@ -208,4 +216,11 @@ export class PgListener {
       );
     }, delay);
   }
+}
+
+/** The key the triggers sign message notices with (`storage/message-notices.ts`). */
+async function readNoticeKey(client: pg.Client): Promise<string> {
+  const { rows } = await client.query<{ key: string }>('SELECT key FROM pollster_notice_key LIMIT 1');
+  if (!rows[0]) throw new Error('pollster_notice_key is empty: message notices cannot be checked');
+  return rows[0].key;
 }

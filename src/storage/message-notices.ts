@@ -10,11 +10,49 @@
  * - otherwise `wall_id:id`: a message of 2,000 four-byte characters by its
  *   own id, the rest of a bulk INSERT by each wall's newest id. Those rows
  *   are read from the table.
+ *
+ * Any role that can connect to the database may NOTIFY on any channel, so
+ * each notice is signed: 64 hex digits of
+ * `sha256(key ‖ sha256(key ‖ body))` (nested, so no length extension; what
+ * PostgreSQL 11+ computes without an extension), then the body. The key is
+ * in `pollster_notice_key`, readable by Pollster's role only. A notice that
+ * fails the check is ignored: unchecked, a forged message would reach every
+ * client, and a forged `wall_id:9007199254740991` would leave that wall's
+ * waiters asleep for good.
  */
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Message } from './model.js';
 
 /** Past this many messages in one transaction, each wall's newest id is announced instead. */
 export const NOTICE_ROWS_MAX = 100;
+const DIGEST_CHARS = 64;
+/** NOTIFY takes under 8,000 bytes; the digest comes first. */
+export const NOTICE_BODY_MAX = 8000 - 1 - DIGEST_CHARS;
+
+/** A new signing key, as the migration stores it. */
+export function newNoticeKey(): string {
+  return randomBytes(32).toString('hex');
+}
+
+const sha256 = (...parts: Array<string | Buffer>): Buffer => {
+  const hash = createHash('sha256');
+  for (const part of parts) hash.update(part);
+  return hash.digest();
+};
+
+/** A body as the triggers send it. */
+export function signNotice(key: string, body: string): string {
+  return sha256(key, sha256(key, body)).toString('hex') + body;
+}
+
+/** The body of a notice signed with `key`, or undefined. */
+function verified(key: string, payload: string): string | undefined {
+  if (payload.length <= DIGEST_CHARS) return undefined;
+  const given = Buffer.from(payload.slice(0, DIGEST_CHARS), 'utf8');
+  const body = payload.slice(DIGEST_CHARS);
+  const expected = Buffer.from(sha256(key, sha256(key, body)).toString('hex'), 'utf8');
+  return given.length === expected.length && timingSafeEqual(given, expected) ? body : undefined;
+}
 
 export type MessageNotice =
   /** The whole message: no read needed. */
@@ -24,13 +62,14 @@ export type MessageNotice =
 
 const isId = (value: unknown): value is number => Number.isSafeInteger(value) && (value as number) > 0;
 
-/** A payload as a notice, or undefined for one this version does not know (ignored, as a hint must be). */
-export function parseMessageNotice(payload: string | undefined): MessageNotice | undefined {
-  if (!payload) return undefined;
-  if (payload.startsWith('{')) {
+/** A payload as a notice, or undefined for one not signed with `key` or of a shape this version does not know. */
+export function parseMessageNotice(payload: string | undefined, key: string): MessageNotice | undefined {
+  const body = payload ? verified(key, payload) : undefined;
+  if (!body) return undefined;
+  if (body.startsWith('{')) {
     let parsed: Partial<Record<keyof Message, unknown>>;
     try {
-      parsed = JSON.parse(payload);
+      parsed = JSON.parse(body);
     } catch {
       return undefined;
     }
@@ -40,7 +79,7 @@ export function parseMessageNotice(payload: string | undefined): MessageNotice |
     }
     return { kind: 'message', message: { id, wall_id, user, content, created_at } };
   }
-  const match = /^(\d{1,16}):(\d{1,16})$/.exec(payload);
+  const match = /^(\d{1,16}):(\d{1,16})$/.exec(body);
   if (!match) return undefined;
   const wallId = Number(match[1]);
   const newest = Number(match[2]);

@@ -16,7 +16,7 @@
  */
 import type pg from 'pg';
 import { PG_CHANGES_SCHEMA } from './change-schema.js';
-import { NOTICE_ROWS_MAX } from './message-notices.js';
+import { NOTICE_BODY_MAX, NOTICE_ROWS_MAX, newNoticeKey } from './message-notices.js';
 import { assertKnownVersion, type MigrationStep } from './migrations.js';
 import { SEED_MEMBERSHIPS, SEED_MESSAGES, SEED_USERS, SEED_WALLS } from './seed.js';
 
@@ -52,9 +52,12 @@ export const PG_MIGRATIONS: ReadonlyArray<MigrationStep<pg.ClientBase, Promise<b
     await client.query(PG_CHANGES_SCHEMA);
     return false;
   },
-  // 5: the notification carries the message, so no process reads it back.
+  // 5: the notification carries the message, so no process reads it back,
+  // and is signed with a key only Pollster's role reads (message-notices.ts).
   async (client) => {
-    await client.query(NOTIFY_MESSAGES_2);
+    const { rows } = await client.query<{ schema: string }>('SELECT current_schema() AS schema');
+    await client.query(notifyMessages2(quoteIdentifier(rows[0]!.schema)));
+    await client.query('INSERT INTO pollster_notice_key (key) VALUES ($1)', [newNoticeKey()]);
     return false;
   },
 ];
@@ -161,15 +164,28 @@ const SCHEMA_1 = `
  * it (milliseconds, truncated), so a notified message and a read one are
  * the same bytes. Transaction-local settings `pollster.notices` and
  * `pollster.overflow_from` carry the count and the mark.
+ *
+ * Every notice is signed (`message-notices.ts`) with the key in
+ * `pollster_notice_key`, which only the owner (Pollster's role) may read:
+ * any role that can connect may NOTIFY on any channel. So both functions run
+ * as their owner (SECURITY DEFINER, whoever inserts), with a fixed
+ * search_path and every table named with its schema.
  */
-const NOTIFY_MESSAGES_2 = `
-  DROP TRIGGER IF EXISTS messages_notify ON messages;
-  DROP FUNCTION IF EXISTS pollster_notify_messages();
+function notifyMessages2(schema: string): string {
+  const sign = (body: string): string =>
+    `encode(sha256(convert_to(signing_key, 'UTF8') || sha256(convert_to(signing_key || ${body}, 'UTF8'))), 'hex') || ${body}`;
+  const definer = 'SECURITY DEFINER SET search_path = pg_catalog, pg_temp';
+  return `
+  CREATE TABLE ${schema}.pollster_notice_key (key text NOT NULL);
+  REVOKE ALL ON ${schema}.pollster_notice_key FROM PUBLIC;
+  DROP TRIGGER IF EXISTS messages_notify ON ${schema}.messages;
+  DROP FUNCTION IF EXISTS ${schema}.pollster_notify_messages();
 
-  CREATE OR REPLACE FUNCTION pollster_notify_message() RETURNS trigger LANGUAGE plpgsql AS $$
+  CREATE FUNCTION ${schema}.pollster_notify_message() RETURNS trigger LANGUAGE plpgsql ${definer} AS $$
   DECLARE
     sent integer := coalesce(nullif(current_setting('pollster.notices', true), ''), '0')::integer;
-    payload text;
+    signing_key text;
+    body text;
   BEGIN
     IF sent >= ${NOTICE_ROWS_MAX} THEN
       IF coalesce(current_setting('pollster.overflow_from', true), '') = '' THEN
@@ -178,35 +194,43 @@ const NOTIFY_MESSAGES_2 = `
       RETURN NULL;
     END IF;
     PERFORM set_config('pollster.notices', (sent + 1)::text, true);
-    payload := json_build_object(
-      'id', NEW.id, 'wall_id', NEW.wall_id, 'user', (SELECT name FROM users WHERE id = NEW.user_id), 'content', NEW.content,
-      'created_at', to_char(NEW.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))::text;
-    IF octet_length(payload) >= 8000 THEN
-      payload := NEW.wall_id || ':' || NEW.id;
+    SELECT k.key INTO signing_key FROM ${schema}.pollster_notice_key k LIMIT 1;
+    body := json_build_object(
+      'id', NEW.id, 'wall_id', NEW.wall_id, 'user', (SELECT u.name FROM ${schema}.users u WHERE u.id = NEW.user_id),
+      'content', NEW.content, 'created_at', to_char(NEW.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))::text;
+    IF octet_length(body) > ${NOTICE_BODY_MAX} THEN
+      body := NEW.wall_id || ':' || NEW.id;
     END IF;
-    PERFORM pg_notify('${NOTIFY_CHANNEL}', payload);
+    PERFORM pg_notify('${NOTIFY_CHANNEL}', ${sign('body')});
     RETURN NULL;
   END $$;
-  CREATE TRIGGER messages_notify_row AFTER INSERT ON messages
-    FOR EACH ROW EXECUTE FUNCTION pollster_notify_message();
+  CREATE TRIGGER messages_notify_row AFTER INSERT ON ${schema}.messages
+    FOR EACH ROW EXECUTE FUNCTION ${schema}.pollster_notify_message();
 
-  CREATE OR REPLACE FUNCTION pollster_notify_overflow() RETURNS trigger LANGUAGE plpgsql AS $$
+  CREATE FUNCTION ${schema}.pollster_notify_overflow() RETURNS trigger LANGUAGE plpgsql ${definer} AS $$
   DECLARE
     first_id text := coalesce(current_setting('pollster.overflow_from', true), '');
+    signing_key text;
     wall record;
   BEGIN
     IF first_id = '' THEN
       RETURN NULL;
     END IF;
-    FOR wall IN SELECT wall_id, max(id) AS newest FROM messages WHERE id >= first_id::bigint GROUP BY wall_id ORDER BY newest LOOP
-      PERFORM pg_notify('${NOTIFY_CHANNEL}', wall.wall_id || ':' || wall.newest);
+    SELECT k.key INTO signing_key FROM ${schema}.pollster_notice_key k LIMIT 1;
+    FOR wall IN
+      SELECT m.wall_id || ':' || max(m.id) AS body FROM ${schema}.messages m WHERE m.id >= first_id::bigint GROUP BY m.wall_id ORDER BY max(m.id)
+    LOOP
+      PERFORM pg_notify('${NOTIFY_CHANNEL}', ${sign('wall.body')});
     END LOOP;
     PERFORM set_config('pollster.overflow_from', '', true);
     RETURN NULL;
   END $$;
-  CREATE TRIGGER messages_notify_overflow AFTER INSERT ON messages
-    FOR EACH STATEMENT EXECUTE FUNCTION pollster_notify_overflow();
+  CREATE TRIGGER messages_notify_overflow AFTER INSERT ON ${schema}.messages
+    FOR EACH STATEMENT EXECUTE FUNCTION ${schema}.pollster_notify_overflow();
 `;
+}
+
+const quoteIdentifier = (name: string): string => `"${name.replaceAll('"', '""')}"`;
 
 /** Writes the demo data into an empty database; resolves false if walls already exist. */
 async function seed(client: pg.ClientBase): Promise<boolean> {
