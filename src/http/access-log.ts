@@ -32,8 +32,7 @@ export interface FinishedRequest {
   clientLeft: boolean;
 }
 
-/** `accessLog` is null with ACCESS_LOG off. */
-export function recordFinished(accessLog: Logger | null, metrics: Metrics | undefined, done: FinishedRequest): void {
+export function recordFinished(logger: Logger, metrics: Metrics | undefined, accessLog: boolean, done: FinishedRequest): void {
   const { req, record } = done;
   const status = done.status ?? CLIENT_LEFT_STATUS;
   const now = performance.now();
@@ -41,7 +40,7 @@ export function recordFinished(accessLog: Logger | null, metrics: Metrics | unde
   metrics?.observeRequest(req.method ?? '', record.route, status, ms / 1000);
   if (!accessLog) return;
   const waited = waitedMs(record, now);
-  accessLog.info(
+  logger.info(
     {
       method: req.method,
       route: record.route,

@@ -9,7 +9,6 @@ import { performance } from 'node:perf_hooks';
 import Router from 'find-my-way';
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
-import { accessLogger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import { newRequestRecord } from '../observability/request-record.js';
 import { Departure } from '../poll/departure.js';
@@ -43,9 +42,8 @@ interface RouteEntry {
 interface Dispatch {
   router: Router.Instance<Router.HTTPVersion.V1>;
   cors: ReturnType<typeof createCors>;
+  config: Config;
   logger: Logger;
-  /** Where access lines go (`accessLogger`: the logger's output, without redaction). */
-  accessLog: Logger | null;
   metrics: Metrics | undefined;
 }
 
@@ -55,8 +53,7 @@ export function createHttpServer(config: Config, routes: readonly Route[], logge
     const entry: RouteEntry = { handler, route: path };
     router.on(method, path, () => {}, entry);
   }
-  const accessLog = config.accessLog ? accessLogger(logger) : null;
-  const dispatch: Dispatch = { router, cors: createCors(config.corsOrigin), logger, accessLog, metrics };
+  const dispatch: Dispatch = { router, cors: createCors(config.corsOrigin), config, logger, metrics };
 
   // The timeouts bound how long a client may take to *send* its request, not
   // how long the answer may take (a long poll waits up to POLL_TIMEOUT_MS):
@@ -89,7 +86,7 @@ export function createHttpServer(config: Config, routes: readonly Route[], logge
  * frame of its own here (memory per held poll).
  */
 function handle(dispatch: Dispatch, req: IncomingMessage, res: CorsResponse): void {
-  const { logger, accessLog, metrics } = dispatch;
+  const { config, logger, metrics } = dispatch;
   // Kept here: by the time 'close' fires, Node may have detached the socket
   // from the request (req.socket is null then), and reading it crashed the process.
   const socket = req.socket;
@@ -110,7 +107,7 @@ function handle(dispatch: Dispatch, req: IncomingMessage, res: CorsResponse): vo
       departed.abort();
     }
     const status = res.headersSent ? res.statusCode : undefined;
-    recordFinished(accessLog, metrics, { req, socket, record, started, bytesBefore, status, clientLeft });
+    recordFinished(logger, metrics, config.accessLog, { req, socket, record, started, bytesBefore, status, clientLeft });
   });
   if (!res.socket) {
     // Pipelined behind another answer on a keep-alive connection.

@@ -69,15 +69,3 @@ function standardOutput(): DestinationStream {
 export function createLogger(level: Level | 'silent', destination: DestinationStream = standardOutput()): Logger {
   return pino({ level, redact: { paths: REDACTED_PATHS, censor: '[redacted]' } }, destination);
 }
-
-/**
- * The logger access lines go through: the same output and level, without
- * `redact`. An access line is built from fields `http/access-log.ts` names
- * (route pattern, status, timings, bytes), none of them a redacted path, and
- * redaction was four fifths of the line's cost (about 8 of 10 µs, warm),
- * paid twice per post at vs-baseline's pace (the post's line and the poll's).
- * Made once per server: a child costs more than a line.
- */
-export function accessLogger(logger: Logger): Logger {
-  return logger.child({}, { redact: [] });
-}
