@@ -9,7 +9,7 @@ import { DatabaseUnavailableError } from '../storage/storage.js';
 import type { CancelSignal } from './departure.js';
 import { BATCH_LIMIT, boundBytes, type MessageWaiter, NEVER_CANCELLED } from './message-waiter.js';
 import type { TaskRunner } from './task-runner.js';
-import type { WaitCoalescer } from './wait-coalescer.js';
+import type { Shape, WaitCoalescer } from './wait-coalescer.js';
 import type { Release } from './wait-limits.js';
 
 /** How long a poll waits before reading again when the database is unavailable. */
@@ -40,7 +40,7 @@ export function createBoardMessageWaiter(
   runner: TaskRunner,
   coalescer?: WaitCoalescer,
 ): MessageWaiter {
-  const deps: BoardWaitDeps = { config, board, reader, runner, coalescer };
+  const deps: BoardWaitDeps = { config, board, reader, runner, coalescer, shape: readOnceForAll(board, reader) };
   return (walls, { deadline, signal, kind, admit }) => waitOnBoard(deps, walls, deadline, signal, kind === 'stream', admit);
 }
 
@@ -50,6 +50,7 @@ interface BoardWaitDeps {
   reader: AsyncMessageSource;
   runner: TaskRunner;
   coalescer: WaitCoalescer | undefined;
+  shape: Shape;
 }
 
 /**
@@ -59,7 +60,7 @@ interface BoardWaitDeps {
  * its hash table (memory per held poll).
  */
 async function waitOnBoard(
-  { config, board, reader, runner, coalescer }: BoardWaitDeps,
+  { config, board, reader, runner, coalescer, shape }: BoardWaitDeps,
   walls: Array<[number, number]>,
   deadline: number,
   signal: CancelSignal,
@@ -105,7 +106,7 @@ async function waitOnBoard(
       // A real wait takes a fair share, once (a full pool answers 503 before any share is counted).
       if (!release && admit && runner.hasRoom()) release = admit();
       // Identical board waits (same walls, cursors and thresholds) share one task too.
-      const outcome = coalescer ? await coalescer.poll(task, signal, keepShape) : await runner.poll(task, signal);
+      const outcome = coalescer ? await coalescer.poll(task, signal, shape) : await runner.poll(task, signal);
       if (outcome.outcome !== 'moved') return outcome;
     }
   } finally {
@@ -113,7 +114,28 @@ async function waitOnBoard(
   }
 }
 
-const keepShape = (outcome: PollOutcome): PollOutcome => outcome;
+/**
+ * A shared board wait's `moved`, read once for everyone on it: they share its
+ * key — walls, cursors and thresholds — so they would all read the same
+ * thing, and the coalescer hands the answer out a slice at a time, the first
+ * answers written before the rest are settled (as SQLite's shared tasks do).
+ * Nothing new (a shared board slot) or the database unavailable: `moved`
+ * goes to each request, which reads or retries in its own loop above.
+ */
+function readOnceForAll(board: Board, reader: AsyncMessageSource): Shape {
+  return async (outcome, task) => {
+    if (outcome.outcome !== 'moved') return outcome;
+    const moved = (task.seen ?? []).filter(([wallId, threshold]) => board.newest(wallId) > threshold);
+    if (moved.length === 0) return outcome;
+    try {
+      const found = await readMoved(reader, task.walls, moved, task.singleCursor ?? false);
+      return found ? boundBytes({ outcome: 'data', walls: found }, task.singleCursor ?? false) : outcome;
+    } catch (error) {
+      if (error instanceof DatabaseUnavailableError) return outcome;
+      throw error;
+    }
+  };
+}
 
 async function readMoved(
   reader: AsyncMessageSource,

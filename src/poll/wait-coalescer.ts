@@ -30,7 +30,12 @@ interface SharedWait {
   leave: (member: Member) => void;
 }
 
-type Shape = (outcome: PollOutcome) => PollOutcome;
+/**
+ * What a shared answer becomes before it is handed out, once for all: data
+ * cut to size, or (PostgreSQL) a board-only task's `moved` turned into the
+ * messages, read once for everyone on the wait.
+ */
+export type Shape = (outcome: PollOutcome, task: PollTask) => PollOutcome | Promise<PollOutcome>;
 
 const CANCELLED: PollOutcome = { outcome: 'cancelled' };
 
@@ -188,14 +193,34 @@ export class WaitCoalescer {
     };
     this.#waits.set(key, wait);
     this.#runner.poll(task, wait.stop.signal).then(
-      (outcome) => {
-        // Cut to size once, for everyone: the same object, so its bytes can be shared too.
-        const shared = outcome.outcome === 'data' ? shape(outcome) : outcome;
-        this.#end(wait, (member) => this.#answer(member, shared));
-      },
+      (outcome) => this.#shapeAndEnd(wait, task, shape, outcome),
       (error: unknown) => this.#end(wait, (member) => member.fail(error)),
     );
     return wait;
+  }
+
+  /** Shaped once, for everyone: the same object, so its bytes can be shared too. */
+  #shapeAndEnd(wait: SharedWait, task: PollTask, shape: Shape, outcome: PollOutcome): void {
+    if (outcome.outcome !== 'data' && outcome.outcome !== 'moved') {
+      this.#end(wait, (member) => this.#answer(member, outcome));
+      return;
+    }
+    let shaped: PollOutcome | Promise<PollOutcome>;
+    try {
+      shaped = shape(outcome, task);
+    } catch (error) {
+      this.#end(wait, (member) => member.fail(error));
+      return;
+    }
+    if (!(shaped instanceof Promise)) {
+      this.#end(wait, (member) => this.#answer(member, shaped));
+      return;
+    }
+    // Requests that join meanwhile ask the same question: they get this answer too.
+    shaped.then(
+      (shared) => this.#end(wait, (member) => this.#answer(member, shared)),
+      (error: unknown) => this.#end(wait, (member) => member.fail(error)),
+    );
   }
 
   #end(wait: SharedWait, answer: (member: Member) => void): void {
