@@ -77,9 +77,9 @@ export async function startPollster(
     history: history.floors,
     tokens: tokenVerifier(config, logger),
     publish(wallId, messageId) {
-      // On PostgreSQL the notification does it, after keeping the message for the polls it wakes.
-      if (backend.kind === 'postgres' && backend.listener.stats().listening) return;
       board.publish(wallId, messageId);
+      // On PostgreSQL every process hears the notification, with the message in it.
+      if (backend.kind === 'postgres' && backend.listener.stats().listening) return;
       relay?.announce(wallId, messageId);
     },
     runner,

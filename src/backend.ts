@@ -29,6 +29,8 @@ export async function openBackend(config: Config, board: Board, logger: Logger):
     return { kind: 'sqlite', store, watcher, close: () => store.close() };
   }
   const listener = new PgListener(config.databaseUrl!, board, logger, (change) => store.forget(change));
+  // A post kept before its 201 and its wake-up: its waiters need no read (when the wall is whole up to it).
+  store.onPosted((message, previousOnWall) => listener.messages.addPosted(message, previousOnWall));
   try {
     await listener.start();
   } catch (error) {

@@ -170,6 +170,38 @@ describe('NotifiedMessages', () => {
     expect(notified.afterOnWalls([1, 3], 1, 10, noFloor)).toBeNull();
   });
 
+  it('keeps a message posted here at once only when it holds the wall up to the one before it', () => {
+    const notified = new NotifiedMessages();
+    notified.base([{ wall_id: 1, newest: 5 }]);
+    notified.addPosted(message(7), 5);
+    expect(ids(notified.after(1, 5, 10, 0))).toEqual([7]);
+    // 8 came from another host and is not announced yet: 9 waits for its own notice.
+    notified.addPosted(message(9), 8);
+    expect(ids(notified.after(1, 7, 10, 0))).toBeNull();
+    notified.add(message(8));
+    notified.add(message(9));
+    expect(ids(notified.after(1, 7, 10, 0))).toEqual([8, 9]);
+    // The notice of a message kept when posted is not kept twice.
+    notified.add(message(7));
+    expect(ids(notified.after(1, 5, 10, 0))).toEqual([7, 8, 9]);
+    // A wall's first message ever.
+    notified.addPosted(message(10, 2), 0);
+    expect(ids(notified.after(2, 0, 10, 0))).toEqual([10]);
+  });
+
+  it('answers a stream over several walls only up to what every wall is whole up to', () => {
+    const notified = new NotifiedMessages();
+    notified.base([{ wall_id: 1, newest: 5 }]);
+    // Posted here: wall 1 is whole up to 7, but another host's 6 on wall 2 may be on its way.
+    notified.addPosted(message(7, 1), 5);
+    expect(notified.afterOnWalls([1, 2], 5, 10, noFloor)).toBeNull();
+    expect(ids(notified.afterOnWalls([1], 5, 10, noFloor))).toEqual([7]);
+    notified.add(message(6, 2));
+    expect(ids(notified.afterOnWalls([1, 2], 5, 10, noFloor))).toEqual([6]);
+    notified.add(message(7, 1));
+    expect(ids(notified.afterOnWalls([1, 2], 5, 10, noFloor))).toEqual([6, 7]);
+  });
+
   it('leaves to the database what it cannot answer', async () => {
     const notified = new NotifiedMessages();
     notified.base([]);

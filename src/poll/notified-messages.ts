@@ -47,6 +47,12 @@ export class NotifiedMessages {
   #queue: Entry[] = [];
   #head = 0;
   #bytes = 0;
+  /**
+   * Every message up to this id, on any wall, has been announced (or was in
+   * the base read): what a stream over several walls may be answered up to.
+   * A wall holds more only through `addPosted`.
+   */
+  #notifiedThrough = 0;
   /** Entries still in their wall. */
   #held = 0;
   #based = false;
@@ -72,11 +78,28 @@ export class NotifiedMessages {
   base(newest: Iterable<{ wall_id: number; newest: number }>): void {
     this.#generation++;
     this.#clear();
-    for (const { wall_id, newest: id } of newest) this.#walls.set(wall_id, { coveredFrom: id, entries: [] });
+    for (const { wall_id, newest: id } of newest) {
+      this.#walls.set(wall_id, { coveredFrom: id, entries: [] });
+      if (id > this.#notifiedThrough) this.#notifiedThrough = id;
+    }
     this.#based = true;
     const pending = this.#pending;
     this.#pending = [];
     for (const notice of pending) 'id' in notice ? this.add(notice) : this.skipTo(notice.wallId, notice.newest);
+  }
+
+  /**
+   * A message this process stored, with the wall's message before it (read
+   * under the numbering lock): kept at once if this holds the wall up to
+   * exactly that one, so its waiters, woken now, need no read. Otherwise its
+   * notification brings it.
+   */
+  addPosted(message: Message, previousOnWall: number): void {
+    if (!this.#based) return;
+    const wall = this.#walls.get(message.wall_id) ?? { coveredFrom: 0, entries: [] };
+    if (newestOf(wall) !== previousOnWall) return;
+    this.#walls.set(message.wall_id, wall);
+    this.#keep(wall, message);
   }
 
   /** A message the database announced. */
@@ -86,9 +109,14 @@ export class NotifiedMessages {
       this.#pending.push(this.#pending.length < MAX_MESSAGES ? message : { wallId: message.wall_id, newest: message.id });
       return;
     }
+    if (message.id > this.#notifiedThrough) this.#notifiedThrough = message.id;
     const wall = this.#wall(message.wall_id);
-    // Announced before the base read saw it, or a repeat.
+    // Announced before the base read saw it, or a repeat (or kept when it was posted here).
     if (message.id <= newestOf(wall)) return;
+    this.#keep(wall, message);
+  }
+
+  #keep(wall: WallRecent, message: Message): void {
     const entry: Entry = { message, bytes: sizeOf(message) };
     wall.entries.push(entry);
     this.#queue.push(entry);
@@ -103,6 +131,7 @@ export class NotifiedMessages {
       this.#pending.push({ wallId, newest });
       return;
     }
+    if (newest > this.#notifiedThrough) this.#notifiedThrough = newest;
     const wall = this.#wall(wallId);
     if (newest <= newestOf(wall)) return;
     this.#generation++;
@@ -129,15 +158,18 @@ export class NotifiedMessages {
   /** Messages after `after` on any of the walls, in id order: one cursor for them all (a stream). */
   afterOnWalls(wallIds: readonly number[], after: number, limit: number, floorOf: (wallId: number) => number): Message[] | null {
     if (!this.#based) return this.#miss();
-    const found: Message[] = [];
+    let found: Message[] = [];
+    // One cursor for all: nothing past what every wall is known to be whole up to.
+    let wholeThrough = Number.POSITIVE_INFINITY;
     for (const wallId of wallIds) {
       const from = Math.max(after, floorOf(wallId));
       const wall = this.#walls.get(wallId);
       if (from < (wall?.coveredFrom ?? 0)) return this.#miss();
+      wholeThrough = Math.min(wholeThrough, Math.max(this.#notifiedThrough, wall ? newestOf(wall) : 0));
       if (wall) found.push(...above(wall.entries, from, limit));
     }
+    if (wallIds.length > 1) found = found.filter((message) => message.id <= wholeThrough).sort((a, b) => a.id - b.id);
     if (found.length === 0) return this.#miss();
-    if (wallIds.length > 1) found.sort((a, b) => a.id - b.id);
     return this.#hit(found.length > limit ? found.slice(0, limit) : found);
   }
 
@@ -199,6 +231,7 @@ export class NotifiedMessages {
   }
 
   #clear(): void {
+    this.#notifiedThrough = 0;
     this.#walls.clear();
     this.#queue = [];
     this.#head = 0;

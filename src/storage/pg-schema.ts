@@ -165,6 +165,11 @@ const SCHEMA_1 = `
  * the same bytes. Transaction-local settings `pollster.notices` and
  * `pollster.overflow_from` carry the count and the mark.
  *
+ * The numbering function now also leaves the wall's previous message id in
+ * `pollster.prev_id`, which the post's INSERT returns: a process that holds
+ * every message of the wall up to that id can keep the new one at once,
+ * before its notification arrives (`poll/notified-messages.ts`).
+ *
  * Every notice is signed (`message-notices.ts`) with the key in
  * `pollster_notice_key`, which only the owner (Pollster's role) may read:
  * any role that can connect may NOTIFY on any channel. So both functions run
@@ -175,7 +180,19 @@ function notifyMessages2(schema: string): string {
   const sign = (body: string): string =>
     `encode(sha256(convert_to(signing_key, 'UTF8') || sha256(convert_to(signing_key || ${body}, 'UTF8'))), 'hex') || ${body}`;
   const definer = 'SECURITY DEFINER SET search_path = pg_catalog, pg_temp';
+  const sequence = `${schema}.messages_id_seq`.replaceAll("'", "''");
   return `
+  -- As in step 1, and the wall's previous message id for the post's RETURNING
+  -- (pollster.prev_id), read under the lock: nothing can come between.
+  CREATE OR REPLACE FUNCTION ${schema}.pollster_number_message() RETURNS trigger LANGUAGE plpgsql ${definer} AS $$
+  BEGIN
+    PERFORM pg_advisory_xact_lock(${NUMBERING_LOCK});
+    NEW.id := nextval('${sequence}');
+    PERFORM set_config('pollster.prev_id',
+      coalesce((SELECT max(m.id) FROM ${schema}.messages m WHERE m.wall_id = NEW.wall_id), 0)::text, true);
+    RETURN NEW;
+  END $$;
+
   CREATE TABLE ${schema}.pollster_notice_key (key text NOT NULL);
   REVOKE ALL ON ${schema}.pollster_notice_key FROM PUBLIC;
   DROP TRIGGER IF EXISTS messages_notify ON ${schema}.messages;

@@ -13,6 +13,7 @@ import type { Message, SessionUser, TokenGrant, User, WallSummary } from './mode
 import { PgAccessCache } from './pg-access-cache.js';
 import { PgAdmin } from './pg-admin.js';
 import { CONNECT_TIMEOUT_MS, describeUrl, isUnavailable, pgTypes } from './pg-connection.js';
+import { type MessageRow, POSTED_COLUMNS, type PostedRow, statementName, toMessage } from './pg-rows.js';
 import { migrate } from './pg-schema.js';
 import { newSessionId, type SessionRow, sessionUserOf, slidExpiry } from './sessions.js';
 import { POSTGRES, queries } from './sql.js';
@@ -34,33 +35,8 @@ export interface PgStoreOptions {
   onIdleError?: (error: Error) => void;
 }
 
-interface MessageRow {
-  id: number;
-  wall_id: number;
-  user: string;
-  content: string;
-  created_at: Date;
-}
-
-function toMessage(row: MessageRow): Message {
-  return { ...row, created_at: row.created_at.toISOString() };
-}
-
-/**
- * Every statement is prepared once per connection and then only bound and
- * run: the post's INSERT (with its triggers) goes from 0.77 to 0.49 ms at
- * p50 on loopback (bench/pg-statements.ts). Statements are named by their
- * text; all of Pollster's are constants, and past MAX_PREPARED distinct
- * texts the rest run unnamed, so nothing grows without bound.
- */
-const MAX_PREPARED = 200;
-const statementNames = new Map<string, string>();
-
-function statementName(text: string): string | undefined {
-  let name = statementNames.get(text);
-  if (name === undefined && statementNames.size < MAX_PREPARED) statementNames.set(text, (name = `pollster_${statementNames.size + 1}`));
-  return name;
-}
+/** Told of each message this process stored, with the id of the message before it on its wall. */
+export type PostedHook = (message: Message, previousOnWall: number) => void;
 
 /** text cannot hold U+0000, so no row has it (and PostgreSQL would refuse the parameter). */
 const hasNul = (text: string): boolean => text.includes('\u0000');
@@ -74,6 +50,7 @@ export class PgStore implements Storage {
   readonly #sessionTtlMs: number;
   readonly #history = new PgHistory((text, values) => this.#query(text, values));
   readonly #access = new PgAccessCache();
+  #onPosted: PostedHook | undefined;
   #closed = false;
 
   private constructor(pool: pg.Pool, sessionTtlMs: number, seeded: boolean) {
@@ -196,6 +173,11 @@ export class PgStore implements Storage {
     return known.length === 0 ? found : [...known, ...found];
   }
 
+  /** Where each stored message goes first (the listener's notified messages). */
+  onPosted(hook: PostedHook): void {
+    this.#onPosted = hook;
+  }
+
   /** A change of access the database announced: what this store remembers of it is forgotten. */
   forget(change: AccessChange): void {
     this.#access.forget(change);
@@ -253,26 +235,30 @@ export class PgStore implements Storage {
 
   async postIfAllowed(wallId: number, author: User, content: string, granted: boolean): Promise<Message | undefined> {
     // The check and the insert in one statement: a round trip fewer per post. No row: not allowed.
-    const rows = await this.#query<Omit<MessageRow, 'user'>>(
+    const rows = await this.#query<PostedRow>(
       `INSERT INTO messages (wall_id, user_id, content)
        SELECT w.id, $2::bigint, $3::text FROM walls w
        WHERE w.id = $1::bigint AND ($4::boolean OR EXISTS (SELECT 1 FROM memberships WHERE wall_id = w.id AND user_id = $2::bigint))
-       RETURNING id, wall_id, content, created_at`,
+       ${POSTED_COLUMNS}`,
       [wallId, author.id, content, granted],
     );
-    const row = rows[0];
-    if (!row) return undefined;
-    return toMessage({ id: row.id, wall_id: row.wall_id, user: author.name, content: row.content, created_at: row.created_at });
+    return rows[0] && this.#posted(rows[0], author);
   }
 
   async postMessage(wallId: number, author: User, content: string): Promise<Message> {
-    // The author's name is known: no join back to users (as the SQLite store builds its message).
-    const rows = await this.#query<Omit<MessageRow, 'user'>>(
-      'INSERT INTO messages (wall_id, user_id, content) VALUES ($1, $2, $3) RETURNING id, wall_id, content, created_at',
-      [wallId, author.id, content],
-    );
-    const row = rows[0]!;
-    return toMessage({ id: row.id, wall_id: row.wall_id, user: author.name, content: row.content, created_at: row.created_at });
+    const rows = await this.#query<PostedRow>(`INSERT INTO messages (wall_id, user_id, content) VALUES ($1, $2, $3) ${POSTED_COLUMNS}`, [
+      wallId,
+      author.id,
+      content,
+    ]);
+    return this.#posted(rows[0]!, author);
+  }
+
+  /** The author's name is known: no join back to users (as the SQLite store builds its message). */
+  #posted(row: PostedRow, author: User): Message {
+    const message = toMessage({ id: row.id, wall_id: row.wall_id, user: author.name, content: row.content, created_at: row.created_at });
+    this.#onPosted?.(message, row.prev_id);
+    return message;
   }
 
   async ping(): Promise<void> {
