@@ -25,6 +25,10 @@ async function logIn(page: Page, user = 'demo'): Promise<string> {
   await page.selectOption('#login select', user);
   await page.click('#login button');
   await page.locator('#whoami', { hasText: `Logged in as ${user}` }).waitFor();
+  // The user's walls drawn (demo has four, the public view one): the page has
+  // started its transport for them, so a test that switches transport next
+  // does not race the login's own start (a poll restarted 12 ms later).
+  await page.waitForFunction(() => document.querySelectorAll('#walls button').length > 1);
   return ((await (await answer).json()) as { session_id: string }).session_id;
 }
 
