@@ -79,7 +79,7 @@ export async function startPollster(
     publish(wallId, messageId) {
       board.publish(wallId, messageId);
       // On PostgreSQL every process hears the notification, with the message in it.
-      if (backend.kind === 'postgres' && backend.listener.stats().listening) return;
+      if (backend.kind === 'postgres' && backend.listener.listening) return;
       relay?.announce(wallId, messageId);
     },
     runner,

@@ -28,7 +28,7 @@ async function logIn(page: Page, user = 'demo'): Promise<string> {
   // The user's walls drawn (demo has four, the public view one): the page has
   // started its transport for them, so a test that switches transport next
   // does not race the login's own start (a poll restarted 12 ms later).
-  await page.waitForFunction(() => document.querySelectorAll('#walls button').length > 1);
+  await page.locator('#walls button').nth(1).waitFor();
   return ((await (await answer).json()) as { session_id: string }).session_id;
 }
 

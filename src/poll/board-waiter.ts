@@ -157,12 +157,12 @@ async function readMoved(
       return byWall;
     });
   }
+  const cursorOf = (wallId: number): number => walls.find(([id]) => id === wallId)![1];
   if (moved.length === 1) {
     const [wallId] = moved[0]!;
-    const posts = await reader.messagesAfter(wallId, walls.find(([id]) => id === wallId)![1], BATCH_LIMIT);
+    const posts = await reader.messagesAfter(wallId, cursorOf(wallId), BATCH_LIMIT);
     return posts.length === 0 ? null : sharedAnswer(posts, () => ({ [wallId]: { posts } }));
   }
-  const cursorOf = (wallId: number): number => walls.find(([id]) => id === wallId)![1];
   const reads = await Promise.all(moved.map(([wallId]) => reader.messagesAfter(wallId, cursorOf(wallId), BATCH_LIMIT)));
   let found: Record<string, { posts: Message[] }> | null = null;
   reads.forEach((posts, index) => {

@@ -74,6 +74,11 @@ export class PgListener {
     this.#onChange = handler;
   }
 
+  /** Whether notifications arrive now (every post's reaches every process). */
+  get listening(): boolean {
+    return this.#listening;
+  }
+
   stats() {
     return {
       listening: this.#listening,
