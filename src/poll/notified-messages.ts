@@ -43,7 +43,11 @@ const newestOf = (wall: WallRecent): number => wall.entries.at(-1)?.message.id ?
 
 export class NotifiedMessages {
   readonly #walls = new Map<number, WallRecent>();
-  /** Every entry in arrival (= id) order, for eviction; dropped ones stay until their turn. */
+  /**
+   * Every entry in the order kept, for eviction: id order within each wall
+   * (a post kept early can precede another wall's lower id); dropped ones stay
+   * until their turn.
+   */
   #queue: Entry[] = [];
   #head = 0;
   #bytes = 0;
